@@ -1,0 +1,183 @@
+import express, { type Request, type Response, type NextFunction, Router } from 'express';
+import type Provider from 'oidc-provider';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { KeyValueStore } from '../storage/store.js';
+import { notice, PAGE_SECURITY_HEADERS, renderPage, type ViewValues } from '../http/views.js';
+import type { AccessPolicy } from './access-policy.js';
+import type { AccountDirectory } from './accounts.js';
+import { rememberGrant } from './consent-memory.js';
+import type { CsrfTokens } from './csrf.js';
+import type { LoginThrottle } from './login-throttle.js';
+import { verifyPassword } from './password-hash.js';
+import { isLocalRedirect } from './redirect-uri-policy.js';
+import type { ResourceCatalog } from './resources.js';
+
+export interface InteractionDependencies {
+  provider: Provider;
+  config: GatewayConfig;
+  store: KeyValueStore;
+  accounts: AccountDirectory;
+  policy: AccessPolicy;
+  throttle: LoginThrottle;
+  resources: ResourceCatalog;
+  csrf: CsrfTokens;
+  logger: Logger;
+  renderErrorPage: (res: Response, status: number, heading: string, message: string, advice: string) => void;
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+const asString = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+/** Login and consent pages that oidc-provider sends the person to, and their form handlers. */
+export function interactionRouter(deps: InteractionDependencies): Router {
+  const { provider, config, accounts, policy, throttle, resources, csrf, logger } = deps;
+  const router = Router();
+  const host = new URL(config.publicUrl).host;
+  const publicOrigin = new URL(config.publicUrl).origin;
+  const passwordUsers = new Map((config.login.password?.users ?? []).map((user) => [user.email, user]));
+
+  router.use('/interaction', (_req, res, next) => {
+    res.set(PAGE_SECURITY_HEADERS);
+    next();
+  });
+  router.use('/interaction', express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 }));
+
+  /** Forms post only from our own pages; a foreign Origin is a cross-site attempt. */
+  function checkFormOrigin(req: Request, res: Response, next: NextFunction): void {
+    const origin = req.get('origin');
+    if (req.method === 'POST' && origin && origin !== 'null' && origin !== publicOrigin) {
+      deps.renderErrorPage(res, 403, 'Request refused', 'This form was sent from another website.', 'Go back to the application you were connecting and start again.');
+      return;
+    }
+    if (req.method === 'POST' && !csrf.verify(String(req.params.uid ?? ''), req.body?.csrf)) {
+      deps.renderErrorPage(res, 403, 'Request refused', 'This form has expired or was not sent from this page.', 'Go back to the application you were connecting and start again.');
+      return;
+    }
+    next();
+  }
+
+  async function describeRequest(details: Details) {
+    const clientId = asString(details.params.client_id);
+    const client = await provider.Client.find(clientId);
+    const redirectUri = asString(details.params.redirect_uri) || client?.redirectUris?.[0] || '';
+    const resource = asString(details.params.resource) || resources.soleResource || '';
+    return {
+      clientId,
+      clientName: client?.clientName ?? clientId,
+      redirectUri,
+      redirectHost: redirectUri ? new URL(redirectUri).host : '(unknown)',
+      resource: resources.canonical(resource) ?? resource,
+      serverName: resources.serverFor(resource) ?? resource,
+    };
+  }
+
+  function renderLogin(res: Response, details: Details, about: Awaited<ReturnType<typeof describeRequest>>, extra: ViewValues = {}, status = 200): void {
+    res.status(status).type('html').send(renderPage('login', 'Sign in', host, {
+      uid: details.uid, csrf: csrf.issue(details.uid), clientName: about.clientName, serverName: about.serverName, ...extra,
+    }));
+  }
+
+  router.get('/interaction/:uid', async (req, res, next) => {
+    try {
+      const details = await provider.interactionDetails(req, res);
+      const about = await describeRequest(details);
+      if (details.prompt.name === 'login') {
+        renderLogin(res, details, about);
+        return;
+      }
+      const account = await accounts.findBySub(asString(details.session?.accountId));
+      res.type('html').send(renderPage('consent', 'Allow access?', host, {
+        uid: details.uid,
+        csrf: csrf.issue(details.uid),
+        email: account?.email ?? '',
+        clientName: about.clientName,
+        redirectHost: about.redirectHost,
+        serverName: about.serverName,
+        resource: about.resource,
+        warningBlock: isLocalRedirect(about.redirectUri)
+          ? notice('warning', `This application runs on your own computer (${about.redirectHost}). Only allow it if you started it yourself just now.`)
+          : undefined,
+      }));
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.post('/interaction/:uid/login', checkFormOrigin, async (req, res, next) => {
+    try {
+      const details = await provider.interactionDetails(req, res);
+      if (details.prompt.name !== 'login') throw new Error('unexpected login submission');
+      const about = await describeRequest(details);
+      const email = asString(req.body.email).trim().toLowerCase();
+      const password = asString(req.body.password);
+      const ip = req.ip ?? 'unknown';
+      if (await throttle.isBlocked(email, ip)) {
+        logger.warn({ event: 'login.throttled', email, ip, clientId: about.clientId }, 'login throttled');
+        renderLogin(res, details, about, { email, errorBlock: notice('error', `Too many failed sign-in attempts. Wait ${throttle.windowMinutes} minutes and try again.`) }, 429);
+        return;
+      }
+      const user = passwordUsers.get(email);
+      if (!(await verifyPassword(password, user?.passwordHash))) {
+        await throttle.recordFailure(email, ip);
+        logger.info({ event: 'login.failed', email, ip, clientId: about.clientId }, 'password login failed');
+        renderLogin(res, details, about, { email, errorBlock: notice('error', 'That email and password do not match. Try again.') }, 401);
+        return;
+      }
+      await throttle.recordSuccess(email);
+      const account = await accounts.findOrCreate(email, { provider: 'password', emailVerified: true, name: user?.name });
+      if (!policy.allows(account)) {
+        logger.info({ event: 'login.refused', email, clientId: about.clientId }, 'account not allowed');
+        await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'this account is not allowed to use the gateway' }, { mergeWithLastSubmission: false });
+        return;
+      }
+      logger.info({ event: 'login.success', sub: account.sub, method: 'password', clientId: about.clientId }, 'login');
+      await provider.interactionFinished(req, res, { login: { accountId: account.sub, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.post('/interaction/:uid/confirm', checkFormOrigin, async (req, res, next) => {
+    try {
+      const details = await provider.interactionDetails(req, res);
+      if (details.prompt.name !== 'consent') throw new Error('unexpected consent submission');
+      const accountId = asString(details.session?.accountId);
+      const clientId = asString(details.params.client_id);
+      if (req.body.decision !== 'approve') {
+        logger.info({ event: 'consent.denied', sub: accountId, clientId }, 'consent denied');
+        await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the person denied access' }, { mergeWithLastSubmission: true });
+        return;
+      }
+      const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+      const grant = existing ?? new provider.Grant({ accountId, clientId });
+      const missing = details.prompt.details as {
+        missingOIDCScope?: string[];
+        missingOIDCClaims?: string[];
+        missingResourceScopes?: Record<string, string[]>;
+      };
+      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+      const grantId = await grant.save();
+      await rememberGrant(deps.store, accountId, clientId, grantId, config.tokens.grantTtl);
+      logger.info({ event: 'consent.granted', sub: accountId, clientId, resource: details.params.resource }, 'consent granted');
+      await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.post('/interaction/:uid/abort', checkFormOrigin, async (req, res, next) => {
+    try {
+      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the person cancelled the sign-in' }, { mergeWithLastSubmission: false });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  return router;
+}

@@ -1,0 +1,171 @@
+import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import type { GatewayConfig } from '../config/schema.js';
+import type { KeyValueStore } from '../storage/store.js';
+import { createOidcAdapterClass } from '../storage/oidc-adapter.js';
+import type { AccessPolicy } from './access-policy.js';
+import type { AccountDirectory } from './accounts.js';
+import type { StoredSigningKey } from './keys.js';
+import { pinnedClients } from './pinned-clients.js';
+import { redirectUriProblem } from './redirect-uri-policy.js';
+import type { ResourceCatalog } from './resources.js';
+import { MCP_SCOPE, SUPPORTED_SCOPES } from './scopes.js';
+import { rememberedGrantId } from './consent-memory.js';
+
+export interface ProviderDependencies {
+  config: GatewayConfig;
+  store: KeyValueStore;
+  signingKeys: StoredSigningKey[];
+  cookieKeys: string[];
+  resources: ResourceCatalog;
+  accounts: AccountDirectory;
+  policy: AccessPolicy;
+  renderError: NonNullable<Configuration['renderError']>;
+}
+
+const AUTHORIZATION_CODE_TTL = 60;
+const INTERACTION_TTL = 60 * 60;
+const ID_TOKEN_TTL = 60 * 60;
+
+/** The longest any signed token can live: retired signing keys stay published this long. */
+export function maxSignedTokenLifetime(config: GatewayConfig): number {
+  return Math.max(config.tokens.accessTokenTtl, ID_TOKEN_TTL) + 300;
+}
+
+/** DCR and CIMD metadata pass through here (oidc-provider calls it for every client). */
+function invalidRedirectUri(description: string): Error {
+  const error = new errors.InvalidRedirectUri();
+  error.error_description = description;
+  return error;
+}
+
+function validateClientMetadata(_ctx: unknown, key: string, _value: unknown, metadata: Record<string, unknown>): void {
+  if (key !== 'software_id') return;
+  const uris = metadata.redirect_uris;
+  if (uris !== undefined) {
+    if (!Array.isArray(uris)) throw invalidRedirectUri('redirect_uris must be an array of URLs');
+    for (const uri of uris) {
+      const problem = redirectUriProblem(uri);
+      if (problem) throw invalidRedirectUri(problem);
+    }
+  }
+  // A client that registered a narrower scope list must still be able to ask for the MCP scope.
+  if (typeof metadata.scope === 'string') {
+    const kept = metadata.scope.split(' ').filter((scope) => SUPPORTED_SCOPES.includes(scope));
+    metadata.scope = [...new Set([...kept, MCP_SCOPE])].join(' ');
+  }
+}
+
+export function createProvider(deps: ProviderDependencies): Provider {
+  const { config, store, resources, accounts, policy } = deps;
+  const Adapter = createOidcAdapterClass(store, { refreshGracePeriod: config.tokens.refreshGracePeriod, pinnedClients });
+
+  const resourceServerFor = (indicator: string): ResourceServer => {
+    const audience = resources.canonical(indicator);
+    if (!audience) throw new errors.InvalidTarget(`${indicator} is not an MCP server of this gateway`);
+    return {
+      scope: MCP_SCOPE,
+      audience,
+      accessTokenTTL: config.tokens.accessTokenTtl,
+      accessTokenFormat: 'jwt',
+      jwt: { sign: { alg: 'RS256' } },
+    };
+  };
+
+  const configuration: Configuration = {
+    adapter: Adapter,
+    clients: [],
+    // Connectors rarely list grant types; without refresh_token they could never refresh.
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'RS256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    jwks: { keys: deps.signingKeys.map((key) => key.jwk) as never },
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    routes: {
+      authorization: '/authorize',
+      token: '/token',
+      registration: '/register',
+      jwks: '/jwks',
+      revocation: '/revoke',
+      end_session: '/session/end',
+      userinfo: '/me',
+    },
+    scopes: SUPPORTED_SCOPES,
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+    },
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      registration: { enabled: true, initialAccessToken: false },
+      revocation: { enabled: true },
+      userinfo: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, _client, oneOf) => {
+          if (oneOf) return oneOf.length === 1 ? oneOf[0]! : (() => { throw new errors.InvalidTarget('request a single resource'); })();
+          const sole = resources.soleResource;
+          if (!sole) throw new errors.InvalidTarget(`the resource parameter is required: this gateway serves ${resources.urls.length} MCP servers (${resources.urls.join(', ')})`);
+          return sole;
+        },
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, indicator) => resourceServerFor(indicator),
+      },
+      clientIdMetadataDocument: { enabled: true, ack: 'draft-02' },
+    } as Configuration['features'],
+    extraClientMetadata: { properties: ['software_id'], validator: validateClientMetadata as never },
+    clientBasedCORS: () => true,
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    ttl: {
+      AccessToken: config.tokens.accessTokenTtl,
+      AuthorizationCode: AUTHORIZATION_CODE_TTL,
+      IdToken: ID_TOKEN_TTL,
+      Interaction: INTERACTION_TTL,
+      Grant: config.tokens.grantTtl,
+      RefreshToken: config.tokens.refreshTokenTtl,
+      Session: config.tokens.grantTtl,
+    },
+    // Connectors never ask for offline_access; they still need to refresh.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: async () => false,
+    rotateRefreshToken: async (ctx: KoaContextWithOIDC) => {
+      // Each refresh keeps the grant alive: its lifetime counts inactivity, not age.
+      await ctx.oidc.entities.Grant?.save();
+      return true;
+    },
+    loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
+      const { session, client } = ctx.oidc;
+      if (!session?.accountId || !client) return undefined;
+      const grantId = ctx.oidc.result?.consent?.grantId
+        ?? session.grantIdFor(client.clientId)
+        ?? (await rememberedGrantId(store, session.accountId, client.clientId));
+      if (!grantId) return undefined;
+      const grant = await ctx.oidc.provider.Grant.find(grantId);
+      return grant && grant.accountId === session.accountId && grant.clientId === client.clientId ? grant : undefined;
+    },
+    findAccount: async (_ctx, sub) => {
+      const account = await accounts.findBySub(sub);
+      if (!account || !policy.allows(account)) return undefined;
+      return {
+        accountId: sub,
+        claims: async () => ({ sub, email: account.email, email_verified: account.emailVerified, name: account.name }),
+      };
+    },
+    renderError: deps.renderError,
+    enableHttpPostMethods: false,
+  };
+
+  const provider = new Provider(config.publicUrl, configuration);
+  // The gateway itself sets the forwarded headers from publicUrl just before the provider runs.
+  provider.proxy = true;
+  return provider;
+}

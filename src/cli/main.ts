@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { hashPassword } from '../authz/password-hash.js';
+import { rotateCookieKeys, rotateSigningKeys } from '../authz/keys.js';
+import { maxSignedTokenLifetime } from '../authz/provider.js';
+import { DEMO_EMAIL, demoConfig } from '../config/demo.js';
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import type { GatewayConfig } from '../config/schema.js';
+import { summarise } from '../config/summary.js';
+import { startGateway } from '../http/server.js';
+import { createLogger } from '../log/logger.js';
+import { openStore } from '../storage/open-store.js';
+
+const USAGE = `Usage: mcp-oauth-gateway <command> [--config FILE]
+
+Commands:
+  start           run the gateway (default config: ./gateway.json; without one, a built-in demo)
+  check           validate a config file and print what it configures
+  hash-password   read a password on stdin and print its hash for login.password.users
+  rotate-keys     start signing with a new key (old keys stay published while their tokens live);
+                  takes effect when the gateway next starts`;
+
+const DEFAULT_CONFIG = 'gateway.json';
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+function configFile(explicit: string | undefined): string | undefined {
+  if (explicit) return explicit;
+  return existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined;
+}
+
+function loadOrExplain(file: string): GatewayConfig {
+  try {
+    return loadConfigFile(file);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.describe());
+    throw error;
+  }
+}
+
+async function start(file: string | undefined): Promise<void> {
+  const logger = createLogger();
+  let config: GatewayConfig;
+  let demoPassword: string | undefined;
+  if (file) {
+    config = loadOrExplain(file);
+  } else {
+    ({ config, password: demoPassword } = await demoConfig(Number(process.env.PORT ?? 8080)));
+  }
+  let running;
+  try {
+    running = await startGateway(config, logger);
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE') fail(`listen: ${config.listen.host}:${config.listen.port} is already in use; change listen.port or stop the other program`);
+    if (err.code === 'EACCES') fail(`listen: not allowed to listen on ${config.listen.host}:${config.listen.port}; use a port above 1024`);
+    fail(`storage: cannot open ${config.storage}: ${err.message}`);
+  }
+  logger.info({ event: 'started', publicUrl: config.publicUrl, listen: running.address, storage: running.store.description }, 'gateway started');
+  if (demoPassword) {
+    process.stdout.write([
+      '',
+      'mcp-oauth-gateway is running the built-in demo (no gateway.json found).',
+      `  MCP server URL:  ${config.publicUrl}/mcp/demo   (add it as a connector in MCP Inspector)`,
+      `  sign in as:      ${DEMO_EMAIL}`,
+      `  password:        ${demoPassword}   (new at every start)`,
+      'Write a gateway.json (see README) to configure your own servers and accounts.',
+      '',
+    ].join('\n'));
+  }
+  const shutdown = (signal: string) => {
+    logger.info({ event: 'stopping', signal }, 'shutting down');
+    running.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+function check(file: string | undefined): void {
+  if (!file) fail(`no config file: pass --config FILE or create ./${DEFAULT_CONFIG}`);
+  const config = loadOrExplain(file);
+  process.stdout.write(`${file} is valid.\n${summarise(config)}\n`);
+}
+
+async function hashPasswordCommand(): Promise<void> {
+  const input = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+  if (!input) fail('hash-password: give the password on stdin, e.g. `printf %s "$PASSWORD" | mcp-oauth-gateway hash-password`');
+  process.stdout.write(`${await hashPassword(input)}\n`);
+}
+
+async function rotateKeys(file: string | undefined): Promise<void> {
+  if (!file) fail(`rotate-keys: pass --config FILE (or create ./${DEFAULT_CONFIG}) so the keys' storage is known`);
+  const config = loadOrExplain(file);
+  const store = openStore(config.storage);
+  const keys = await rotateSigningKeys(store, maxSignedTokenLifetime(config));
+  await rotateCookieKeys(store);
+  await store.close();
+  process.stdout.write(`new signing key ${keys[0]!.jwk.kid}; ${keys.length - 1} older key(s) still published. Restart the gateway to sign with it.\n`);
+}
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command = 'start'] = positionals;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  switch (command) {
+    case 'start': return start(configFile(values.config));
+    case 'check': return check(configFile(values.config));
+    case 'hash-password': return hashPasswordCommand();
+    case 'rotate-keys': return rotateKeys(configFile(values.config));
+    default: fail(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main().catch((error: unknown) => fail(`mcp-oauth-gateway: ${error instanceof Error ? error.message : String(error)}`));

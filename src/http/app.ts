@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { KeyValueStore } from '../storage/store.js';
+import { AccessPolicy } from '../authz/access-policy.js';
+import { AccountDirectory } from '../authz/accounts.js';
+import { CsrfTokens } from '../authz/csrf.js';
+import { interactionRouter } from '../authz/interactions.js';
+import { loadCookieKeys, loadSigningKeys, publicJwks, type StoredSigningKey } from '../authz/keys.js';
+import { LoginThrottle, type ThrottleLimits } from '../authz/login-throttle.js';
+import { createProvider, maxSignedTokenLifetime } from '../authz/provider.js';
+import { ResourceCatalog } from '../authz/resources.js';
+import { effectiveScope } from '../authz/scopes.js';
+import { AccessTokenVerifier } from '../resource/token-verifier.js';
+import { protectedResourceRouter } from '../resource/protected-resource.js';
+import { openCors } from './cors.js';
+import { requestId } from './request-id.js';
+import { PAGE_SECURITY_HEADERS, renderPage, stylesheet } from './views.js';
+
+export interface Gateway {
+  app: Express;
+  provider: Provider;
+  resources: ResourceCatalog;
+  signingKeys: StoredSigningKey[];
+}
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  store: KeyValueStore;
+  logger: Logger;
+  throttle?: ThrottleLimits;
+}
+
+function errorPage(host: string, requestIdValue: string, heading: string, message: string, advice: string): string {
+  return renderPage('error', heading, host, { heading, message, advice, requestId: requestIdValue });
+}
+
+/** oidc-provider reads the query itself, so a missing or unusable scope is fixed in the URL. */
+function defaultAuthorizationScope(req: Request, _res: Response, next: NextFunction): void {
+  if (req.method === 'GET') {
+    const url = new URL(req.originalUrl, 'http://gateway.invalid');
+    const scope = url.searchParams.get('scope') ?? undefined;
+    const effective = effectiveScope(scope);
+    if (scope !== effective && url.searchParams.has('client_id')) {
+      url.searchParams.set('scope', effective);
+      req.url = `${url.pathname}${url.search}`;
+    }
+  }
+  next();
+}
+
+export async function createGateway({ config, store, logger, throttle }: GatewayOptions): Promise<Gateway> {
+  const host = new URL(config.publicUrl).host;
+  const resources = new ResourceCatalog(config.publicUrl, Object.keys(config.mcpServers));
+  const signingKeys = await loadSigningKeys(store, maxSignedTokenLifetime(config));
+  const cookieKeys = await loadCookieKeys(store);
+  const accounts = new AccountDirectory(store);
+  const policy = new AccessPolicy(config);
+
+  const provider = createProvider({
+    config, store, signingKeys, cookieKeys, resources, accounts, policy,
+    renderError: async (ctx: KoaContextWithOIDC, out) => {
+      ctx.type = 'html';
+      ctx.set(PAGE_SECURITY_HEADERS);
+      const description = String(out.error_description ?? out.error ?? 'unknown error');
+      ctx.body = errorPage(host, ctx.req.id ?? '-', 'Something went wrong', `The sign-in request could not be completed: ${description}.`,
+        'Go back to the application you were connecting and start the connection again. If it keeps happening, tell the gateway operator.');
+    },
+  });
+  observeProvider(provider, logger);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy ? 'loopback, linklocal, uniquelocal' : false);
+  app.use(requestId());
+  app.use(accessLog(logger));
+  app.use((_req, res, next) => {
+    res.set('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await store.ping();
+      res.json({ status: 'ready', storage: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'unavailable', storage: 'unreachable' });
+    }
+  });
+  const css = stylesheet();
+  const cssTag = `"${createHash('sha256').update(css).digest('base64url').slice(0, 16)}"`;
+  app.get('/static/style.css', (_req, res) => {
+    res.set({ 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', ETag: cssTag }).send(css);
+  });
+
+  // RFC 8414 clients ask here; oidc-provider serves the same document under the OIDC name.
+  app.get('/.well-known/oauth-authorization-server', (req, _res, next) => {
+    req.url = '/.well-known/openid-configuration';
+    next();
+  });
+  app.use('/register', openCors());
+  app.use('/authorize', defaultAuthorizationScope);
+
+  const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
+  app.use(protectedResourceRouter(config.publicUrl, resources, verifier));
+
+  app.use(interactionRouter({
+    provider, config, store, accounts, policy, resources, logger,
+    throttle: new LoginThrottle(store, throttle),
+    csrf: new CsrfTokens(cookieKeys[0]!),
+    renderErrorPage: (res, status, heading, message, advice) => {
+      res.status(status).type('html').send(errorPage(host, res.req.id ?? '-', heading, message, advice));
+    },
+  }));
+
+  // Every URL the authorization server prints (metadata, redirects) and whether its cookies are
+  // Secure follow publicUrl, never the Host or scheme a request arrived with.
+  const publicOrigin = new URL(config.publicUrl);
+  app.use((req, _res, next) => {
+    req.headers['x-forwarded-proto'] = publicOrigin.protocol.replace(/:$/, '');
+    req.headers['x-forwarded-host'] = publicOrigin.host;
+    next();
+  });
+  app.use(provider.callback());
+
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    logger.error({ err: error, requestId: req.id, path: req.path }, 'request failed');
+    if (res.headersSent) return;
+    const expired = error instanceof Error && /interaction session (id cookie )?not found|SessionNotFound/i.test(`${error.name} ${error.message}`);
+    res.status(expired ? 400 : 500).set(PAGE_SECURITY_HEADERS).type('html').send(expired
+      ? errorPage(host, req.id ?? '-', 'This sign-in has expired', 'The sign-in page was open too long, or was opened in another browser.', 'Go back to the application you were connecting and start the connection again.')
+      : errorPage(host, req.id ?? '-', 'Something went wrong', 'The gateway could not complete this request.', 'Try again. If it keeps happening, tell the gateway operator.'));
+  });
+
+  return { app, provider, resources, signingKeys };
+}
+
+/** One line per request, without query strings (they carry codes and state). */
+function accessLog(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.debug({ requestId: req.id, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    next();
+  };
+}
+
+function observeProvider(provider: Provider, logger: Logger): void {
+  provider.on('server_error', (ctx, error) => logger.error({ err: error, requestId: ctx.req.id, path: ctx.path }, 'authorization server error'));
+  provider.on('grant.error', (ctx, error) => logger.info({ event: 'token.error', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, error: (error as { error?: string }).error, description: (error as { error_description?: string }).error_description }, 'token request refused'));
+  provider.on('authorization.error', (ctx, error) => logger.info({ event: 'authorize.error', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, error: (error as { error?: string }).error, description: (error as { error_description?: string }).error_description }, 'authorization request refused'));
+  provider.on('registration_create.error', (ctx, error) => logger.info({ event: 'register.error', requestId: ctx.req.id, error: (error as { error?: string }).error, description: (error as { error_description?: string }).error_description }, 'registration refused'));
+  provider.on('registration_create.success', (ctx, client) => logger.info({ event: 'register', requestId: ctx.req.id, clientId: client.clientId, clientName: client.clientName, redirectUris: client.redirectUris }, 'client registered'));
+  provider.on('grant.success', (ctx) => logger.info({ event: 'token.issued', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.account?.accountId, grantType: ctx.oidc.params?.grant_type }, 'tokens issued'));
+  provider.on('grant.revoked', (ctx, grantId) => logger.warn({ event: 'grant.revoked', requestId: ctx.req.id, grantId, clientId: ctx.oidc.client?.clientId }, 'grant revoked'));
+}

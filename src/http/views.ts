@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { viewsDir } from '../paths.js';
+
+const templates = new Map<string, string>();
+
+function template(name: string): string {
+  let text = templates.get(name);
+  if (text === undefined) {
+    text = readFileSync(resolve(viewsDir, `${name}.html`), 'utf8');
+    templates.set(name, text);
+  }
+  return text;
+}
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** A fragment that is already safe HTML (built from escaped parts). */
+export class SafeHtml {
+  constructor(readonly html: string) {}
+}
+
+export type ViewValues = Record<string, string | number | SafeHtml | undefined>;
+
+/** `{{name}}` is escaped; `{{{name}}}` must be a SafeHtml fragment. */
+function fill(text: string, values: ViewValues): string {
+  return text
+    .replace(/\{\{\{(\w+)\}\}\}/g, (_m, name: string) => {
+      const value = values[name];
+      return value instanceof SafeHtml ? value.html : value === undefined ? '' : escapeHtml(String(value));
+    })
+    .replace(/\{\{(\w+)\}\}/g, (_m, name: string) => {
+      const value = values[name];
+      return value === undefined ? '' : escapeHtml(value instanceof SafeHtml ? value.html : String(value));
+    });
+}
+
+export function renderPage(name: string, title: string, host: string, values: ViewValues): string {
+  return fill(template('layout'), { title, host, content: new SafeHtml(fill(template(name), values)) });
+}
+
+export function notice(kind: 'warning' | 'error', message: string): SafeHtml {
+  return new SafeHtml(`<p class="notice ${kind}" role="${kind === 'error' ? 'alert' : 'note'}">${escapeHtml(message)}</p>`);
+}
+
+export const PAGE_SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+};
+
+export const stylesheet = (): string => readFileSync(resolve(viewsDir, 'style.css'), 'utf8');

@@ -1,0 +1,110 @@
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { KeyValueStore } from './store.js';
+
+export interface OidcAdapterOptions {
+  /** Seconds during which the same client may present its just-rotated refresh token again. */
+  refreshGracePeriod: number;
+  /** Client metadata served without storage or fetch (pinned CIMD documents). */
+  pinnedClients?: ReadonlyMap<string, Record<string, unknown>>;
+}
+
+interface LastRotation {
+  id: string;
+  at: number;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/**
+ * oidc-provider's persistence, over the gateway's key-value store. Consumption is a separate
+ * marker key so payloads are never rewritten; every artifact of a grant is listed in a
+ * `grant:<id>` index so revocation deletes them all in one atomic step.
+ */
+export function createOidcAdapterClass(store: KeyValueStore, options: OidcAdapterOptions) {
+  return class StoreAdapter implements Adapter {
+    constructor(readonly name: string) {}
+
+    private key(id: string): string {
+      return `oidc:${this.name}:${id}`;
+    }
+
+    private consumedKey(id: string): string {
+      return `oidc:consumed:${this.name}:${id}`;
+    }
+
+    private static grantIndex(grantId: string): string {
+      return `oidc:grant:${grantId}`;
+    }
+
+    private static lastRotationKey(grantId: string): string {
+      return `oidc:rotation:${grantId}`;
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      const key = this.key(id);
+      await store.set(key, payload, expiresIn);
+      if (payload.grantId) await store.addToIndex(StoreAdapter.grantIndex(payload.grantId), key, expiresIn);
+      if (payload.uid) await store.set(`oidc:uid:${payload.uid}`, id, expiresIn);
+      if (payload.userCode) await store.set(`oidc:userCode:${payload.userCode}`, id, expiresIn);
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      if (this.name === 'Client') {
+        const pinned = options.pinnedClients?.get(id);
+        if (pinned) return { ...pinned } as AdapterPayload;
+      }
+      const payload = await store.get<AdapterPayload>(this.key(id));
+      if (!payload) return undefined;
+      const consumed = await store.get<number>(this.consumedKey(id));
+      if (consumed === undefined) return payload;
+      if (this.name === 'RefreshToken' && (await this.withinRotationGrace(id, payload, consumed))) return payload;
+      return { ...payload, consumed };
+    }
+
+    /**
+     * A client that retries a refresh (Claude.ai refreshes from two addresses) presents the token
+     * that was just rotated. Within the grace period, and only for the most recently rotated token
+     * of its grant, it is treated as unconsumed; any other reuse revokes the grant.
+     */
+    private async withinRotationGrace(id: string, payload: AdapterPayload, consumedAt: number): Promise<boolean> {
+      if (!payload.grantId || options.refreshGracePeriod <= 0) return false;
+      if (now() - consumedAt > options.refreshGracePeriod) return false;
+      const last = await store.get<LastRotation>(StoreAdapter.lastRotationKey(payload.grantId));
+      return last?.id === id;
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      const id = await store.get<string>(`oidc:uid:${uid}`);
+      return id ? this.find(id) : undefined;
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      const id = await store.get<string>(`oidc:userCode:${userCode}`);
+      return id ? this.find(id) : undefined;
+    }
+
+    async consume(id: string): Promise<void> {
+      const payload = await store.get<AdapterPayload>(this.key(id));
+      if (!payload) return;
+      const ttl = payload.exp ? Math.max(1, payload.exp - now()) : undefined;
+      const marker = this.consumedKey(id);
+      const first = await store.setIfAbsent(marker, now(), ttl);
+      if (!payload.grantId) return;
+      await store.addToIndex(StoreAdapter.grantIndex(payload.grantId), marker, ttl);
+      if (first && this.name === 'RefreshToken') {
+        await store.set(StoreAdapter.lastRotationKey(payload.grantId), { id, at: now() } satisfies LastRotation,
+          Math.max(1, options.refreshGracePeriod));
+      }
+    }
+
+    async destroy(id: string): Promise<void> {
+      await store.delete(this.key(id));
+      await store.delete(this.consumedKey(id));
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await store.deleteIndexed(StoreAdapter.grantIndex(grantId));
+      await store.delete(StoreAdapter.lastRotationKey(grantId));
+    }
+  };
+}
