@@ -105,7 +105,7 @@ export async function createGateway({ config, store, logger, throttle }: Gateway
     next();
   });
   app.use('/register', openCors());
-  app.use('/authorize', defaultAuthorizationScope);
+  app.get('/authorize', defaultAuthorizationScope);
 
   const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
   app.use(protectedResourceRouter(config.publicUrl, resources, verifier));
