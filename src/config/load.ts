@@ -45,6 +45,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     return `${where}: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}: check the spelling against the README`;
   }
+  if (issue.code === 'invalid_key' && issue.issues[0]) {
+    return `${where}: ${issue.issues[0].message}`;
+  }
   if (issue.code === 'invalid_type' && issue.input === undefined) {
     return `${where}: is required (${issue.message})`;
   }

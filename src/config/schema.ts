@@ -104,7 +104,7 @@ export const configSchema = z.object({
     grantTtl: duration('grantTtl', '30d'),
     refreshGracePeriod: duration('refreshGracePeriod', '30s'),
   }).strict().prefault({}),
-  mcpServers: z.record(serverName, mcpServer, { error: 'mcpServers must be an object of servers by name' })
+  mcpServers: z.record(serverName, mcpServer, { error: (issue) => (issue.code === 'invalid_type' ? 'mcpServers must be an object of servers by name' : undefined) })
     .refine((servers) => Object.keys(servers).length > 0, { error: 'add at least one server under mcpServers, e.g. { "everything": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"] } }' }),
 }).strict().superRefine((config, ctx) => {
   if (!config.login.password) {

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, it } from 'node:test';
+import { verifyPassword } from '../src/authz/password-hash.js';
+import { ConfigError, parseConfig } from '../src/config/load.js';
+import { packageRoot } from '../src/paths.js';
+import { testConfigJson } from './helpers/gateway.js';
+
+const run = promisify(execFile);
+const CLI = resolve(packageRoot, 'dist/src/cli/main.js');
+
+function problemsOf(raw: unknown, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(raw, 'test', env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.problems;
+  }
+  assert.fail('expected the config to be refused');
+}
+
+const HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+const valid = {
+  publicUrl: 'https://mcp.example.com',
+  login: { password: { users: [{ email: 'alice@example.com', passwordHash: HASH }] } },
+  mcpServers: { everything: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'] } },
+};
+
+describe('configuration', () => {
+  it('fills defaults for a minimal file', () => {
+    const config = parseConfig(valid, 'test', {});
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8080 });
+    assert.equal(config.storage, 'lmdb:./data');
+    assert.equal(config.tokens.accessTokenTtl, 3600);
+    assert.equal(config.tokens.refreshTokenTtl, 30 * 86400);
+    assert.equal(config.tokens.grantTtl, 30 * 86400);
+    assert.equal(config.tokens.refreshGracePeriod, 30);
+    const server = config.mcpServers.everything!;
+    assert.ok('command' in server && server.isolation === 'per-user');
+  });
+
+  it('substitutes ${ENV} in strings and names the field when a variable is missing', () => {
+    const raw = { ...valid, publicUrl: '${PUBLIC_URL}', storage: 'redis://${REDIS_HOST}:6379/0' };
+    assert.equal(parseConfig(raw, 'test', { PUBLIC_URL: 'https://a.example', REDIS_HOST: 'r' }).storage, 'redis://r:6379/0');
+    assert.deepEqual(problemsOf(raw, { PUBLIC_URL: 'https://a.example' }), ['storage: environment variable REDIS_HOST is not set (export it, or write the value in the file)']);
+  });
+
+  const mistakes: Array<[string, unknown, RegExp]> = [
+    ['a trailing slash on publicUrl', { ...valid, publicUrl: 'https://mcp.example.com/' }, /^publicUrl: remove the trailing slash/],
+    ['a path on publicUrl', { ...valid, publicUrl: 'https://mcp.example.com/gw' }, /^publicUrl: must be an origin/],
+    ['plain http to a public host', { ...valid, publicUrl: 'http://mcp.example.com' }, /^publicUrl: must use https/],
+    ['no publicUrl', { ...valid, publicUrl: undefined }, /^publicUrl: is required/],
+    ['a plain password', { ...valid, login: { password: { users: [{ email: 'a@example.com', passwordHash: 'hunter2' }] } } }, /^login\.password\.users\[0\]\.passwordHash: must be a hash printed by `mcp-oauth-gateway hash-password`/],
+    ['a bad email', { ...valid, login: { password: { users: [{ email: 'alice', passwordHash: HASH }] } } }, /^login\.password\.users\[0\]\.email: must be an email address/],
+    ['a misspelt field', { ...valid, mcpServer: {} }, /^\(top level\): unknown field\(s\) "mcpServer"/],
+    ['a server without command or url', { ...valid, mcpServers: { x: { args: [] } } }, /^mcpServers\.x: each server needs either "command"/],
+    ['a bad server name', { ...valid, mcpServers: { 'a b': { command: 'x' } } }, /^mcpServers\.a b: server names may only use/],
+    ['no servers', { ...valid, mcpServers: {} }, /^mcpServers: add at least one server/],
+    ['a bad isolation', { ...valid, mcpServers: { x: { command: 'x', isolation: 'sometimes' } } }, /^mcpServers\.x: /],
+    ['a bad duration', { ...valid, tokens: { accessTokenTtl: 'an hour' } }, /^tokens\.accessTokenTtl: accessTokenTtl must be a duration like/],
+    ['a bad storage', { ...valid, storage: 'mysql://x' }, /^storage: storage must be "lmdb:<directory>"/],
+    ['no login method', { ...valid, login: {} }, /^login: configure at least one login method/],
+    ['a port out of range', { ...valid, listen: { port: 70000 } }, /^listen\.port: /],
+  ];
+  for (const [what, raw, expected] of mistakes) {
+    it(`explains ${what}, naming the field`, () => {
+      const problems = problemsOf(raw);
+      assert.ok(problems.some((p) => expected.test(p)), `got: ${problems.join(' | ')}`);
+    });
+  }
+});
+
+describe('command line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-cli-'));
+
+  it('check prints a summary with the connector URLs', async () => {
+    const file = join(dir, 'good.json');
+    writeFileSync(file, JSON.stringify(valid));
+    const { stdout } = await run(process.execPath, [CLI, 'check', '--config', file]);
+    assert.match(stdout, /is valid/);
+    assert.match(stdout, /https:\/\/mcp\.example\.com\/mcp\/everything/);
+  });
+
+  it('check exits 1 with one line per problem and no stack trace', async () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ ...valid, publicUrl: 'http://mcp.example.com/', tokens: { grantTtl: 'forever' } }));
+    const error = await run(process.execPath, [CLI, 'check', '--config', file]).then(() => assert.fail('should fail'), (e: { code: number; stderr: string }) => e);
+    assert.equal(error.code, 1);
+    assert.match(error.stderr, /publicUrl: must use https/);
+    assert.match(error.stderr, /tokens\.grantTtl: grantTtl must be a duration/);
+    assert.doesNotMatch(error.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('check explains a JSON syntax error with its line', async () => {
+    const file = join(dir, 'syntax.json');
+    writeFileSync(file, '{\n  "publicUrl": "https://a.example",\n  "mcpServers": {,\n}');
+    const error = await run(process.execPath, [CLI, 'check', '--config', file]).then(() => assert.fail('should fail'), (e: { code: number; stderr: string }) => e);
+    assert.equal(error.code, 1);
+    assert.match(error.stderr, /invalid JSON at line 3/);
+  });
+
+  it('start refuses a broken config the same way, and a missing file by name', async () => {
+    const error = await run(process.execPath, [CLI, 'start', '--config', join(dir, 'missing.json')]).then(() => assert.fail('should fail'), (e: { code: number; stderr: string }) => e);
+    assert.equal(error.code, 1);
+    assert.match(error.stderr, /missing\.json.*\n\s+- file not found/);
+  });
+
+  it('start explains a port that is already taken', async () => {
+    const raw = await testConfigJson();
+    const { createServer } = await import('node:net');
+    const blocker = createServer().listen((raw.listen as { port: number }).port, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const file = join(dir, 'busy.json');
+    writeFileSync(file, JSON.stringify(raw));
+    const error = await run(process.execPath, [CLI, 'start', '--config', file]).then(() => assert.fail('should fail'), (e: { code: number; stderr: string }) => e);
+    blocker.close();
+    assert.equal(error.code, 1);
+    assert.match(error.stderr, /already in use; change listen\.port/);
+  });
+
+  it('hash-password reads stdin and prints a hash that verifies', async () => {
+    const child = execFile(process.execPath, [CLI, 'hash-password']);
+    let stdout = '';
+    child.stdout!.on('data', (d) => { stdout += d; });
+    child.stdin!.end('s3cret pass\n');
+    await new Promise((r) => child.once('exit', r));
+    const hash = stdout.trim();
+    assert.match(hash, /^scrypt\$/);
+    assert.equal(await verifyPassword('s3cret pass', hash), true);
+    assert.equal(await verifyPassword('s3cret pasS', hash), false);
+  });
+});
