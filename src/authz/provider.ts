@@ -20,6 +20,7 @@ export interface ProviderDependencies {
   accounts: AccountDirectory;
   policy: AccessPolicy;
   renderError: NonNullable<Configuration['renderError']>;
+  fetch?: typeof fetch;
 }
 
 const AUTHORIZATION_CODE_TTL = 60;
@@ -161,6 +162,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       };
     },
     renderError: deps.renderError,
+    ...(deps.fetch ? { fetch: deps.fetch as never } : {}),
     enableHttpPostMethods: false,
   };
 

@@ -32,6 +32,8 @@ export interface GatewayOptions {
   store: KeyValueStore;
   logger: Logger;
   throttle?: ThrottleLimits;
+  /** Replaces the HTTP client used to fetch Client ID Metadata Documents (tests only). */
+  fetch?: typeof fetch;
 }
 
 function errorPage(host: string, requestIdValue: string, heading: string, message: string, advice: string): string {
@@ -52,7 +54,7 @@ function defaultAuthorizationScope(req: Request, _res: Response, next: NextFunct
   next();
 }
 
-export async function createGateway({ config, store, logger, throttle }: GatewayOptions): Promise<Gateway> {
+export async function createGateway({ config, store, logger, throttle, fetch: fetchOverride }: GatewayOptions): Promise<Gateway> {
   const host = new URL(config.publicUrl).host;
   const resources = new ResourceCatalog(config.publicUrl, Object.keys(config.mcpServers));
   const signingKeys = await loadSigningKeys(store, maxSignedTokenLifetime(config));
@@ -61,7 +63,7 @@ export async function createGateway({ config, store, logger, throttle }: Gateway
   const policy = new AccessPolicy(config);
 
   const provider = createProvider({
-    config, store, signingKeys, cookieKeys, resources, accounts, policy,
+    config, store, signingKeys, cookieKeys, resources, accounts, policy, fetch: fetchOverride,
     renderError: async (ctx: KoaContextWithOIDC, out) => {
       ctx.type = 'html';
       ctx.set(PAGE_SECURITY_HEADERS);

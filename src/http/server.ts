@@ -4,7 +4,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { openStore } from '../storage/open-store.js';
 import type { KeyValueStore } from '../storage/store.js';
-import { createGateway, type Gateway } from './app.js';
+import { createGateway, type Gateway, type GatewayOptions } from './app.js';
 
 export interface RunningGateway {
   gateway: Gateway;
@@ -17,9 +17,9 @@ export interface RunningGateway {
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
-export async function startGateway(config: GatewayConfig, logger: Logger, store = openStore(config.storage)): Promise<RunningGateway> {
+export async function startGateway(config: GatewayConfig, logger: Logger, store = openStore(config.storage), extra: Pick<GatewayOptions, 'fetch'> = {}): Promise<RunningGateway> {
   await store.ping();
-  const gateway = await createGateway({ config, store, logger });
+  const gateway = await createGateway({ config, store, logger, ...extra });
   const server = createServer(gateway.app);
   server.headersTimeout = 30_000;
   server.requestTimeout = 0; // streaming MCP responses may stay open for a long time

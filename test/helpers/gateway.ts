@@ -59,10 +59,10 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(overrides: Record<string, unknown> = {}): Promise<TestGateway> {
+export async function startTestGateway(overrides: Record<string, unknown> = {}, options: { fetch?: typeof fetch } = {}): Promise<TestGateway> {
   const config = parseConfig(await testConfigJson(overrides), 'test config');
   const logs = new LogCapture();
-  const running = await startGateway(config, createLogger({ level: 'debug', destination: logs }));
+  const running = await startGateway(config, createLogger({ level: 'debug', destination: logs }), undefined, options);
   return { url: config.publicUrl, config, logs, running, close: () => running.close() };
 }
 
