@@ -15,13 +15,20 @@ import { createProvider, maxSignedTokenLifetime } from '../authz/provider.js';
 import { ResourceCatalog } from '../authz/resources.js';
 import { effectiveScope } from '../authz/scopes.js';
 import { AccessTokenVerifier } from '../resource/token-verifier.js';
+import { BearerAuth } from '../resource/bearer-auth.js';
+import { createMcpEndpoint, type McpEndpoint } from '../resource/mcp-endpoint.js';
 import { protectedResourceRouter } from '../resource/protected-resource.js';
+import { McpBridge } from '../bridge/bridge.js';
+import { createRemoteProxies } from '../bridge/remote-proxy.js';
 import { openCors } from './cors.js';
 import { requestId } from './request-id.js';
 import { PAGE_SECURITY_HEADERS, renderPage, stylesheet } from './views.js';
 
 export interface Gateway {
   app: Express;
+  /** Serves /mcp/<name>; runs before Express because it is the hot path. */
+  mcp: McpEndpoint;
+  bridge: McpBridge;
   provider: Provider;
   resources: ResourceCatalog;
   signingKeys: StoredSigningKey[];
@@ -110,7 +117,13 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   app.get('/authorize', defaultAuthorizationScope);
 
   const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
-  app.use(protectedResourceRouter(config.publicUrl, resources, verifier));
+  app.use(protectedResourceRouter(config.publicUrl, resources));
+  const bridge = new McpBridge(config, logger);
+  const mcp = createMcpEndpoint({
+    config, logger, bridge,
+    auth: new BearerAuth(config.publicUrl, resources, verifier),
+    remote: createRemoteProxies(config, logger),
+  });
 
   app.use(interactionRouter({
     provider, config, store, accounts, policy, resources, logger,
@@ -140,7 +153,7 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
       : errorPage(host, req.id ?? '-', 'Something went wrong', 'The gateway could not complete this request.', 'Try again. If it keeps happening, tell the gateway operator.'));
   });
 
-  return { app, provider, resources, signingKeys };
+  return { app, mcp, bridge, provider, resources, signingKeys };
 }
 
 /** One line per request, without query strings (they carry codes and state). */

@@ -20,7 +20,11 @@ const SHUTDOWN_DEADLINE_MS = 10_000;
 export async function startGateway(config: GatewayConfig, logger: Logger, store = openStore(config.storage), extra: Pick<GatewayOptions, 'fetch'> = {}): Promise<RunningGateway> {
   await store.ping();
   const gateway = await createGateway({ config, store, logger, ...extra });
-  const server = createServer(gateway.app);
+  const server = createServer((req, res) => {
+    const mcpServer = gateway.mcp.match(req.url);
+    if (mcpServer) gateway.mcp.serve(req, res, mcpServer);
+    else gateway.app(req, res);
+  });
   server.headersTimeout = 30_000;
   server.requestTimeout = 0; // streaming MCP responses may stay open for a long time
   await new Promise<void>((resolvePromise, reject) => {
@@ -41,8 +45,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger, store 
           clearTimeout(timer);
           resolvePromise();
         });
+        gateway.bridge.closeEventStreams();
         server.closeIdleConnections();
       });
+      await gateway.bridge.close();
       await store.close();
     })();
     return closing;

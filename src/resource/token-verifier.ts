@@ -12,21 +12,39 @@ export class InvalidAccessToken extends Error {}
  * Validates the gateway's own JWT access tokens in memory against its published keys: signature,
  * `typ: at+jwt`, exact issuer and audience, expiry with a small skew, RS256 only (no `none`, no HMAC).
  */
+const CACHE_LIMIT = 10_000;
+const CLOCK_TOLERANCE_S = 30;
+
 export class AccessTokenVerifier {
   private readonly keys: ReturnType<typeof createLocalJWKSet>;
+  /** Verified tokens by audience and value: a connector presents the same token for an hour. */
+  private readonly verified = new Map<string, VerifiedAccessToken>();
 
   constructor(private readonly issuer: string, jwks: JSONWebKeySet) {
     this.keys = createLocalJWKSet(jwks);
   }
 
   async verify(token: string, audience: string): Promise<VerifiedAccessToken> {
+    const cacheKey = `${audience} ${token}`;
+    const cached = this.verified.get(cacheKey);
+    if (cached) {
+      if (cached.exp! + CLOCK_TOLERANCE_S > Date.now() / 1000) return cached;
+      this.verified.delete(cacheKey);
+    }
+    const payload = await this.verifySignatureAndClaims(token, audience);
+    if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
+    this.verified.set(cacheKey, payload);
+    return payload;
+  }
+
+  private async verifySignatureAndClaims(token: string, audience: string): Promise<VerifiedAccessToken> {
     try {
       const { payload } = await jwtVerify(token, this.keys, {
         issuer: this.issuer,
         audience,
         typ: 'at+jwt',
         algorithms: ['RS256'],
-        clockTolerance: 30,
+        clockTolerance: CLOCK_TOLERANCE_S,
         requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id'],
       });
       if (Array.isArray(payload.aud) && payload.aud.length !== 1) throw new InvalidAccessToken('token is for several audiences');

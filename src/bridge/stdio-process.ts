@@ -1,0 +1,142 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../log/logger.js';
+import type { JsonRpcMessage } from './jsonrpc.js';
+import { isJsonRpcMessage } from './jsonrpc.js';
+
+export interface StdioSpec {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+}
+
+const STDERR_TAIL_LINES = 20;
+/** Past this many unwritten bytes the backend is not keeping up; callers get an error instead of a queue. */
+const STDIN_HIGH_WATER = 8 * 1024 * 1024;
+/** A single line longer than this on stdout is not MCP; it is dropped rather than buffered forever. */
+const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+export interface StdioProcessEvents {
+  message: [JsonRpcMessage];
+  exit: [{ code: number | null; signal: NodeJS.Signals | null; error?: Error }];
+}
+
+/**
+ * One child process speaking newline-delimited JSON-RPC on stdin/stdout. Owns the write path
+ * (no listener per write) and keeps the tail of stderr for error messages.
+ */
+export class StdioProcess extends EventEmitter<StdioProcessEvents> {
+  private child?: ChildProcessWithoutNullStreams;
+  private stdoutBuffer = '';
+  private readonly stderrLines: string[] = [];
+  private exited = false;
+  readonly startedAt = Date.now();
+
+  constructor(private readonly serverName: string, private readonly spec: StdioSpec, private readonly logger: Logger) {
+    super();
+  }
+
+  start(): void {
+    const child = spawn(this.spec.command, this.spec.args, {
+      cwd: this.spec.cwd,
+      // Only what the config gives, on top of a minimal environment: the gateway's own secrets stay out.
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: process.env.LANG ?? 'C.UTF-8', ...this.spec.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => this.onStdout(chunk));
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => this.onStderr(chunk));
+    child.stdin.on('error', () => { /* EPIPE after exit: reported through 'exit' */ });
+    child.once('error', (error) => this.finish(null, null, error));
+    child.once('exit', (code, signal) => this.finish(code, signal));
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get alive(): boolean {
+    return !!this.child && !this.exited;
+  }
+
+  private finish(code: number | null, signal: NodeJS.Signals | null, error?: Error): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.emit('exit', { code, signal, error });
+  }
+
+  /** Writes one message; false when the process is gone or not reading (bounded buffer). */
+  send(message: JsonRpcMessage): boolean {
+    const stdin = this.child?.stdin;
+    if (!stdin || this.exited || !stdin.writable) return false;
+    if (stdin.writableLength > STDIN_HIGH_WATER) return false;
+    stdin.write(`${JSON.stringify(message)}\n`);
+    return true;
+  }
+
+  private onStdout(chunk: string): void {
+    this.stdoutBuffer += chunk;
+    let newline = this.stdoutBuffer.indexOf('\n');
+    while (newline !== -1) {
+      const line = this.stdoutBuffer.slice(0, newline).trim();
+      this.stdoutBuffer = this.stdoutBuffer.slice(newline + 1);
+      if (line) this.onLine(line);
+      newline = this.stdoutBuffer.indexOf('\n');
+    }
+    if (this.stdoutBuffer.length > MAX_LINE_BYTES) {
+      this.logger.warn({ server: this.serverName }, 'backend wrote an oversized line on stdout; dropped');
+      this.stdoutBuffer = '';
+    }
+  }
+
+  private onLine(line: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      this.logger.warn({ server: this.serverName, line: line.slice(0, 200) }, 'backend wrote a non-JSON line on stdout');
+      return;
+    }
+    if (!isJsonRpcMessage(parsed)) {
+      this.logger.warn({ server: this.serverName, line: line.slice(0, 200) }, 'backend wrote something that is not JSON-RPC');
+      return;
+    }
+    this.emit('message', parsed);
+  }
+
+  private onStderr(chunk: string): void {
+    for (const line of chunk.split('\n')) {
+      const text = line.trimEnd();
+      if (!text) continue;
+      this.stderrLines.push(text);
+      if (this.stderrLines.length > STDERR_TAIL_LINES) this.stderrLines.shift();
+      this.logger.info({ server: this.serverName, pid: this.child?.pid, stderr: text.slice(0, 2000) }, 'backend stderr');
+    }
+  }
+
+  stderrTail(): string {
+    return this.stderrLines.join('\n');
+  }
+
+  /** Asks the process to exit (stdin closed, then SIGTERM, then SIGKILL). */
+  stop(graceMs = 2000): Promise<void> {
+    const child = this.child;
+    if (!child || this.exited) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => resolve();
+      this.once('exit', done);
+      child.stdin.end();
+      const term = setTimeout(() => child.kill('SIGTERM'), Math.min(500, graceMs));
+      const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      term.unref();
+      kill.unref();
+      this.once('exit', () => {
+        clearTimeout(term);
+        clearTimeout(kill);
+      });
+    });
+  }
+}

@@ -1,0 +1,252 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { McpBridge } from '../bridge/bridge.js';
+import { PostResponse, EventStream } from '../bridge/http-streams.js';
+import {
+  ErrorCode, errorResponse, isJsonRpcMessage, isNotification, isRequest, isResponse,
+  type JsonRpcMessage, type JsonRpcRequest,
+} from '../bridge/jsonrpc.js';
+import type { McpSession } from '../bridge/session.js';
+import type { BearerAuth } from './bearer-auth.js';
+import type { VerifiedAccessToken } from './token-verifier.js';
+
+export const SUPPORTED_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const MAX_IN_FLIGHT_PER_SESSION = 256;
+const PATH = /^\/mcp\/([A-Za-z0-9][A-Za-z0-9_-]{0,62})\/?(?:\?.*)?$/;
+
+export interface RemoteHandler {
+  (req: IncomingMessage, res: ServerResponse, serverName: string): void;
+}
+
+export interface McpEndpointOptions {
+  config: GatewayConfig;
+  auth: BearerAuth;
+  bridge: McpBridge;
+  logger: Logger;
+  remote?: RemoteHandler;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) return Promise.reject(new HttpError(413, ErrorCode.InvalidRequest, `the request body is larger than ${limit} bytes`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new HttpError(413, ErrorCode.InvalidRequest, `the request body is larger than ${limit} bytes`));
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+function accepts(req: IncomingMessage, type: string): boolean {
+  const accept = req.headers.accept;
+  return !accept || accept.includes(type) || accept.includes('*/*');
+}
+
+/**
+ * The MCP Streamable HTTP endpoint (protocol revisions 2025-03-26 to 2025-11-25) in front of the
+ * stdio bridge. Runs before Express: every MCP request is on the hot path.
+ */
+export function createMcpEndpoint({ config, auth, bridge, logger, remote }: McpEndpointOptions) {
+  const allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins.map((o) => new URL(o).origin)]);
+
+  function corsHeaders(req: IncomingMessage): Record<string, string> {
+    const origin = req.headers.origin;
+    return origin ? { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version', Vary: 'Origin' } : {};
+  }
+
+  function sessionFor(req: IncomingMessage, token: VerifiedAccessToken, serverName: string): McpSession {
+    const id = req.headers['mcp-session-id'];
+    if (typeof id !== 'string' || !id) throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the Mcp-Session-Id header is required');
+    const session = bridge.find(id);
+    // Another user's (or another server's) session id is answered exactly like an unknown one.
+    if (!session || session.sub !== token.sub || session.serverName !== serverName) throw new HttpError(404, ErrorCode.RequestTimeout, 'Session not found');
+    return session;
+  }
+
+  function checkProtocolVersion(req: IncomingMessage): void {
+    const version = req.headers['mcp-protocol-version'];
+    if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      throw new HttpError(400, ErrorCode.InvalidRequest, `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+    }
+  }
+
+  async function parseMessages(req: IncomingMessage): Promise<{ messages: JsonRpcMessage[]; batch: boolean }> {
+    const type = req.headers['content-type'] ?? '';
+    if (!type.includes('application/json')) throw new HttpError(415, ErrorCode.InvalidRequest, 'Unsupported Media Type: send application/json');
+    const body = await readBody(req, MAX_BODY_BYTES);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new HttpError(400, ErrorCode.ParseError, 'Parse error: the body is not valid JSON');
+    }
+    const batch = Array.isArray(parsed);
+    const messages = batch ? parsed as unknown[] : [parsed];
+    if (messages.length === 0 || !messages.every(isJsonRpcMessage)) throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+    return { messages: messages as JsonRpcMessage[], batch };
+  }
+
+  async function initialize(req: IncomingMessage, res: ServerResponse, request: JsonRpcRequest, token: VerifiedAccessToken, serverName: string, headers: Record<string, string>): Promise<void> {
+    const { session, backend } = bridge.openSession(serverName, token.sub, token.client_id);
+    try {
+      await backend.ensureStarted();
+    } catch (error) {
+      bridge.closeSession(session);
+      sendJson(res, 200, errorResponse(request.id, ErrorCode.ServerUnavailable, (error as Error).message), headers);
+      return;
+    }
+    const requested = request.params?.protocolVersion;
+    session.protocolVersion = typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0]!;
+    session.clientCapabilities = (request.params?.capabilities ?? {}) as McpSession['clientCapabilities'];
+    bridge.register(session);
+    logger.info({ event: 'mcp.session', server: serverName, sub: token.sub, clientId: token.client_id, sessionId: session.id.slice(0, 8), protocolVersion: session.protocolVersion, clientInfo: request.params?.clientInfo }, 'MCP session opened');
+    sendJson(res, 200, { jsonrpc: '2.0', id: request.id, result: { ...backend.initializeResult, protocolVersion: session.protocolVersion } }, { ...headers, 'Mcp-Session-Id': session.id });
+  }
+
+  async function post(req: IncomingMessage, res: ServerResponse, token: VerifiedAccessToken, serverName: string, headers: Record<string, string>): Promise<void> {
+    if (!accepts(req, 'application/json') && !accepts(req, 'text/event-stream')) throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: accept application/json and text/event-stream');
+    const { messages, batch } = await parseMessages(req);
+    const first = messages[0]!;
+    if (!req.headers['mcp-session-id'] && !batch && isRequest(first) && first.method === 'initialize') {
+      await initialize(req, res, first, token, serverName, headers);
+      return;
+    }
+    if (messages.some((m) => isRequest(m) && m.method === 'initialize')) throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: the session is already initialized');
+    const session = sessionFor(req, token, serverName);
+    checkProtocolVersion(req);
+    const backend = bridge.backendOf(session)!;
+    session.touch();
+    const requests = messages.filter(isRequest);
+    if (requests.length === 0) {
+      for (const message of messages) {
+        if (isNotification(message)) backend.notify(session, message);
+        else if (isResponse(message)) backend.respond(session, message);
+      }
+      res.writeHead(202, headers).end();
+      return;
+    }
+    if (session.inFlightCount + requests.length > MAX_IN_FLIGHT_PER_SESSION) {
+      throw new HttpError(429, ErrorCode.InvalidRequest, `too many requests in flight on this session (limit ${MAX_IN_FLIGHT_PER_SESSION})`);
+    }
+    if (requests.some((r) => session.isInFlight(r.id)) || new Set(requests.map((r) => `${typeof r.id}:${r.id}`)).size !== requests.length) {
+      throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: a request with this id is already in flight on this session');
+    }
+    const response = new PostResponse(res, requests.map((r) => r.id), batch, headers);
+    for (const message of messages) {
+      if (isRequest(message)) {
+        session.track(message.id, response);
+        backend.request(session, message);
+      } else if (isNotification(message)) {
+        backend.notify(session, message);
+      } else if (isResponse(message)) {
+        backend.respond(session, message);
+      }
+    }
+  }
+
+  function get(req: IncomingMessage, res: ServerResponse, token: VerifiedAccessToken, serverName: string, headers: Record<string, string>): void {
+    if (!req.headers.accept?.includes('text/event-stream')) throw new HttpError(405, ErrorCode.InvalidRequest, 'Method Not Allowed: GET opens an event stream (Accept: text/event-stream)');
+    const session = sessionFor(req, token, serverName);
+    checkProtocolVersion(req);
+    if (session.eventStream) throw new HttpError(409, ErrorCode.InvalidRequest, 'Conflict: this session already has an open event stream');
+    session.touch();
+    session.eventStream = new EventStream(res, headers, () => {
+      session.eventStream = undefined;
+      session.touch();
+    });
+  }
+
+  function remove(req: IncomingMessage, res: ServerResponse, token: VerifiedAccessToken, serverName: string, headers: Record<string, string>): void {
+    const session = sessionFor(req, token, serverName);
+    bridge.closeSession(session);
+    logger.info({ event: 'mcp.session.closed', server: serverName, sub: token.sub, sessionId: session.id.slice(0, 8) }, 'MCP session closed by the client');
+    res.writeHead(200, headers).end();
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, serverName: string): Promise<void> {
+    const headers = corsHeaders(req);
+    const origin = req.headers.origin;
+    if (origin && !allowedOrigins.has(origin)) {
+      sendJson(res, 403, errorResponse(null, ErrorCode.InvalidRequest, `Forbidden: origin ${origin} is not allowed (add it to allowedOrigins)`));
+      return;
+    }
+    if (!Object.hasOwn(config.mcpServers, serverName)) {
+      sendJson(res, 404, errorResponse(null, ErrorCode.InvalidRequest, `no MCP server named "${serverName}"`), headers);
+      return;
+    }
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        ...headers,
+        'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
+        'Access-Control-Allow-Headers': 'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID',
+        'Access-Control-Max-Age': '600',
+      }).end();
+      return;
+    }
+    const outcome = await auth.authenticate(req, serverName);
+    if (!outcome.ok) {
+      sendJson(res, outcome.status, outcome.body, { ...headers, ...outcome.headers });
+      return;
+    }
+    // The token is for the gateway alone; it never travels further.
+    delete req.headers.authorization;
+    if (!bridge.serves(serverName)) {
+      if (remote) remote(req, res, serverName);
+      else sendJson(res, 404, errorResponse(null, ErrorCode.InvalidRequest, `no MCP server named "${serverName}"`), headers);
+      return;
+    }
+    switch (req.method) {
+      case 'POST': return post(req, res, outcome.token, serverName, headers);
+      case 'GET': return get(req, res, outcome.token, serverName, headers);
+      case 'DELETE': return remove(req, res, outcome.token, serverName, headers);
+      default: throw new HttpError(405, ErrorCode.InvalidRequest, `Method Not Allowed: ${req.method}`);
+    }
+  }
+
+  return {
+    /** The server name when `url` is an MCP endpoint of this gateway. */
+    match(url: string | undefined): string | undefined {
+      return url?.startsWith('/mcp/') ? PATH.exec(url)?.[1] : undefined;
+    },
+    serve(req: IncomingMessage, res: ServerResponse, serverName: string): void {
+      handle(req, res, serverName).catch((error: unknown) => {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        if (error instanceof HttpError) {
+          sendJson(res, error.status, errorResponse(null, error.code, error.message), corsHeaders(req));
+          return;
+        }
+        logger.error({ err: error, server: serverName }, 'MCP request failed');
+        sendJson(res, 500, errorResponse(null, ErrorCode.InternalError, 'Internal error'), corsHeaders(req));
+      });
+    },
+  };
+}
+
+export type McpEndpoint = ReturnType<typeof createMcpEndpoint>;
