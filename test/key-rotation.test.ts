@@ -9,6 +9,7 @@ import { loadSigningKeys, rotateSigningKeys } from '../src/authz/keys.js';
 import { packageRoot } from '../src/paths.js';
 import { LmdbStore } from '../src/storage/lmdb-store.js';
 import { ALICE, spawnGateway, testConfigJson, type GatewayProcess } from './helpers/gateway.js';
+import { McpTestClient } from './helpers/mcp-client.js';
 import { authorizeWithPassword, HttpBrowser } from './helpers/http-browser.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient, type RegisteredClient } from './helpers/oauth-client.js';
 
@@ -39,8 +40,9 @@ describe('signing key rotation', () => {
     const { keys } = (await (await fetch(`${url}/jwks`)).json()) as { keys: Array<{ kid: string }> };
     assert.equal(keys.length, 2);
     assert.ok(keys.some((k) => k.kid === oldKid), 'the old key is still published');
-    const old = await fetch(`${url}/mcp/demo`, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}` } });
-    assert.notEqual(old.status, 401, 'a token signed with the old key still validates');
+    const old = new McpTestClient(`${url}/mcp/demo`, tokens.access_token!);
+    await old.initialize();
+    assert.equal((await old.callTool('echo', { text: 'old key' })).result?.content?.[0]?.text, 'old key', 'a token signed with the old key still works');
     const refreshed = await refresh(url, client, tokens.refresh_token!);
     assert.equal(refreshed.status, 200);
     const newKid = decodeJwt(refreshed.body.access_token!).header.kid;

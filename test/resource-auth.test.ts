@@ -58,8 +58,15 @@ describe('protected resource: metadata and bearer tokens', () => {
   });
 
   it('accepts the token the gateway issued for this server, and a well-formed one signed with its key', async () => {
-    assert.notEqual((await call(realToken)).status, 401);
-    assert.notEqual((await call(await ownKeyToken({}))).status, 401, 'the forgery cases below differ from this only in what they test');
+    assert.equal((await call(realToken)).status, 400, 'past authentication: refused only for lacking a session');
+    assert.equal((await call(await ownKeyToken({}))).status, 400, 'the forgery cases below differ from this only in what they test');
+    const session = await fetch(`${gw.url}/mcp/demo`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${realToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    });
+    assert.equal(session.status, 200);
+    assert.ok(session.headers.get('mcp-session-id'));
   });
 
   it('refuses forged, foreign, expired and confused tokens with invalid_token', async () => {

@@ -3,11 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { ALICE, spawnGateway, testConfigJson, type GatewayProcess } from './helpers/gateway.js';
 import { authorizeWithPassword, HttpBrowser } from './helpers/http-browser.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient, type RegisteredClient } from './helpers/oauth-client.js';
+import { McpTestClient } from './helpers/mcp-client.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
 
-async function mcpStatus(url: string, token: string): Promise<number> {
-  const response = await fetch(`${url}/mcp/demo`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
-  return response.status;
+/** Opens an MCP session with the token and calls the demo server's echo tool. */
+async function echoThroughGateway(url: string, token: string): Promise<string | undefined> {
+  const client = new McpTestClient(`${url}/mcp/demo`, token);
+  await client.initialize();
+  return (await client.callTool('echo', { text: 'still here' })).result?.content?.[0]?.text;
 }
 
 function restartSuite(name: string, storage: () => string) {
@@ -29,13 +32,13 @@ function restartSuite(name: string, storage: () => string) {
       const tokens = (await exchangeCode(url, client, landed.searchParams.get('code')!, verifier)).body;
       assert.ok(tokens.access_token && tokens.refresh_token);
       const jwksBefore = await (await fetch(`${url}/jwks`)).json();
-      assert.notEqual(await mcpStatus(url, tokens.access_token), 401);
+      assert.equal(await echoThroughGateway(url, tokens.access_token), 'still here');
 
       await gateway.kill('SIGKILL');
       gateway = await spawnGateway(config);
 
       assert.deepEqual(await (await fetch(`${url}/jwks`)).json(), jwksBefore, 'same signing keys');
-      assert.notEqual(await mcpStatus(url, tokens.access_token), 401, 'the old access token still validates');
+      assert.equal(await echoThroughGateway(url, tokens.access_token), 'still here', 'the old access token still works');
       const refreshed = await refresh(url, client, tokens.refresh_token);
       assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
       assert.equal(decodeJwt(refreshed.body.access_token!).payload.aud, `${url}/mcp/demo`);
