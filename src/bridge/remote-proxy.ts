@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
 import type { GatewayConfig, RemoteServerConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -18,6 +19,8 @@ function proxyFor(serverName: string, remote: RemoteServerConfig, logger: Logger
     proxyTimeout: timeoutMs,
     timeout: timeoutMs,
     xfwd: false,
+    // Reuse upstream connections instead of one TCP (and TLS) handshake per MCP message.
+    agent: target.protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true }),
     on: {
       proxyReq: (proxyReq) => {
         // No token passthrough: the client's credentials stay at the gateway.
