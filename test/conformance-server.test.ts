@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import { resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { packageRoot } from '../src/paths.js';
+import { ALICE, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { runConformance } from './helpers/conformance.js';
+import { freePort } from './helpers/ports.js';
+import { obtainTokens } from './helpers/tokens.js';
+
+/**
+ * The suite cannot send a bearer token, so a tiny proxy adds one; everything else (Host,
+ * Origin, bodies, SSE) passes through untouched, as from a real client.
+ */
+function tokenAddingProxy(port: number, target: URL, token: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const upstream = request({
+      host: target.hostname, port: target.port, method: req.method, path: `${target.pathname}`,
+      headers: { ...req.headers, authorization: `Bearer ${token}` },
+    }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  return new Promise((r) => server.listen(port, '127.0.0.1', () => r(server)));
+}
+
+describe('official MCP conformance suite, server role, through the gateway', { timeout: 420_000 }, () => {
+  let gw: TestGateway;
+  let proxy: Server;
+  let proxyPort = 0;
+
+  before(async () => {
+    proxyPort = await freePort();
+    gw = await startTestGateway({
+      allowedOrigins: [`http://localhost:${proxyPort}`, `http://127.0.0.1:${proxyPort}`],
+      mcpServers: { conformance: { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/conformance-stdio-server.js')], isolation: 'shared' } },
+    });
+    const { access_token } = await obtainTokens(gw.url, 'conformance', ALICE);
+    proxy = await tokenAddingProxy(proxyPort, new URL(`${gw.url}/mcp/conformance`), access_token);
+  });
+  after(async () => {
+    proxy?.close();
+    await gw?.close();
+  });
+
+  it('passes every scored scenario at --requirements 2025-11-25 against a stdio server bridged in-process', async () => {
+    const run = runConformance(['server', '--url', `http://localhost:${proxyPort}/mcp`, '--requirements', '2025-11-25']);
+    const code = await run.exit;
+    const output = run.output();
+    const summary = output.slice(output.indexOf('=== SUMMARY ==='));
+    process.stdout.write(`${summary}\n`);
+    const scored = [...summary.matchAll(/^([✓✗]) (\S+):/gmu)];
+    assert.ok(scored.length >= 30, `expected the suite's scenarios in the summary:\n${output.slice(-3000)}`);
+    assert.equal(code, 0, summary);
+    assert.match(summary, /Total: \d+ passed, 0 failed/);
+  });
+});
