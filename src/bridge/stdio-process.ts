@@ -78,14 +78,16 @@ export class StdioProcess extends EventEmitter<StdioProcessEvents> {
   }
 
   private onStdout(chunk: string): void {
-    this.stdoutBuffer += chunk;
-    let newline = this.stdoutBuffer.indexOf('\n');
+    const text = this.stdoutBuffer + chunk;
+    let start = 0;
+    let newline = text.indexOf('\n');
     while (newline !== -1) {
-      const line = this.stdoutBuffer.slice(0, newline).trim();
-      this.stdoutBuffer = this.stdoutBuffer.slice(newline + 1);
+      const line = text.slice(start, newline).trim();
       if (line) this.onLine(line);
-      newline = this.stdoutBuffer.indexOf('\n');
+      start = newline + 1;
+      newline = text.indexOf('\n', start);
     }
+    this.stdoutBuffer = start === 0 ? text : text.slice(start);
     if (this.stdoutBuffer.length > MAX_LINE_BYTES) {
       this.logger.warn({ server: this.serverName }, 'backend wrote an oversized line on stdout; dropped');
       this.stdoutBuffer = '';

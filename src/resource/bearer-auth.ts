@@ -28,17 +28,23 @@ export class BearerAuth {
     };
   }
 
-  async authenticate(req: IncomingMessage, serverName: string): Promise<AuthOutcome> {
+  /** Synchronous for a token seen before (every call after a session's first), async otherwise. */
+  authenticate(req: IncomingMessage, serverName: string): AuthOutcome | Promise<AuthOutcome> {
     const match = BEARER.exec(req.headers.authorization ?? '');
     if (!match) return this.challenge(serverName);
-    try {
-      const token = await this.verifier.verify(match[1]!, this.resources.urlFor(serverName));
-      if (!String(token.scope ?? '').split(' ').includes(MCP_SCOPE)) {
-        return this.challenge(serverName, { code: 'insufficient_scope', description: `the token lacks the ${MCP_SCOPE} scope` });
-      }
-      return { ok: true, token };
-    } catch (error) {
-      return this.challenge(serverName, { code: 'invalid_token', description: error instanceof InvalidAccessToken ? error.message : 'invalid token' });
+    const audience = this.resources.urlFor(serverName);
+    const known = this.verifier.alreadyVerified(match[1]!, audience);
+    if (known) return this.checkScope(known, serverName);
+    return this.verifier.verify(match[1]!, audience).then(
+      (token) => this.checkScope(token, serverName),
+      (error: unknown) => this.challenge(serverName, { code: 'invalid_token', description: error instanceof InvalidAccessToken ? error.message : 'invalid token' }),
+    );
+  }
+
+  private checkScope(token: VerifiedAccessToken, serverName: string): AuthOutcome {
+    if (!String(token.scope ?? '').split(' ').includes(MCP_SCOPE)) {
+      return this.challenge(serverName, { code: 'insufficient_scope', description: `the token lacks the ${MCP_SCOPE} scope` });
     }
+    return { ok: true, token };
   }
 }

@@ -207,7 +207,8 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote }: McpE
       }).end();
       return;
     }
-    const outcome = await auth.authenticate(req, serverName);
+    const pending = auth.authenticate(req, serverName);
+    const outcome = 'then' in pending ? await pending : pending;
     if (!outcome.ok) {
       sendJson(res, outcome.status, outcome.body, { ...headers, ...outcome.headers });
       return;

@@ -24,13 +24,20 @@ export class AccessTokenVerifier {
     this.keys = createLocalJWKSet(jwks);
   }
 
-  async verify(token: string, audience: string): Promise<VerifiedAccessToken> {
+  /** A token verified earlier and not expired since, without any async work (the hot path). */
+  alreadyVerified(token: string, audience: string): VerifiedAccessToken | undefined {
     const cacheKey = `${audience} ${token}`;
     const cached = this.verified.get(cacheKey);
-    if (cached) {
-      if (cached.exp! + CLOCK_TOLERANCE_S > Date.now() / 1000) return cached;
-      this.verified.delete(cacheKey);
-    }
+    if (!cached) return undefined;
+    if (cached.exp! + CLOCK_TOLERANCE_S > Date.now() / 1000) return cached;
+    this.verified.delete(cacheKey);
+    return undefined;
+  }
+
+  async verify(token: string, audience: string): Promise<VerifiedAccessToken> {
+    const cached = this.alreadyVerified(token, audience);
+    if (cached) return cached;
+    const cacheKey = `${audience} ${token}`;
     const payload = await this.verifySignatureAndClaims(token, audience);
     if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
     this.verified.set(cacheKey, payload);
