@@ -14,6 +14,8 @@ export async function demoConfig(port = 8080): Promise<{ config: GatewayConfig; 
     publicUrl: `http://127.0.0.1:${port}`,
     listen: { host: '127.0.0.1', port },
     storage: 'lmdb:./data',
+    // MCP Inspector's web UI calls the MCP endpoint from the browser.
+    allowedOrigins: ['http://localhost:6274', 'http://127.0.0.1:6274'],
     login: { password: { users: [{ email: DEMO_EMAIL, passwordHash: await hashPassword(password), name: 'Demo user' }] } },
     mcpServers: {
       demo: { command: process.execPath, args: [resolve(packageRoot, 'dist', 'src', 'demo', 'demo-mcp-server.js')] },
