@@ -88,13 +88,14 @@ export function createOidcAdapterClass(store: KeyValueStore, options: OidcAdapte
       if (!payload) return;
       const ttl = payload.exp ? Math.max(1, payload.exp - now()) : undefined;
       const marker = this.consumedKey(id);
-      const first = await store.setIfAbsent(marker, now(), ttl);
-      if (!payload.grantId) return;
-      await store.addToIndex(StoreAdapter.grantIndex(payload.grantId), marker, ttl);
-      if (first && this.name === 'RefreshToken') {
+      // The rotation record goes first: a concurrent retry that sees the consumed marker must
+      // also see that this token is the grant's latest rotation, or it would revoke the grant.
+      if (this.name === 'RefreshToken' && payload.grantId && (await store.get(marker)) === undefined) {
         await store.set(StoreAdapter.lastRotationKey(payload.grantId), { id, at: now() } satisfies LastRotation,
           Math.max(1, options.refreshGracePeriod));
       }
+      await store.setIfAbsent(marker, now(), ttl);
+      if (payload.grantId) await store.addToIndex(StoreAdapter.grantIndex(payload.grantId), marker, ttl);
     }
 
     async destroy(id: string): Promise<void> {
