@@ -30,6 +30,9 @@ const valid = {
   mcpServers: { everything: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything'] } },
 };
 
+const google = { clientId: 'id.apps.googleusercontent.com', clientSecret: 'secret' };
+const okta = { id: 'okta', label: 'Okta', issuer: 'https://acme.okta.com', clientId: 'x', clientSecret: 'y' };
+
 describe('configuration', () => {
   it('fills defaults for a minimal file', () => {
     const config = parseConfig(valid, 'test', {});
@@ -49,6 +52,14 @@ describe('configuration', () => {
     assert.deepEqual(problemsOf(raw, { PUBLIC_URL: 'https://a.example' }), ['storage: environment variable REDIS_HOST is not set (export it, or write the value in the file)']);
   });
 
+  it('accepts upstream login with a rule, or with allowAnyone said explicitly', () => {
+    const ruled = parseConfig({ ...valid, login: { google, oidc: [{ ...okta, groupsClaim: 'groups' }] }, access: { allowDomains: ['Acme.com'], allowGroups: ['staff'] } }, 'test', {});
+    assert.equal(ruled.login.google?.issuer, 'https://accounts.google.com');
+    assert.deepEqual(ruled.access.allowDomains, ['acme.com']);
+    assert.deepEqual(ruled.login.oidc?.[0]?.scopes, ['openid', 'email', 'profile']);
+    assert.equal(parseConfig({ ...valid, login: { github: { clientId: 'x', clientSecret: 'y' } }, access: { allowAnyone: true } }, 'test', {}).access.allowAnyone, true);
+  });
+
   const mistakes: Array<[string, unknown, RegExp]> = [
     ['a trailing slash on publicUrl', { ...valid, publicUrl: 'https://mcp.example.com/' }, /^publicUrl: remove the trailing slash/],
     ['a path on publicUrl', { ...valid, publicUrl: 'https://mcp.example.com/gw' }, /^publicUrl: must be an origin/],
@@ -65,6 +76,15 @@ describe('configuration', () => {
     ['a bad storage', { ...valid, storage: 'mysql://x' }, /^storage: storage must be "lmdb:<directory>"/],
     ['no login method', { ...valid, login: {} }, /^login: configure at least one login method/],
     ['a port out of range', { ...valid, listen: { port: 70000 } }, /^listen\.port: /],
+    ['Google login with no access rule', { ...valid, login: { google: google } }, /^access: with Google, GitHub or OIDC login, say who may get in: .*"allowAnyone": true/],
+    ['a missing Google secret', { ...valid, login: { google: { clientId: 'x' } }, access: { allowAnyone: true } }, /^login\.google\.clientSecret: is required \(clientSecret is required/],
+    ['an OIDC provider without issuer', { ...valid, login: { oidc: [{ id: 'okta', label: 'Okta', clientId: 'x', clientSecret: 'y' }] }, access: { allowAnyone: true } }, /^login\.oidc\[0\]\.issuer: is required \(issuer must be the URL/],
+    ['two OIDC providers with one id', { ...valid, login: { oidc: [okta, okta] }, access: { allowAnyone: true } }, /^login\.oidc: two providers have the id "okta"/],
+    ['an OIDC id that shadows a built-in', { ...valid, login: { oidc: [{ ...okta, id: 'google' }] }, access: { allowAnyone: true } }, /^login\.oidc\[0\]\.id: id must not be "password", "google" or "github"/],
+    ['a GitHub org rule without GitHub login', { ...valid, access: { allowGithubOrgs: ['acme'] } }, /^access\.allowGithubOrgs: allowGithubOrgs needs login\.github/],
+    ['a bad GitHub org', { ...valid, login: { github: { clientId: 'x', clientSecret: 'y' } }, access: { allowGithubOrgs: ['acme/team/extra'] } }, /^access\.allowGithubOrgs\[0\]: must be a GitHub organization/],
+    ['a group rule without a groups claim', { ...valid, login: { oidc: [okta] }, access: { allowGroups: ['staff'] } }, /^access\.allowGroups: allowGroups needs a login\.oidc provider with "groupsClaim"/],
+    ['a bad domain rule', { ...valid, access: { allowDomains: ['@acme.com'] } }, /^access\.allowDomains\[0\]: must be a domain/],
   ];
   for (const [what, raw, expected] of mistakes) {
     it(`explains ${what}, naming the field`, () => {

@@ -1,20 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import type { KeyValueStore } from '../storage/store.js';
 
+/** What the last login said about the person; access rules are checked against it on every refresh. */
+export interface LoginFacts {
+  /** "password", "google", "github" or the id of a login.oidc entry. */
+  provider: string;
+  /** Google Workspace domain (the `hd` claim). */
+  hd?: string;
+  groups?: string[];
+  /** GitHub organizations ("acme") and teams ("acme/platform"). */
+  githubOrgs?: string[];
+}
+
 export interface AccountRecord {
   sub: string;
   email: string;
   emailVerified: boolean;
   name?: string;
-  /** Login method that created the account, e.g. "password". */
+  /** Login method that created the account. */
   provider: string;
   createdAt: number;
+  lastLogin?: LoginFacts & { at: number };
 }
 
 /**
- * A stable subject per person: the first login with an email creates a random `sub`, and every
- * later login with the same email (by any method) maps to it, so tokens and consents survive
- * logging in again.
+ * A stable subject per person: the first login with a (verified) email creates a random `sub`,
+ * and every later login with the same email, by any method, maps to it, so tokens and consents
+ * survive logging in again and switching between Google and password.
  */
 export class AccountDirectory {
   constructor(private readonly store: KeyValueStore) {}
@@ -27,20 +39,23 @@ export class AccountDirectory {
     return `account:sub:${sub}`;
   }
 
-  async findOrCreate(email: string, details: { provider: string; emailVerified: boolean; name?: string }): Promise<AccountRecord> {
+  /** Finds or creates the person's account and records what this login said about them. */
+  async recordLogin(email: string, details: { emailVerified: boolean; name?: string; facts: LoginFacts }): Promise<AccountRecord> {
     const normalised = email.toLowerCase();
-    const existingSub = await this.store.get<string>(this.emailKey(normalised));
-    if (existingSub) {
-      const existing = await this.store.get<AccountRecord>(this.subKey(existingSub));
-      if (existing) return existing;
+    const existing = await this.findByEmail(normalised);
+    const base: AccountRecord = existing ?? { sub: randomUUID(), email: normalised, provider: details.facts.provider, createdAt: Date.now(), emailVerified: details.emailVerified };
+    const record: AccountRecord = { ...base, emailVerified: details.emailVerified, name: details.name ?? base.name, lastLogin: { ...details.facts, at: Date.now() } };
+    if (!existing && !(await this.store.setIfAbsent(this.emailKey(normalised), record.sub))) {
+      // Another login created it a moment ago.
+      return this.recordLogin(email, details);
     }
-    const record: AccountRecord = { sub: randomUUID(), email: normalised, createdAt: Date.now(), ...details };
-    if (await this.store.setIfAbsent(this.emailKey(normalised), record.sub)) {
-      await this.store.set(this.subKey(record.sub), record);
-      return record;
-    }
-    // Another login created it a moment ago.
-    return this.findOrCreate(email, details);
+    await this.store.set(this.subKey(record.sub), record);
+    return record;
+  }
+
+  private async findByEmail(email: string): Promise<AccountRecord | undefined> {
+    const sub = await this.store.get<string>(this.emailKey(email));
+    return sub ? this.findBySub(sub) : undefined;
   }
 
   async findBySub(sub: string): Promise<AccountRecord | undefined> {

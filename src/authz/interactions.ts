@@ -3,7 +3,8 @@ import type Provider from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { KeyValueStore } from '../storage/store.js';
-import { notice, PAGE_SECURITY_HEADERS, renderPage, type ViewValues } from '../http/views.js';
+import { escapeHtml, notice, PAGE_SECURITY_HEADERS, renderFragment, renderPage, SafeHtml, type ViewValues } from '../http/views.js';
+import type { UpstreamProvider } from '../upstream/upstream-provider.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { AccountDirectory } from './accounts.js';
 import { rememberGrant } from './consent-memory.js';
@@ -23,7 +24,8 @@ export interface InteractionDependencies {
   resources: ResourceCatalog;
   csrf: CsrfTokens;
   logger: Logger;
-  renderErrorPage: (res: Response, status: number, heading: string, message: string, advice: string) => void;
+  upstreams: ReadonlyMap<string, UpstreamProvider>;
+  renderErrorPage: (res: Response, status: number, heading: string, message: string, advice: string, actions?: SafeHtml) => void;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -73,9 +75,20 @@ export function interactionRouter(deps: InteractionDependencies): Router {
     };
   }
 
+  function providerLinks(uid: string): SafeHtml | undefined {
+    if (deps.upstreams.size === 0) return undefined;
+    const items = [...deps.upstreams.values()].map((p) => `<li><a href="/interaction/${encodeURIComponent(uid)}/upstream/${encodeURIComponent(p.id)}">Continue with ${escapeHtml(p.label)}</a></li>`);
+    const divider = passwordUsers.size ? '<p class="divider">or with a password</p>' : '';
+    return new SafeHtml(`<ul class="providers">${items.join('')}</ul>${divider}`);
+  }
+
   function renderLogin(res: Response, details: Details, about: Awaited<ReturnType<typeof describeRequest>>, extra: ViewValues = {}, status = 200): void {
+    const values = { uid: details.uid, csrf: csrf.issue(details.uid), clientName: about.clientName, serverName: about.serverName, ...extra };
     res.status(status).type('html').send(renderPage('login', 'Sign in', host, {
-      uid: details.uid, csrf: csrf.issue(details.uid), clientName: about.clientName, serverName: about.serverName, ...extra,
+      ...values,
+      providerBlock: providerLinks(details.uid),
+      // Focus the email field only when it is the first thing on the page, so keyboard order stays top to bottom.
+      passwordBlock: passwordUsers.size ? renderFragment('login-password', { ...values, autofocus: deps.upstreams.size ? undefined : new SafeHtml(' autofocus') }) : undefined,
     }));
   }
 
@@ -84,6 +97,11 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       const details = await provider.interactionDetails(req, res);
       const about = await describeRequest(details);
       if (details.prompt.name === 'login') {
+        // With a single identity provider and no passwords there is nothing to choose.
+        if (passwordUsers.size === 0 && deps.upstreams.size === 1) {
+          res.redirect(303, `/interaction/${encodeURIComponent(details.uid)}/upstream/${encodeURIComponent([...deps.upstreams.keys()][0]!)}`);
+          return;
+        }
         renderLogin(res, details, about);
         return;
       }
@@ -110,6 +128,7 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       const details = await provider.interactionDetails(req, res);
       if (details.prompt.name !== 'login') throw new Error('unexpected login submission');
       const about = await describeRequest(details);
+      if (passwordUsers.size === 0) throw new Error('password login is not configured');
       const email = asString(req.body.email).trim().toLowerCase();
       const password = asString(req.body.password);
       const ip = req.ip ?? 'unknown';
@@ -126,7 +145,7 @@ export function interactionRouter(deps: InteractionDependencies): Router {
         return;
       }
       await throttle.recordSuccess(email);
-      const account = await accounts.findOrCreate(email, { provider: 'password', emailVerified: true, name: user?.name });
+      const account = await accounts.recordLogin(email, { emailVerified: true, name: user?.name, facts: { provider: 'password' } });
       if (!policy.allows(account)) {
         logger.info({ event: 'login.refused', email, clientId: about.clientId }, 'account not allowed');
         await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'this account is not allowed to use the gateway' }, { mergeWithLastSubmission: false });

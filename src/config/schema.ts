@@ -71,9 +71,38 @@ const mcpServer = z.union([stdioServer, remoteServer], {
   error: 'each server needs either "command" (a stdio server the gateway runs) or "url" (a remote MCP server)',
 });
 
-const notYet = (what: string) => z.unknown().superRefine((_value, ctx) => {
-  ctx.addIssue({ code: 'custom', message: `${what} login is not available in this version yet; use login.password` });
-});
+const secret = (what: string) => z.string({ error: `${what} is required (from the identity provider's app settings; "\${ENV_VAR}" keeps it out of the file)` }).min(1, { error: `${what} must not be empty` });
+
+const googleLogin = z.object({
+  clientId: z.string({ error: 'clientId is required: the OAuth client id from Google Cloud Console' }).min(1),
+  clientSecret: secret('clientSecret'),
+  label: z.string().default('Google'),
+  /** Only for testing against a stand-in; Google's issuer is fixed. */
+  issuer: z.url().default('https://accounts.google.com'),
+}).strict();
+
+const githubLogin = z.object({
+  clientId: z.string({ error: 'clientId is required: the client id of your GitHub OAuth app' }).min(1),
+  clientSecret: secret('clientSecret'),
+  label: z.string().default('GitHub'),
+  /** GitHub Enterprise Server: https://github.example.com and https://github.example.com/api/v3 */
+  webUrl: z.url().default('https://github.com'),
+  apiUrl: z.url().default('https://api.github.com'),
+}).strict();
+
+const RESERVED_PROVIDER_IDS = new Set(['password', 'google', 'github']);
+
+const oidcLogin = z.object({
+  id: z.string({ error: 'id is required: a short name used in the callback URL /login/<id>/callback' })
+    .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { error: 'id may only use lowercase letters, digits and "-" (it becomes part of the callback URL)' })
+    .refine((id) => !RESERVED_PROVIDER_IDS.has(id), { error: 'id must not be "password", "google" or "github" (those are built in)' }),
+  label: z.string({ error: 'label is required: the button text on the login page, e.g. "Okta"' }).min(1),
+  issuer: z.url({ error: 'issuer must be the URL of the OpenID provider, e.g. "https://example.okta.com"' }),
+  clientId: z.string({ error: 'clientId is required' }).min(1),
+  clientSecret: secret('clientSecret'),
+  scopes: z.array(z.string()).default(['openid', 'email', 'profile']),
+  groupsClaim: z.string().optional(),
+}).strict();
 
 export const configSchema = z.object({
   publicUrl,
@@ -90,13 +119,16 @@ export const configSchema = z.object({
     password: z.object({
       users: z.array(passwordUser).min(1, { error: 'add at least one user, or remove login.password' }),
     }).strict().optional(),
-    google: notYet('Google').optional(),
-    github: notYet('GitHub').optional(),
-    oidc: notYet('OIDC').optional(),
+    google: googleLogin.optional(),
+    github: githubLogin.optional(),
+    oidc: z.array(oidcLogin).optional(),
   }).strict().prefault({}),
   access: z.object({
     allowEmails: z.array(email).optional(),
     allowDomains: z.array(z.string().trim().toLowerCase().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, { error: 'must be a domain like "example.com"' })).optional(),
+    allowGithubOrgs: z.array(z.string().regex(/^[A-Za-z0-9-]+(\/[A-Za-z0-9_.-]+)?$/, { error: 'must be a GitHub organization ("acme") or team ("acme/platform")' })).optional(),
+    allowGroups: z.array(z.string().min(1)).optional(),
+    allowAnyone: z.boolean().default(false),
   }).strict().prefault({}),
   tokens: z.object({
     accessTokenTtl: duration('accessTokenTtl', '1h'),
@@ -107,8 +139,26 @@ export const configSchema = z.object({
   mcpServers: z.record(serverName, mcpServer, { error: (issue) => (issue.code === 'invalid_type' ? 'mcpServers must be an object of servers by name' : undefined) })
     .refine((servers) => Object.keys(servers).length > 0, { error: 'add at least one server under mcpServers, e.g. { "everything": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"] } }' }),
 }).strict().superRefine((config, ctx) => {
-  if (!config.login.password) {
-    ctx.addIssue({ code: 'custom', path: ['login'], message: 'configure at least one login method, e.g. login.password.users' });
+  const { login, access } = config;
+  const upstream = !!(login.google || login.github || login.oidc?.length);
+  if (!login.password && !upstream) {
+    ctx.addIssue({ code: 'custom', path: ['login'], message: 'configure at least one login method: login.password.users, login.google, login.github or login.oidc' });
+  }
+  const rules = [access.allowEmails, access.allowDomains, access.allowGithubOrgs, access.allowGroups].some((rule) => rule && rule.length > 0);
+  if (upstream && !rules && !access.allowAnyone) {
+    ctx.addIssue({
+      code: 'custom', path: ['access'],
+      message: 'with Google, GitHub or OIDC login, say who may get in: access.allowEmails, allowDomains, allowGithubOrgs or allowGroups. To let anyone with an account at the provider in, set "allowAnyone": true explicitly',
+    });
+  }
+  const ids = (login.oidc ?? []).map((p) => p.id);
+  const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (duplicate) ctx.addIssue({ code: 'custom', path: ['login', 'oidc'], message: `two providers have the id "${duplicate}"; ids must be unique` });
+  if (access.allowGithubOrgs?.length && !login.github) {
+    ctx.addIssue({ code: 'custom', path: ['access', 'allowGithubOrgs'], message: 'allowGithubOrgs needs login.github' });
+  }
+  if (access.allowGroups?.length && !login.oidc?.some((provider) => provider.groupsClaim)) {
+    ctx.addIssue({ code: 'custom', path: ['access', 'allowGroups'], message: 'allowGroups needs a login.oidc provider with "groupsClaim" (the ID token claim that lists groups, often "groups")' });
   }
 });
 

@@ -6,10 +6,23 @@ export function summarise(config: GatewayConfig): string {
     `issuer:        ${config.publicUrl}`,
     `listen:        ${config.listen.host}:${config.listen.port}${config.trustProxy ? ' (behind a trusted proxy)' : ''}`,
     `storage:       ${config.storage}`,
-    `login:         ${config.login.password ? `password (${config.login.password.users.length} user${config.login.password.users.length === 1 ? '' : 's'})` : 'none'}`,
   ];
-  const rules = [...(config.access.allowEmails ?? []), ...(config.access.allowDomains ?? []).map((d) => `*@${d}`)];
-  lines.push(`access:        ${rules.length ? rules.join(', ') : 'every configured account'}`);
+  const { password, google, github, oidc } = config.login;
+  if (password) lines.push(`login:         password (${password.users.length} user${password.users.length === 1 ? '' : 's'})`);
+  const upstreams: Array<[string, string]> = [
+    ...(google ? [['google', google.label] as [string, string]] : []),
+    ...(github ? [['github', github.label] as [string, string]] : []),
+    ...(oidc ?? []).map((p) => [p.id, p.label] as [string, string]),
+  ];
+  for (const [id, label] of upstreams) lines.push(`login:         ${label}; register this redirect URI with it: ${config.publicUrl}/login/${id}/callback`);
+  const { access } = config;
+  const rules = [
+    ...(access.allowEmails ?? []),
+    ...(access.allowDomains ?? []).map((d) => `*@${d}`),
+    ...(access.allowGithubOrgs ?? []).map((o) => `GitHub ${o}`),
+    ...(access.allowGroups ?? []).map((g) => `group ${g}`),
+  ];
+  lines.push(`access:        password users as listed${upstreams.length ? `; others: ${access.allowAnyone ? 'anyone with an account at the provider' : rules.join(', ')}` : ''}`);
   lines.push(`tokens:        access ${config.tokens.accessTokenTtl}s, refresh ${config.tokens.refreshTokenTtl}s, grant ${config.tokens.grantTtl}s, refresh grace ${config.tokens.refreshGracePeriod}s`);
   lines.push('MCP servers (add these URLs as connectors):');
   for (const [name, server] of Object.entries(config.mcpServers)) {

@@ -22,7 +22,9 @@ import { McpBridge } from '../bridge/bridge.js';
 import { createRemoteProxies } from '../bridge/remote-proxy.js';
 import { openCors } from './cors.js';
 import { requestId } from './request-id.js';
-import { PAGE_SECURITY_HEADERS, renderPage, stylesheet } from './views.js';
+import { PAGE_SECURITY_HEADERS, renderPage, SafeHtml, stylesheet } from './views.js';
+import { upstreamLoginRouter } from '../upstream/login-routes.js';
+import { configuredUpstreams } from '../upstream/providers.js';
 
 export interface Gateway {
   app: Express;
@@ -43,8 +45,8 @@ export interface GatewayOptions {
   fetch?: typeof fetch;
 }
 
-function errorPage(host: string, requestIdValue: string, heading: string, message: string, advice: string): string {
-  return renderPage('error', heading, host, { heading, message, advice, requestId: requestIdValue });
+function errorPage(host: string, requestIdValue: string, heading: string, message: string, advice: string, actions?: SafeHtml): string {
+  return renderPage('error', heading, host, { heading, message, advice, requestId: requestIdValue, actions });
 }
 
 /** oidc-provider reads the query itself, so a missing or unusable scope is fixed in the URL. */
@@ -125,13 +127,15 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
     remote: createRemoteProxies(config, logger),
   });
 
+  const upstreams = configuredUpstreams(config);
+  const csrf = new CsrfTokens(cookieKeys[0]!);
+  const renderErrorPage = (res: Response, status: number, heading: string, message: string, advice: string, actions?: SafeHtml) => {
+    res.status(status).set(PAGE_SECURITY_HEADERS).type('html').send(errorPage(host, res.req.id ?? '-', heading, message, advice, actions));
+  };
+  app.use(upstreamLoginRouter({ provider, config, store, accounts, policy, csrf, logger, upstreams, renderErrorPage }));
   app.use(interactionRouter({
-    provider, config, store, accounts, policy, resources, logger,
+    provider, config, store, accounts, policy, resources, logger, upstreams, csrf, renderErrorPage,
     throttle: new LoginThrottle(store, throttle),
-    csrf: new CsrfTokens(cookieKeys[0]!),
-    renderErrorPage: (res, status, heading, message, advice) => {
-      res.status(status).type('html').send(errorPage(host, res.req.id ?? '-', heading, message, advice));
-    },
   }));
 
   // Every URL the authorization server prints (metadata, redirects) and whether its cookies are

@@ -37,6 +37,11 @@ function fill(text: string, values: ViewValues): string {
     });
 }
 
+/** A template filled in on its own, to be placed inside a page. */
+export function renderFragment(name: string, values: ViewValues): SafeHtml {
+  return new SafeHtml(fill(template(name), values));
+}
+
 export function renderPage(name: string, title: string, host: string, values: ViewValues): string {
   return fill(template('layout'), { title, host, content: new SafeHtml(fill(template(name), values)) });
 }
