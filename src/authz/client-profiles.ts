@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { sourceDir } from '../paths.js';
+
+export interface ClientProfile {
+  /** The key in client-profiles.json, used in `tokens.clients.<id>`. */
+  id: string;
+  name: string;
+  redirectUris: string[];
+  clientIdMetadataDocuments: string[];
+  registration: Array<'dcr' | 'cimd'>;
+  tokenEndpointAuthMethods: string[];
+  callsFromBrowser: boolean;
+  browserOrigin?: string;
+  discovery: string[];
+  quirks: Record<string, unknown>;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** `{id}` matches one path segment, `{port}` a port number; everything else literally. */
+export function redirectPattern(template: string): RegExp {
+  const source = template.split(/(\{id\}|\{port\})/).map((part) => {
+    if (part === '{id}') return '[A-Za-z0-9._~-]+';
+    if (part === '{port}') return '\\d{1,5}';
+    return escapeRegExp(part);
+  }).join('');
+  return new RegExp(`^${source}$`);
+}
+
+function loadProfiles(): ClientProfile[] {
+  const raw = JSON.parse(readFileSync(resolve(sourceDir, 'authz', 'client-profiles.json'), 'utf8')) as Record<string, Omit<ClientProfile, 'id'>>;
+  return Object.entries(raw).filter(([id]) => !id.startsWith('$')).map(([id, profile]) => ({ id, ...profile }));
+}
+
+export const clientProfiles: readonly ClientProfile[] = loadProfiles();
+
+const matchers = clientProfiles.map((profile) => ({ profile, patterns: profile.redirectUris.map(redirectPattern) }));
+
+/** The known client a registration belongs to: by its metadata document URL, else by a redirect URI. */
+export function profileOf(client: { clientId?: string; redirectUris?: readonly string[] }): ClientProfile | undefined {
+  if (client.clientId) {
+    const byDocument = clientProfiles.find((profile) => profile.clientIdMetadataDocuments.includes(client.clientId!));
+    if (byDocument) return byDocument;
+  }
+  return matchers.find(({ patterns }) => client.redirectUris?.some((uri) => patterns.some((pattern) => pattern.test(uri))))?.profile;
+}
+
+export function profileById(id: string): ClientProfile | undefined {
+  return clientProfiles.find((profile) => profile.id === id);
+}
+
+/** A concrete redirect URI for each template, as the client would register it (for tests and `doctor`). */
+export function exampleRedirectUri(template: string): string {
+  return template.replace('{id}', 'g-0123456789abcdef').replace('{port}', '33418');
+}
