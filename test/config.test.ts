@@ -42,6 +42,8 @@ describe('configuration', () => {
     assert.equal(config.tokens.refreshTokenTtl, 30 * 86400);
     assert.equal(config.tokens.grantTtl, 30 * 86400);
     assert.equal(config.tokens.refreshGracePeriod, 30);
+    assert.deepEqual(config.tokens.clients, {});
+    assert.equal(parseConfig({ ...valid, tokens: { clients: { claude: { accessTokenTtl: '8h' } } } }, 'test', {}).tokens.clients.claude?.accessTokenTtl, 8 * 3600);
     const server = config.mcpServers.everything!;
     assert.ok('command' in server && server.isolation === 'per-user');
   });
@@ -84,6 +86,8 @@ describe('configuration', () => {
     ['a GitHub org rule without GitHub login', { ...valid, access: { allowGithubOrgs: ['acme'] } }, /^access\.allowGithubOrgs: allowGithubOrgs needs login\.github/],
     ['a bad GitHub org', { ...valid, login: { github: { clientId: 'x', clientSecret: 'y' } }, access: { allowGithubOrgs: ['acme/team/extra'] } }, /^access\.allowGithubOrgs\[0\]: must be a GitHub organization/],
     ['a group rule without a groups claim', { ...valid, login: { oidc: [okta] }, access: { allowGroups: ['staff'] } }, /^access\.allowGroups: allowGroups needs a login\.oidc provider with "groupsClaim"/],
+    ['an unknown client profile', { ...valid, tokens: { clients: { clod: { accessTokenTtl: '8h' } } } }, /^tokens\.clients: unknown field\(s\) "clod"/],
+    ['a bad per-client lifetime', { ...valid, tokens: { clients: { claude: { accessTokenTtl: 'long' } } } }, /^tokens\.clients\.claude\.accessTokenTtl: accessTokenTtl must be a duration/],
     ['a bad domain rule', { ...valid, access: { allowDomains: ['@acme.com'] } }, /^access\.allowDomains\[0\]: must be a domain/],
   ];
   for (const [what, raw, expected] of mistakes) {

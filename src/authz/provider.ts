@@ -5,6 +5,7 @@ import { createOidcAdapterClass } from '../storage/oidc-adapter.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { AccountDirectory } from './accounts.js';
 import type { StoredSigningKey } from './keys.js';
+import { profileOf } from './client-profiles.js';
 import { pinnedClients } from './pinned-clients.js';
 import { redirectUriProblem } from './redirect-uri-policy.js';
 import type { ResourceCatalog } from './resources.js';
@@ -29,7 +30,14 @@ const ID_TOKEN_TTL = 60 * 60;
 
 /** The longest any signed token can live: retired signing keys stay published this long. */
 export function maxSignedTokenLifetime(config: GatewayConfig): number {
-  return Math.max(config.tokens.accessTokenTtl, ID_TOKEN_TTL) + 300;
+  const perClient = Object.values(config.tokens.clients).map((override) => override?.accessTokenTtl ?? 0);
+  return Math.max(config.tokens.accessTokenTtl, ID_TOKEN_TTL, ...perClient) + 300;
+}
+
+/** `tokens.clients.<profile>.accessTokenTtl` for a recognised client, else `tokens.accessTokenTtl`. */
+export function accessTokenTtlFor(config: GatewayConfig, client: { clientId: string; redirectUris?: readonly string[] } | undefined): number {
+  const profile = client ? profileOf(client) : undefined;
+  return (profile && config.tokens.clients[profile.id]?.accessTokenTtl) ?? config.tokens.accessTokenTtl;
 }
 
 /** DCR and CIMD metadata pass through here (oidc-provider calls it for every client). */
@@ -60,13 +68,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, resources, accounts, policy } = deps;
   const Adapter = createOidcAdapterClass(store, { refreshGracePeriod: config.tokens.refreshGracePeriod, pinnedClients });
 
-  const resourceServerFor = (indicator: string): ResourceServer => {
+  const resourceServerFor = (indicator: string, client?: { clientId: string; redirectUris?: readonly string[] }): ResourceServer => {
     const audience = resources.canonical(indicator);
     if (!audience) throw new errors.InvalidTarget(`${indicator} is not an MCP server of this gateway`);
     return {
       scope: MCP_SCOPE,
       audience,
-      accessTokenTTL: config.tokens.accessTokenTtl,
+      accessTokenTTL: accessTokenTtlFor(config, client),
       accessTokenFormat: 'jwt',
       jwt: { sign: { alg: 'RS256' } },
     };
@@ -119,7 +127,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
           return sole;
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx, indicator) => resourceServerFor(indicator),
+        getResourceServerInfo: async (_ctx, indicator, client) => resourceServerFor(indicator, client),
       },
       clientIdMetadataDocument: { enabled: true, ack: 'draft-02' },
     } as Configuration['features'],
@@ -127,7 +135,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
     clientBasedCORS: () => true,
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     ttl: {
-      AccessToken: config.tokens.accessTokenTtl,
+      // A fixed number here would override the per-client lifetime carried by the resource server.
+      AccessToken: (_ctx, token, client) => token.resourceServer?.accessTokenTTL ?? accessTokenTtlFor(config, client),
       AuthorizationCode: AUTHORIZATION_CODE_TTL,
       IdToken: ID_TOKEN_TTL,
       Interaction: INTERACTION_TTL,

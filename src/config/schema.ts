@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clientProfiles } from '../authz/client-profiles.js';
 import { parseDuration } from './duration.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -25,8 +26,7 @@ const publicUrl = z.string({ error: 'publicUrl is required: the https URL people
     }
   });
 
-const duration = (what: string, fallback: string) => z.union([z.string(), z.number()])
-  .default(fallback)
+const requiredDuration = (what: string) => z.union([z.string(), z.number()])
   .transform((value, ctx) => {
     const seconds = parseDuration(value);
     if (seconds === undefined) {
@@ -35,6 +35,8 @@ const duration = (what: string, fallback: string) => z.union([z.string(), z.numb
     }
     return seconds;
   });
+
+const duration = (what: string, fallback: string) => z.union([z.string(), z.number()]).default(fallback).pipe(requiredDuration(what));
 
 const email = z.string().trim().toLowerCase().pipe(z.email({ error: 'must be an email address like "alice@example.com"' }));
 
@@ -135,6 +137,11 @@ export const configSchema = z.object({
     refreshTokenTtl: duration('refreshTokenTtl', '30d'),
     grantTtl: duration('grantTtl', '30d'),
     refreshGracePeriod: duration('refreshGracePeriod', '30s'),
+    /** Per known client (see src/authz/client-profiles.json), e.g. a longer life for Claude.ai, which rarely refreshes. */
+    clients: z.partialRecord(
+      z.enum(clientProfiles.map((profile) => profile.id) as [string, ...string[]], { error: `clients are named by profile: ${clientProfiles.map((profile) => `"${profile.id}"`).join(', ')}` }),
+      z.object({ accessTokenTtl: requiredDuration('accessTokenTtl') }).strict(),
+    ).default({}),
   }).strict().prefault({}),
   mcpServers: z.record(serverName, mcpServer, { error: (issue) => (issue.code === 'invalid_type' ? 'mcpServers must be an object of servers by name' : undefined) })
     .refine((servers) => Object.keys(servers).length > 0, { error: 'add at least one server under mcpServers, e.g. { "everything": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"] } }' }),

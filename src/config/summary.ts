@@ -24,6 +24,9 @@ export function summarise(config: GatewayConfig): string {
   ];
   lines.push(`access:        password users as listed${upstreams.length ? `; others: ${access.allowAnyone ? 'anyone with an account at the provider' : rules.join(', ')}` : ''}`);
   lines.push(`tokens:        access ${config.tokens.accessTokenTtl}s, refresh ${config.tokens.refreshTokenTtl}s, grant ${config.tokens.grantTtl}s, refresh grace ${config.tokens.refreshGracePeriod}s`);
+  for (const [profile, override] of Object.entries(config.tokens.clients)) {
+    if (override) lines.push(`               ${profile}: access ${override.accessTokenTtl}s`);
+  }
   lines.push('MCP servers (add these URLs as connectors):');
   for (const [name, server] of Object.entries(config.mcpServers)) {
     const target = 'command' in server ? `stdio: ${[server.command, ...server.args].join(' ')} (${server.isolation})` : `remote: ${server.url}`;

@@ -14,6 +14,7 @@ import { LoginThrottle, type ThrottleLimits } from '../authz/login-throttle.js';
 import { createProvider, maxSignedTokenLifetime } from '../authz/provider.js';
 import { ResourceCatalog } from '../authz/resources.js';
 import { effectiveScope } from '../authz/scopes.js';
+import { profileOf } from '../authz/client-profiles.js';
 import { AccessTokenVerifier } from '../resource/token-verifier.js';
 import { BearerAuth } from '../resource/bearer-auth.js';
 import { createMcpEndpoint, type McpEndpoint } from '../resource/mcp-endpoint.js';
@@ -47,6 +48,20 @@ export interface GatewayOptions {
 
 function errorPage(host: string, requestIdValue: string, heading: string, message: string, advice: string, actions?: SafeHtml): string {
   return renderPage('error', heading, host, { heading, message, advice, requestId: requestIdValue, actions });
+}
+
+/** The first link of the flow trace: the request as the client sent it, before any check. */
+function logAuthorizationRequest(logger: Logger) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const query = new URL(req.originalUrl, 'http://gateway.invalid').searchParams;
+    const clientId = query.get('client_id') ?? undefined;
+    logger.info({
+      event: 'authorize', requestId: req.id, clientId, redirectUri: query.get('redirect_uri') ?? undefined,
+      resource: query.get('resource') ?? undefined, scope: query.get('scope') ?? undefined,
+      codeChallengeMethod: query.get('code_challenge_method') ?? undefined, prompt: query.get('prompt') ?? undefined,
+    }, 'authorization request');
+    next();
+  };
 }
 
 /** oidc-provider reads the query itself, so a missing or unusable scope is fixed in the URL. */
@@ -116,7 +131,7 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
     next();
   });
   app.use('/register', openCors());
-  app.get('/authorize', defaultAuthorizationScope);
+  app.get('/authorize', logAuthorizationRequest(logger), defaultAuthorizationScope);
 
   const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
   app.use(protectedResourceRouter(config.publicUrl, resources));
@@ -172,12 +187,31 @@ function accessLog(logger: Logger) {
   };
 }
 
+/**
+ * The OAuth flow trace: one structured event per step (register → authorize → login → consent →
+ * code → token, then mcp.session), each carrying the clientId (and sub once known), so a failed
+ * connection can be followed with one grep for the client id. Errors carry the body the client got.
+ */
 function observeProvider(provider: Provider, logger: Logger): void {
-  provider.on('server_error', (ctx, error) => logger.error({ err: error, requestId: ctx.req.id, path: ctx.path }, 'authorization server error'));
-  provider.on('grant.error', (ctx, error) => logger.info({ event: 'token.error', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, error: (error as { error?: string }).error, description: (error as { error_description?: string }).error_description }, 'token request refused'));
-  provider.on('authorization.error', (ctx, error) => logger.info({ event: 'authorize.error', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, error: (error as { error?: string }).error, description: (error as { error_description?: string }).error_description }, 'authorization request refused'));
-  provider.on('registration_create.error', (ctx, error) => logger.info({ event: 'register.error', requestId: ctx.req.id, error: (error as { error?: string }).error, description: (error as { error_description?: string }).error_description }, 'registration refused'));
-  provider.on('registration_create.success', (ctx, client) => logger.info({ event: 'register', requestId: ctx.req.id, clientId: client.clientId, clientName: client.clientName, redirectUris: client.redirectUris }, 'client registered'));
-  provider.on('grant.success', (ctx) => logger.info({ event: 'token.issued', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.account?.accountId, grantType: ctx.oidc.params?.grant_type }, 'tokens issued'));
+  // What the client was told, and oidc-provider's detail that it was not told.
+  const refusal = (error: unknown) => {
+    const { error: code, error_description: description, error_detail: detail } = error as { error?: string; error_description?: string; error_detail?: string };
+    return { error: code, description, detail };
+  };
+  provider.on('server_error', (ctx, error) => logger.error({ err: error, requestId: ctx.req.id, path: ctx.path, clientId: ctx.oidc?.client?.clientId }, 'authorization server error'));
+  provider.on('registration_create.success', (ctx, client) => logger.info({ event: 'register', requestId: ctx.req.id, clientId: client.clientId, clientName: client.clientName, redirectUris: client.redirectUris, tokenEndpointAuthMethod: client.tokenEndpointAuthMethod, profile: profileOf(client)?.id }, 'client registered'));
+  provider.on('registration_create.error', (ctx, error) => logger.info({ event: 'register.error', requestId: ctx.req.id, ...refusal(error) }, 'registration refused'));
+  provider.on('authorization.accepted', (ctx) => {
+    const { client } = ctx.oidc;
+    logger.info({ event: 'authorize.accepted', requestId: ctx.req.id, clientId: client?.clientId, sub: ctx.oidc.session?.accountId, profile: client ? profileOf(client)?.id : undefined }, 'authorization granted without asking');
+  });
+  provider.on('interaction.started', (ctx, prompt) => logger.info({ event: 'authorize.prompt', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.session?.accountId, prompt: prompt.name, reasons: prompt.reasons }, 'person asked to sign in or consent'));
+  provider.on('authorization.success', (ctx) => logger.info({ event: 'code.issued', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.session?.accountId }, 'authorization code sent to the client'));
+  provider.on('authorization.error', (ctx, error) => logger.info({ event: 'authorize.error', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, ...refusal(error) }, 'authorization request refused'));
+  provider.on('grant.success', (ctx) => {
+    const body = ctx.body as { expires_in?: number; refresh_token?: string; scope?: string } | undefined;
+    logger.info({ event: 'token.issued', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.account?.accountId, grantType: ctx.oidc.params?.grant_type, expiresIn: body?.expires_in, refreshToken: Boolean(body?.refresh_token), scope: body?.scope }, 'tokens issued');
+  });
+  provider.on('grant.error', (ctx, error) => logger.info({ event: 'token.error', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, grantType: ctx.oidc.params?.grant_type, ...refusal(error) }, 'token request refused'));
   provider.on('grant.revoked', (ctx, grantId) => logger.warn({ event: 'grant.revoked', requestId: ctx.req.id, grantId, clientId: ctx.oidc.client?.clientId }, 'grant revoked'));
 }

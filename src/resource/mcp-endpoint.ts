@@ -78,6 +78,19 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote }: McpE
     return origin ? { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version', Vary: 'Origin' } : {};
   }
 
+  /**
+   * The last link of an OAuth flow trace: a refused token is logged with the client it claims to
+   * come from (read without trusting it), so "the connector says unauthorized" has an answer.
+   */
+  function logRefusedToken(req: IncomingMessage, serverName: string, body: { error: string; error_description: string }): void {
+    if (body.error === 'unauthorized') {
+      logger.debug({ event: 'mcp.challenge', server: serverName }, 'no token: answered with the OAuth challenge');
+      return;
+    }
+    const claims = unverifiedClaims(req.headers.authorization);
+    logger.warn({ event: 'mcp.token_refused', server: serverName, clientId: claims.client_id, sub: claims.sub, audience: claims.aud, error: body.error, description: body.error_description }, 'MCP request with a refused token');
+  }
+
   function sessionFor(req: IncomingMessage, token: VerifiedAccessToken, serverName: string): McpSession {
     const id = req.headers['mcp-session-id'];
     if (typeof id !== 'string' || !id) throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the Mcp-Session-Id header is required');
@@ -210,6 +223,7 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote }: McpE
     const pending = auth.authenticate(req, serverName);
     const outcome = 'then' in pending ? await pending : pending;
     if (!outcome.ok) {
+      logRefusedToken(req, serverName, outcome.body);
       sendJson(res, outcome.status, outcome.body, { ...headers, ...outcome.headers });
       return;
     }
@@ -251,3 +265,15 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote }: McpE
 }
 
 export type McpEndpoint = ReturnType<typeof createMcpEndpoint>;
+
+/** Claims of a bearer token for logging only: never used to decide anything. */
+function unverifiedClaims(authorization: string | undefined): { client_id?: unknown; sub?: unknown; aud?: unknown } {
+  try {
+    const payload = authorization?.split(' ')[1]?.split('.')[1];
+    if (!payload || payload.length > 8192) return {};
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    return { client_id: claims.client_id, sub: claims.sub, aud: claims.aud };
+  } catch {
+    return {};
+  }
+}

@@ -1,4 +1,4 @@
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { KeyValueStore } from './store.js';
 
 export interface OidcAdapterOptions {
@@ -6,6 +6,20 @@ export interface OidcAdapterOptions {
   refreshGracePeriod: number;
   /** Client metadata served without storage or fetch (pinned CIMD documents). */
   pinnedClients?: ReadonlyMap<string, Record<string, unknown>>;
+  /**
+   * Seconds after an authorization code was exchanged during which presenting it again is taken
+   * for a client's duplicate request (ChatGPT sends the exchange twice): refused, nothing revoked.
+   */
+  duplicateCodeWindow?: number;
+}
+
+export const DEFAULT_DUPLICATE_CODE_WINDOW = 10;
+
+function duplicateCodeExchange(): Error {
+  const error = new errors.InvalidGrant('authorization code already used (a duplicate exchange)');
+  // Said to the client too, so a retrying client knows its first answer stands.
+  error.error_description = 'authorization code already used (a duplicate exchange); the tokens issued for it remain valid';
+  return error;
 }
 
 interface LastRotation {
@@ -57,6 +71,9 @@ export function createOidcAdapterClass(store: KeyValueStore, options: OidcAdapte
       if (!payload) return undefined;
       const consumed = await store.get<number>(this.consumedKey(id));
       if (consumed === undefined) return payload;
+      // oidc-provider revokes the grant when a code comes back; a duplicate of the exchange that
+      // just succeeded must not take the client's fresh tokens away. Later replays still revoke.
+      if (this.name === 'AuthorizationCode' && now() - consumed <= (options.duplicateCodeWindow ?? DEFAULT_DUPLICATE_CODE_WINDOW)) throw duplicateCodeExchange();
       if (this.name === 'RefreshToken' && (await this.withinRotationGrace(id, payload, consumed))) return payload;
       return { ...payload, consumed };
     }
@@ -94,7 +111,9 @@ export function createOidcAdapterClass(store: KeyValueStore, options: OidcAdapte
         await store.set(StoreAdapter.lastRotationKey(payload.grantId), { id, at: now() } satisfies LastRotation,
           Math.max(1, options.refreshGracePeriod));
       }
-      await store.setIfAbsent(marker, now(), ttl);
+      const first = await store.setIfAbsent(marker, now(), ttl);
+      // Two exchanges of one code at the same moment: only the first to mark it gets tokens.
+      if (!first && this.name === 'AuthorizationCode') throw duplicateCodeExchange();
       if (payload.grantId) await store.addToIndex(StoreAdapter.grantIndex(payload.grantId), marker, ttl);
     }
 

@@ -19,6 +19,8 @@ const BINDING_COOKIE = 'mcpgw_upstream';
 interface PendingLogin extends UpstreamRequest {
   uid: string;
   provider: string;
+  /** The connector being authorized, for the flow trace in the logs. */
+  clientId: string;
   /** Hash of the random value in the browser's cookie: the callback must come back to the same browser. */
   bindingHash: string;
 }
@@ -76,6 +78,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       const pending: PendingLogin = {
         uid: details.uid,
         provider: upstream.id,
+        clientId: String(details.params.client_id),
         redirectUri: callbackUrl(config.publicUrl, upstream.id),
         state: client.randomState(),
         nonce: client.randomNonce(),
@@ -85,7 +88,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       const target = await upstream.authorizationUrl(pending);
       await store.set(`upstream:pending:${pending.state}`, pending, PENDING_TTL_S);
       res.cookie(BINDING_COOKIE, binding, { httpOnly: true, sameSite: 'lax', secure: secureCookies, path: '/login/', maxAge: PENDING_TTL_S * 1000 });
-      logger.info({ event: 'login.upstream.start', provider: upstream.id, uid: details.uid, clientId: details.params.client_id }, 'sending the person to their identity provider');
+      logger.info({ event: 'login.upstream.start', provider: upstream.id, uid: details.uid, clientId: pending.clientId }, 'sending the person to their identity provider');
       res.redirect(303, target.href);
     } catch (error) {
       logger.error({ err: error, provider: req.params.provider, requestId: req.id }, 'could not start upstream login');
@@ -112,7 +115,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     }
     const binding = parseCookie(req.headers.cookie, BINDING_COOKIE) ?? '';
     if (!binding || !sameHash(sha256(binding), pending.bindingHash)) {
-      logger.warn({ event: 'login.upstream.foreign_browser', provider: providerId, uid: pending.uid, requestId: req.id }, 'callback arrived in a browser that did not start the sign-in');
+      logger.warn({ event: 'login.upstream.foreign_browser', provider: providerId, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'callback arrived in a browser that did not start the sign-in');
       deps.renderErrorPage(res, 400, 'Sign-in refused', 'This sign-in was started in another browser.', 'Start again from the application you are connecting, in this browser.');
       return;
     }
@@ -120,7 +123,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     const upstreamError = current.searchParams.get('error');
     if (upstreamError) {
       const description = current.searchParams.get('error_description') ?? upstreamError;
-      logger.info({ event: 'login.upstream.error', provider: providerId, uid: pending.uid, error: upstreamError, description, requestId: req.id }, 'identity provider returned an error');
+      logger.info({ event: 'login.upstream.error', provider: providerId, uid: pending.uid, clientId: pending.clientId, error: upstreamError, description, requestId: req.id }, 'identity provider returned an error');
       if (upstreamError === 'access_denied') {
         await finishWith(res, pending.uid, { error: 'access_denied', description: `sign-in at ${upstream.label} was cancelled` });
         return;
@@ -133,7 +136,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       identity = await upstream.complete(current, pending);
     } catch (error) {
       const refused = error instanceof UpstreamRefusal;
-      logger.warn({ event: refused ? 'login.refused' : 'login.upstream.failed', provider: providerId, uid: pending.uid, err: describeFailure(error), requestId: req.id }, 'upstream login failed');
+      logger.warn({ event: refused ? 'login.refused' : 'login.upstream.failed', provider: providerId, uid: pending.uid, clientId: pending.clientId, err: describeFailure(error), requestId: req.id }, 'upstream login failed');
       deps.renderErrorPage(res, refused ? 403 : 502, refused ? 'Sign-in refused' : `${upstream.label} sign-in failed`,
         refused ? `${(error as Error).message}.` : `The answer from ${upstream.label} could not be verified.`,
         'Try again, or use another account. If it keeps happening, tell the gateway operator (mention the request id below).', returnToClientForm(pending.uid));
@@ -142,7 +145,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     const candidate = { email: identity.email, emailVerified: identity.emailVerified, provider: identity.provider, lastLogin: { ...identity, at: Date.now() } };
     const refusal = policy.refusal(candidate);
     if (refusal) {
-      logger.info({ event: 'login.refused', provider: providerId, email: identity.email, reason: refusal, uid: pending.uid, requestId: req.id }, 'account not allowed');
+      logger.info({ event: 'login.refused', provider: providerId, email: identity.email, reason: refusal, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'account not allowed');
       deps.renderErrorPage(res, 403, 'This account is not allowed here', `You signed in at ${upstream.label} as ${identity.email}, but ${refusal}.`,
         'Sign in with another account, or ask the gateway operator to give this one access.', returnToClientForm(pending.uid));
       return;
@@ -152,7 +155,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       name: identity.name,
       facts: { provider: identity.provider, hd: identity.hd, groups: identity.groups, githubOrgs: identity.githubOrgs },
     });
-    logger.info({ event: 'login.success', sub: account.sub, method: providerId, uid: pending.uid }, 'login');
+    logger.info({ event: 'login.success', sub: account.sub, method: providerId, uid: pending.uid, clientId: pending.clientId }, 'login');
     await finishWith(res, pending.uid, { accountId: account.sub, provider: providerId });
   });
 

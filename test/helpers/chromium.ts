@@ -16,10 +16,17 @@ export function launchChromium(): Promise<Browser> {
  */
 export function captureRedirect(page: Page, redirectUri: string): Promise<URL> {
   const target = new URL(redirectUri);
+  const isTarget = (url: URL) => url.origin === target.origin && url.pathname === target.pathname;
   return new Promise((resolve) => {
-    void page.route((url) => url.origin === target.origin && url.pathname === target.pathname, async (route) => {
+    void page.route(isTarget, async (route) => {
       resolve(new URL(route.request().url()));
       await route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>client</title><p>Connected.</p>' });
+    });
+    // Playwright's routes miss some redirected navigations (a page.goto answered straight with a
+    // redirect); the request is still announced, then fails to resolve, which is fine here.
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (isTarget(url)) resolve(url);
     });
   });
 }
