@@ -88,6 +88,7 @@ describe('configuration', () => {
     ['a group rule without a groups claim', { ...valid, login: { oidc: [okta] }, access: { allowGroups: ['staff'] } }, /^access\.allowGroups: allowGroups needs a login\.oidc provider with "groupsClaim"/],
     ['an unknown client profile', { ...valid, tokens: { clients: { clod: { accessTokenTtl: '8h' } } } }, /^tokens\.clients: unknown field\(s\) "clod"/],
     ['a bad per-client lifetime', { ...valid, tokens: { clients: { claude: { accessTokenTtl: 'long' } } } }, /^tokens\.clients\.claude\.accessTokenTtl: accessTokenTtl must be a duration/],
+    ['replicas without Redis', { ...valid, cluster: { advertiseUrl: 'http://10.0.0.5:8080' } }, /^cluster: replicas share their state through Redis/],
     ['a bad domain rule', { ...valid, access: { allowDomains: ['@acme.com'] } }, /^access\.allowDomains\[0\]: must be a domain/],
   ];
   for (const [what, raw, expected] of mistakes) {

@@ -13,7 +13,7 @@ export class McpBridge {
   private readonly sessions = new Map<string, McpSession>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(config: GatewayConfig, private readonly logger: Logger, private readonly sessionIdleTimeoutMs = SESSION_IDLE_TIMEOUT_MS) {
+  constructor(config: GatewayConfig, private readonly logger: Logger, private readonly sessionIdleTimeoutMs = SESSION_IDLE_TIMEOUT_MS, private readonly sessionIdPrefix = '') {
     for (const [name, server] of Object.entries(config.mcpServers)) {
       if ('command' in server) this.pools.set(name, new BackendPool(name, server as StdioServerConfig, logger.child({ server: name })));
     }
@@ -27,7 +27,7 @@ export class McpBridge {
 
   openSession(serverName: string, sub: string, clientId: string): { session: McpSession; backend: Backend } {
     const pool = this.pools.get(serverName)!;
-    const session = new McpSession(sub, serverName, clientId);
+    const session = new McpSession(sub, serverName, clientId, this.sessionIdPrefix);
     return { session, backend: pool.acquire(session) };
   }
 
@@ -53,7 +53,7 @@ export class McpBridge {
   sweep(now = Date.now()): void {
     for (const session of this.sessions.values()) {
       if (!session.busy && now - session.lastActivity > this.sessionIdleTimeoutMs) {
-        this.logger.debug({ sessionId: session.id.slice(0, 8), server: session.serverName }, 'session expired');
+        this.logger.debug({ sessionId: session.id.slice(-8), server: session.serverName }, 'session expired');
         this.closeSession(session);
       }
     }

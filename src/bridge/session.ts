@@ -15,7 +15,7 @@ export interface ClientCapabilities {
  * session's own HTTP responses.
  */
 export class McpSession {
-  readonly id = randomBytes(24).toString('base64url');
+  readonly id: string;
   lastActivity = Date.now();
   protocolVersion = '2025-11-25';
   clientCapabilities: ClientCapabilities = {};
@@ -25,7 +25,10 @@ export class McpSession {
   /** Requests from this session still waiting for their response, by id, with the POST that carries them. */
   private readonly inFlight = new Map<string, PostResponse>();
 
-  constructor(readonly sub: string, readonly serverName: string, readonly clientId: string) {}
+  /** `idPrefix` names the replica holding the session, so any replica can route to it. */
+  constructor(readonly sub: string, readonly serverName: string, readonly clientId: string, idPrefix = '') {
+    this.id = `${idPrefix}${randomBytes(24).toString('base64url')}`;
+  }
 
   touch(): void {
     this.lastActivity = Date.now();

@@ -115,6 +115,10 @@ export const configSchema = z.object({
   storage: z.string().default('lmdb:./data').refine((value) => /^lmdb:.+/.test(value) || /^rediss?:\/\//.test(value), {
     error: 'storage must be "lmdb:<directory>" (embedded, the default "lmdb:./data") or a Redis URL like "redis://127.0.0.1:6379/0"',
   }),
+  cluster: z.object({
+    /** How the other replicas reach this one (not the public URL), e.g. "http://${HOSTNAME}:8080". */
+    advertiseUrl: z.url({ error: 'advertiseUrl must be the URL other replicas reach this one at, e.g. "http://${HOSTNAME}:8080"' }),
+  }).strict().optional(),
   trustProxy: z.boolean({ error: 'trustProxy must be true or false (true when a TLS proxy such as Caddy is in front)' }).default(false),
   allowedOrigins: z.array(z.url({ error: 'each allowed origin must be a URL like "https://app.example.com"' })).default([]),
   login: z.object({
@@ -163,6 +167,9 @@ export const configSchema = z.object({
   if (duplicate) ctx.addIssue({ code: 'custom', path: ['login', 'oidc'], message: `two providers have the id "${duplicate}"; ids must be unique` });
   if (access.allowGithubOrgs?.length && !login.github) {
     ctx.addIssue({ code: 'custom', path: ['access', 'allowGithubOrgs'], message: 'allowGithubOrgs needs login.github' });
+  }
+  if (config.cluster && !/^rediss?:\/\//.test(config.storage)) {
+    ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'replicas share their state through Redis: set "storage" to a redis:// URL, or remove "cluster"' });
   }
   if (access.allowGroups?.length && !login.oidc?.some((provider) => provider.groupsClaim)) {
     ctx.addIssue({ code: 'custom', path: ['access', 'allowGroups'], message: 'allowGroups needs a login.oidc provider with "groupsClaim" (the ID token claim that lists groups, often "groups")' });

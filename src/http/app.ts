@@ -21,6 +21,8 @@ import { createMcpEndpoint, type McpEndpoint } from '../resource/mcp-endpoint.js
 import { protectedResourceRouter } from '../resource/protected-resource.js';
 import { McpBridge } from '../bridge/bridge.js';
 import { createRemoteProxies } from '../bridge/remote-proxy.js';
+import { ReplicaDirectory } from '../cluster/replica-directory.js';
+import { SessionForwarder, sessionIdPrefix } from '../cluster/session-forwarder.js';
 import { openCors } from './cors.js';
 import { requestId } from './request-id.js';
 import { PAGE_SECURITY_HEADERS, renderPage, SafeHtml, stylesheet } from './views.js';
@@ -35,6 +37,10 @@ export interface Gateway {
   provider: Provider;
   resources: ResourceCatalog;
   signingKeys: StoredSigningKey[];
+  /** Leaves the replica directory: peers stop sending this replica's sessions here. */
+  leaveCluster(): Promise<void>;
+  /** Drops the connections used to forward requests to other replicas. */
+  stopForwarding(): void;
 }
 
 export interface GatewayOptions {
@@ -97,6 +103,7 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
     },
   });
   observeProvider(provider, logger);
+  answerUnavailableWhileStorageIsDown(provider, store);
 
   const app = express();
   app.disable('x-powered-by');
@@ -112,12 +119,8 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    try {
-      await store.ping();
-      res.json({ status: 'ready', storage: 'ok' });
-    } catch {
-      res.status(503).json({ status: 'unavailable', storage: 'unreachable' });
-    }
+    if (await storageReachable(store)) res.json({ status: 'ready', storage: 'ok' });
+    else res.status(503).set('Retry-After', '5').json({ status: 'unavailable', storage: 'unreachable' });
   });
   const css = stylesheet();
   const cssTag = `"${createHash('sha256').update(css).digest('base64url').slice(0, 16)}"`;
@@ -135,9 +138,12 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
 
   const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
   app.use(protectedResourceRouter(config.publicUrl, resources));
-  const bridge = new McpBridge(config, logger);
+  const replicas = config.cluster ? new ReplicaDirectory(store, config.cluster.advertiseUrl, logger.child({ component: 'cluster' })) : undefined;
+  await replicas?.start();
+  const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
+  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas));
   const mcp = createMcpEndpoint({
-    config, logger, bridge,
+    config, logger, bridge, forwarder,
     auth: new BearerAuth(config.publicUrl, resources, verifier),
     remote: createRemoteProxies(config, logger),
   });
@@ -163,16 +169,26 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   });
   app.use(provider.callback());
 
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+  app.use(async (error: unknown, req: Request, res: Response, _next: NextFunction) => {
     logger.error({ err: error, requestId: req.id, path: req.path }, 'request failed');
     if (res.headersSent) return;
     const expired = error instanceof Error && /interaction session (id cookie )?not found|SessionNotFound/i.test(`${error.name} ${error.message}`);
-    res.status(expired ? 400 : 500).set(PAGE_SECURITY_HEADERS).type('html').send(expired
-      ? errorPage(host, req.id ?? '-', 'This sign-in has expired', 'The sign-in page was open too long, or was opened in another browser.', 'Go back to the application you were connecting and start the connection again.')
-      : errorPage(host, req.id ?? '-', 'Something went wrong', 'The gateway could not complete this request.', 'Try again. If it keeps happening, tell the gateway operator.'));
+    if (expired) {
+      res.status(400).set(PAGE_SECURITY_HEADERS).type('html').send(errorPage(host, req.id ?? '-', 'This sign-in has expired', 'The sign-in page was open too long, or was opened in another browser.', 'Go back to the application you were connecting and start the connection again.'));
+      return;
+    }
+    if (!(await storageReachable(store))) {
+      res.status(503).set({ ...PAGE_SECURITY_HEADERS, 'Retry-After': '5' }).type('html').send(errorPage(host, req.id ?? '-', 'Temporarily unavailable', 'The gateway cannot reach its storage right now.', 'Try again in a few seconds.'));
+      return;
+    }
+    res.status(500).set(PAGE_SECURITY_HEADERS).type('html').send(errorPage(host, req.id ?? '-', 'Something went wrong', 'The gateway could not complete this request.', 'Try again. If it keeps happening, tell the gateway operator.'));
   });
 
-  return { app, mcp, bridge, provider, resources, signingKeys };
+  const leaveCluster = async () => {
+    await replicas?.stop();
+  };
+  const stopForwarding = () => forwarder?.close();
+  return { app, mcp, bridge, provider, resources, signingKeys, leaveCluster, stopForwarding };
 }
 
 /** One line per request, without query strings (they carry codes and state). */
@@ -185,6 +201,36 @@ function accessLog(logger: Logger) {
     });
     next();
   };
+}
+
+/** Whether the store answers now; used to tell an outage from a bug. */
+export async function storageReachable(store: KeyValueStore, deadlineMs = 1000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error('ping timed out')), deadlineMs); });
+  try {
+    await Promise.race([store.ping(), deadline]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * An authorization server request that failed because Redis is away gets 503 with Retry-After
+ * (clients retry) instead of a 500 that reads like a bug. It recovers when Redis does.
+ */
+function answerUnavailableWhileStorageIsDown(provider: Provider, store: KeyValueStore): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.status !== 500 || (await storageReachable(store))) return;
+    ctx.status = 503;
+    ctx.set('Retry-After', '5');
+    if (ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body)) {
+      ctx.body = { error: 'temporarily_unavailable', error_description: 'the gateway cannot reach its storage; retry in a few seconds' };
+    }
+  });
 }
 
 /**

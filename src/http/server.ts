@@ -35,6 +35,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, store 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      await gateway.leaveCluster();
       await new Promise<void>((resolvePromise) => {
         const timer = setTimeout(() => {
           server.closeAllConnections();
@@ -48,6 +49,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, store 
         gateway.bridge.closeEventStreams();
         server.closeIdleConnections();
       });
+      gateway.stopForwarding();
       await gateway.bridge.close();
       await store.close();
     })();

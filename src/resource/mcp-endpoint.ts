@@ -8,6 +8,7 @@ import {
   type JsonRpcMessage, type JsonRpcRequest,
 } from '../bridge/jsonrpc.js';
 import type { McpSession } from '../bridge/session.js';
+import type { SessionForwarder } from '../cluster/session-forwarder.js';
 import type { BearerAuth } from './bearer-auth.js';
 import type { VerifiedAccessToken } from './token-verifier.js';
 
@@ -26,6 +27,8 @@ export interface McpEndpointOptions {
   bridge: McpBridge;
   logger: Logger;
   remote?: RemoteHandler;
+  /** With replicas: sends requests for sessions held by another replica there. */
+  forwarder?: SessionForwarder;
 }
 
 class HttpError extends Error {
@@ -70,7 +73,7 @@ function accepts(req: IncomingMessage, type: string): boolean {
  * The MCP Streamable HTTP endpoint (protocol revisions 2025-03-26 to 2025-11-25) in front of the
  * stdio bridge. Runs before Express: every MCP request is on the hot path.
  */
-export function createMcpEndpoint({ config, auth, bridge, logger, remote }: McpEndpointOptions) {
+export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwarder }: McpEndpointOptions) {
   const allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins.map((o) => new URL(o).origin)]);
 
   function corsHeaders(req: IncomingMessage): Record<string, string> {
@@ -136,7 +139,7 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote }: McpE
     session.protocolVersion = typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0]!;
     session.clientCapabilities = (request.params?.capabilities ?? {}) as McpSession['clientCapabilities'];
     bridge.register(session);
-    logger.info({ event: 'mcp.session', server: serverName, sub: token.sub, clientId: token.client_id, sessionId: session.id.slice(0, 8), protocolVersion: session.protocolVersion, clientInfo: request.params?.clientInfo }, 'MCP session opened');
+    logger.info({ event: 'mcp.session', server: serverName, sub: token.sub, clientId: token.client_id, sessionId: session.id.slice(-8), protocolVersion: session.protocolVersion, clientInfo: request.params?.clientInfo }, 'MCP session opened');
     sendJson(res, 200, { jsonrpc: '2.0', id: request.id, result: { ...backend.initializeResult, protocolVersion: session.protocolVersion } }, { ...headers, 'Mcp-Session-Id': session.id });
   }
 
@@ -196,7 +199,7 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote }: McpE
   function remove(req: IncomingMessage, res: ServerResponse, token: VerifiedAccessToken, serverName: string, headers: Record<string, string>): void {
     const session = sessionFor(req, token, serverName);
     bridge.closeSession(session);
-    logger.info({ event: 'mcp.session.closed', server: serverName, sub: token.sub, sessionId: session.id.slice(0, 8) }, 'MCP session closed by the client');
+    logger.info({ event: 'mcp.session.closed', server: serverName, sub: token.sub, sessionId: session.id.slice(-8) }, 'MCP session closed by the client');
     res.writeHead(200, headers).end();
   }
 
@@ -225,6 +228,12 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote }: McpE
     if (!outcome.ok) {
       logRefusedToken(req, serverName, outcome.body);
       sendJson(res, outcome.status, outcome.body, { ...headers, ...outcome.headers });
+      return;
+    }
+    // A session opened through another replica lives there, with its stdio process.
+    const owner = forwarder && bridge.serves(serverName) ? forwarder.foreignOwner(req) : undefined;
+    if (owner) {
+      await forwarder!.forward(req, res, owner);
       return;
     }
     // The token is for the gateway alone; it never travels further.

@@ -22,9 +22,12 @@ export class RedisStore implements KeyValueStore {
     this.prefix = prefix;
     this.redis = new Redis(url, {
       lazyConnect: false,
+      // While Redis is away, commands fail within a few hundred milliseconds instead of
+      // queueing: requests answer 503 rather than hang. Reconnection continues in the background.
       maxRetriesPerRequest: 2,
       enableOfflineQueue: true,
       connectTimeout: 5000,
+      commandTimeout: 3000,
     });
     // Errors surface through the commands that fail; an unhandled 'error' event would crash.
     this.redis.on('error', () => {});

@@ -74,14 +74,15 @@ export interface GatewayProcess {
 }
 
 /** Runs `mcp-oauth-gateway start --config FILE` as its own process, as a user would. */
-export async function spawnGateway(configJson: Record<string, unknown>, configDir = mkdtempSync(join(tmpdir(), 'gw-conf-'))): Promise<GatewayProcess> {
+export async function spawnGateway(configJson: Record<string, unknown>, configDir = mkdtempSync(join(tmpdir(), 'gw-conf-')), directUrl = configJson.publicUrl as string): Promise<GatewayProcess> {
   const file = join(configDir, 'gateway.json');
   writeFileSync(file, JSON.stringify(configJson, null, 2));
   const child = spawn(process.execPath, [resolve(packageRoot, 'dist/src/cli/main.js'), 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => { output += d; });
   child.stderr!.on('data', (d) => { output += d; });
-  const url = configJson.publicUrl as string;
+  // Replicas share a publicUrl (their load balancer); each is checked at its own address.
+  const url = directUrl;
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`gateway exited early:\n${output}`);

@@ -8,14 +8,22 @@ import { freePort } from './ports.js';
 export interface TestRedis {
   url: string;
   port: number;
+  dir: string;
+  /** Kills the server and removes its data. */
   stop(): Promise<void>;
+  /** Kills the server (an outage); its data stays for a restart with the same port and dir. */
+  kill(): Promise<void>;
 }
 
-/** A private redis-server on a free port, never the machine's shared one on 6379. */
-export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'gw-redis-'));
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+/**
+ * A private redis-server on a free port, never the machine's shared one on 6379. With
+ * `persistent`, every write goes to an append-only file, as in production.
+ */
+export async function startRedis(options: { port?: number; dir?: string; persistent?: boolean } = {}): Promise<TestRedis> {
+  const port = options.port ?? await freePort();
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'gw-redis-'));
+  const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}/0`;
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -32,15 +40,20 @@ export async function startRedis(): Promise<TestRedis> {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
   return {
     url,
     port,
+    dir,
+    kill,
     stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGKILL');
-        await exited;
-      }
+      await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };

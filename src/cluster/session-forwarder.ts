@@ -1,0 +1,89 @@
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
+import { ErrorCode, errorResponse } from '../bridge/jsonrpc.js';
+import type { Logger } from '../log/logger.js';
+import type { ReplicaDirectory } from './replica-directory.js';
+
+/** Set on a forwarded request so the receiving replica never forwards it again. */
+export const FORWARDED_HEADER = 'x-mcpgw-forwarded';
+const SEPARATOR = '.';
+
+/** Session ids carry their owner's replica id: `<replica>.<random>`. */
+export function sessionIdPrefix(directory: ReplicaDirectory | undefined): string {
+  return directory ? `${directory.id}${SEPARATOR}` : '';
+}
+
+/**
+ * Sends an MCP request for a session held by another replica to that replica, streaming both
+ * ways (SSE included). The owner checks the token and the session's user again, exactly as if
+ * the client had reached it directly. When the owner is gone, the client gets the MCP "session
+ * not found" answer (404), on which clients open a new session, here.
+ */
+export class SessionForwarder {
+  private readonly proxies = new Map<string, RequestHandler>();
+  private readonly agent = new Agent({ keepAlive: true });
+
+  constructor(private readonly directory: ReplicaDirectory, private readonly logger: Logger) {}
+
+  /** The id of the replica owning this session, when it is another one and the request was not forwarded already. */
+  foreignOwner(req: IncomingMessage): string | undefined {
+    const sessionId = req.headers['mcp-session-id'];
+    if (typeof sessionId !== 'string' || req.headers[FORWARDED_HEADER]) return undefined;
+    const at = sessionId.indexOf(SEPARATOR);
+    if (at <= 0) return undefined;
+    const owner = sessionId.slice(0, at);
+    return owner === this.directory.id ? undefined : owner;
+  }
+
+  async forward(req: IncomingMessage, res: ServerResponse, owner: string): Promise<void> {
+    let url: string | undefined;
+    try {
+      url = await this.directory.urlOf(owner);
+    } catch (error) {
+      this.logger.warn({ event: 'cluster.lookup_failed', owner, err: (error as Error).message }, 'replica directory unreachable');
+      sendError(res, 503, 'the session registry is unavailable; retry shortly', { 'Retry-After': '2' });
+      return;
+    }
+    if (!url) {
+      this.logger.info({ event: 'cluster.owner_gone', owner }, 'session belonged to a replica that is gone');
+      sendError(res, 404, 'Session not found (the replica holding it stopped); start a new session');
+      return;
+    }
+    req.headers[FORWARDED_HEADER] = this.directory.id;
+    this.proxyTo(url, owner)(req, res, () => sendError(res, 502, 'could not forward the request'));
+  }
+
+  private proxyTo(url: string, owner: string): RequestHandler {
+    let proxy = this.proxies.get(url);
+    if (proxy) return proxy;
+    proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
+      target: url,
+      changeOrigin: false,
+      xfwd: false,
+      agent: this.agent,
+      on: {
+        error: (error, _req, res) => {
+          this.directory.forget(owner);
+          this.logger.warn({ event: 'cluster.forward_failed', owner, url, err: error.message }, 'could not reach the replica holding the session');
+          const response = res as ServerResponse;
+          if (!('headersSent' in response) || response.headersSent) {
+            (res as { destroy?: () => void }).destroy?.();
+            return;
+          }
+          sendError(response, 404, 'Session not found (the replica holding it is unreachable); start a new session');
+        },
+      },
+    });
+    this.proxies.set(url, proxy);
+    return proxy;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(errorResponse(null, status === 404 ? ErrorCode.RequestTimeout : ErrorCode.InternalError, message));
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+}

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import { resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { packageRoot } from '../src/paths.js';
+import { ALICE, spawnGateway, testConfigJson, type GatewayProcess } from './helpers/gateway.js';
+import { authorizeWithPassword, HttpBrowser } from './helpers/http-browser.js';
+import { McpTestClient } from './helpers/mcp-client.js';
+import { authorizeUrl, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
+import { freePort } from './helpers/ports.js';
+import { startRedis, type TestRedis } from './helpers/redis-server.js';
+
+const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
+const REDIRECT = 'https://claude.ai/api/mcp/auth_callback';
+
+/**
+ * A stand-in for the load balancer in front of the replicas (Caddy in production, see
+ * test/caddy.test.ts): it sends each request to the replica the test names, so the test decides
+ * which replica sees which step.
+ */
+class SteeringBalancer {
+  target = 0;
+  private server?: Server;
+  constructor(readonly ports: number[]) {}
+
+  async listen(port: number): Promise<void> {
+    this.server = createServer((req, res) => {
+      const upstream = request({ host: '127.0.0.1', port: this.ports[this.target], path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => { if (!res.headersSent) res.writeHead(502).end(); else res.destroy(); });
+      req.pipe(upstream);
+    });
+    this.server.keepAliveTimeout = 1;
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', () => r()));
+  }
+
+  close(): Promise<void> {
+    this.server?.closeAllConnections();
+    return new Promise((r) => this.server ? this.server.close(() => r()) : r());
+  }
+}
+
+describe('replicas sharing one Redis', () => {
+  let redis: TestRedis;
+  let balancer: SteeringBalancer;
+  const replicas: GatewayProcess[] = [];
+  let publicUrl = '';
+  let resource = '';
+  let configs: Array<Record<string, unknown>> = [];
+
+  async function startReplica(index: number): Promise<GatewayProcess> {
+    const replica = await spawnGateway(configs[index]!, undefined, `http://127.0.0.1:${balancer.ports[index]}`);
+    replicas[index] = replica;
+    return replica;
+  }
+
+  before(async () => {
+    redis = await startRedis({ persistent: true });
+    const [lbPort, portA, portB] = [await freePort(), await freePort(), await freePort()];
+    publicUrl = `http://127.0.0.1:${lbPort}`;
+    resource = `${publicUrl}/mcp/tools`;
+    balancer = new SteeringBalancer([portA!, portB!]);
+    await balancer.listen(lbPort!);
+    const base = await testConfigJson({ publicUrl, storage: redis.url, mcpServers: { tools: fixture } });
+    configs = [portA!, portB!].map((port) => ({ ...base, listen: { host: '127.0.0.1', port }, cluster: { advertiseUrl: `http://127.0.0.1:${port}` } }));
+    await Promise.all([startReplica(0), startReplica(1)]);
+  });
+  after(async () => {
+    await Promise.all(replicas.map((r) => r?.kill()));
+    await balancer?.close();
+    await redis?.stop();
+  });
+
+  const via = (index: number) => { balancer.target = index; };
+
+  /** Registers at replica `registerAt`, signs in at `loginAt`, exchanges the code at `tokenAt`. */
+  async function connect(registerAt: number, loginAt: number, tokenAt: number) {
+    via(registerAt);
+    const client = await registerClient(publicUrl, { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', client_name: 'Replicated' });
+    via(loginAt);
+    const { verifier, challenge } = pkcePair();
+    const landed = await authorizeWithPassword(new HttpBrowser(publicUrl), authorizeUrl(publicUrl, { client, challenge, method: 'S256', resource }), ALICE);
+    via(tokenAt);
+    const tokens = await exchangeCode(publicUrl, client, landed.searchParams.get('code')!, verifier, { resource });
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    return { client, tokens: tokens.body as { access_token: string; refresh_token: string } };
+  }
+
+  async function callEcho(mcp: McpTestClient, text: string): Promise<string> {
+    const { result, error, reply } = await mcp.request('tools/call', { name: 'echo', arguments: { text } });
+    assert.equal(error, undefined, `HTTP ${reply.status}: ${JSON.stringify(reply.messages)}`);
+    return result.content[0].text;
+  }
+
+  it('a client registered at A signs in at B; the token issued by B works at A', async () => {
+    const { tokens } = await connect(0, 1, 1);
+    via(0);
+    const mcp = new McpTestClient(resource, tokens.access_token);
+    await mcp.initialize();
+    assert.equal(await callEcho(mcp, 'at A'), 'at A');
+  });
+
+  it('a session opened through A continues through B, streams included', async () => {
+    const { tokens } = await connect(0, 0, 0);
+    via(0);
+    const mcp = new McpTestClient(resource, tokens.access_token);
+    await mcp.initialize();
+    const pidAtA = (await mcp.request('tools/call', { name: 'whoami' })).result.content[0].text;
+    via(1);
+    assert.equal(await callEcho(mcp, 'through B'), 'through B');
+    const pidThroughB = (await mcp.request('tools/call', { name: 'whoami' })).result.content[0].text;
+    assert.equal(pidThroughB, pidAtA, 'the same stdio process on A answered');
+    const streamed = await mcp.request('tools/call', { name: 'progress', arguments: { steps: 3, label: 'p' }, _meta: { progressToken: 'tok' } });
+    assert.equal(streamed.reply.contentType.split(';')[0], 'text/event-stream');
+    assert.equal(streamed.related.filter((m) => 'method' in m && m.method === 'notifications/progress').length, 3);
+  });
+
+  it('kill -9 of the replica holding a session mid-call: the client reconnects through B and nothing stored is lost', async () => {
+    const { client, tokens } = await connect(0, 0, 0);
+    via(0);
+    const mcp = new McpTestClient(resource, tokens.access_token);
+    await mcp.initialize();
+    via(1);
+    const inFlight = mcp.request('tools/call', { name: 'slow_echo', arguments: { text: 'never', ms: 5000 } }).then((r) => r.reply.status, () => 'connection lost');
+    await new Promise((r) => setTimeout(r, 300));
+    await replicas[0]!.kill('SIGKILL');
+    assert.notEqual(await inFlight, 200);
+    // The session died with A: B answers the MCP "session not found", so the client starts over.
+    const stale = await mcp.request('tools/call', { name: 'echo', arguments: { text: 'x' } });
+    assert.equal(stale.reply.status, 404);
+    const fresh = new McpTestClient(resource, tokens.access_token);
+    await fresh.initialize();
+    assert.equal(await callEcho(fresh, 'on B'), 'on B');
+    // Registration, grant and refresh token were in Redis, not in A.
+    const refreshed = await refresh(publicUrl, client, tokens.refresh_token);
+    assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+    await startReplica(0);
+  });
+
+  it('Redis stopped: 503 and /readyz false, no hanging; Redis back: recovery without a restart', async () => {
+    const { client, tokens } = await connect(1, 1, 1);
+    via(1);
+    const mcp = new McpTestClient(resource, tokens.access_token);
+    await mcp.initialize();
+    await redis.kill();
+    try {
+      for (const port of balancer.ports) {
+        const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+        assert.equal(ready.status, 503);
+      }
+      const started = Date.now();
+      const refused = await refresh(publicUrl, client, tokens.refresh_token);
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assert.equal(refused.body.error, 'temporarily_unavailable');
+      assert.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`);
+      // An open session does not need Redis: its calls go on.
+      assert.equal(await callEcho(mcp, 'during the outage'), 'during the outage');
+    } finally {
+      redis = await startRedis({ port: redis.port, dir: redis.dir, persistent: true });
+    }
+    const deadline = Date.now() + 15_000;
+    while ((await fetch(`${publicUrl}/readyz`)).status !== 200) {
+      assert.ok(Date.now() < deadline, 'the gateway reconnected to Redis by itself');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const refreshed = await refresh(publicUrl, client, tokens.refresh_token);
+    assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+  });
+});
