@@ -2,6 +2,7 @@ import type { GatewayConfig, StdioServerConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { BackendPool } from './backend-pool.js';
 import type { Backend } from './backend.js';
+import { ErrorCode } from './jsonrpc.js';
 import { McpSession } from './session.js';
 
 const SWEEP_INTERVAL_MS = 30_000;
@@ -77,7 +78,10 @@ export class McpBridge {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    for (const session of this.sessions.values()) session.close();
+    for (const session of this.sessions.values()) {
+      session.answerInFlight(ErrorCode.ServerUnavailable, 'the gateway is shutting down; retry the request');
+      session.close();
+    }
     this.sessions.clear();
     await Promise.all([...this.pools.values()].map((pool) => pool.closeAll()));
   }

@@ -73,6 +73,15 @@ export class McpSession {
     return this.eventStream?.send(message) ?? false;
   }
 
+  /** Answers every request still waiting with an error, so no client is left hanging. */
+  answerInFlight(code: number, message: string): void {
+    for (const [key, post] of this.inFlight) {
+      const id = key.startsWith('n') ? Number(key.slice(1)) : key.slice(1);
+      post.send({ jsonrpc: '2.0', id, error: { code, message } }, true);
+    }
+    this.inFlight.clear();
+  }
+
   close(): void {
     this.closed = true;
     this.eventStream?.close();

@@ -119,6 +119,8 @@ export const configSchema = z.object({
     /** How the other replicas reach this one (not the public URL), e.g. "http://${HOSTNAME}:8080". */
     advertiseUrl: z.url({ error: 'advertiseUrl must be the URL other replicas reach this one at, e.g. "http://${HOSTNAME}:8080"' }),
   }).strict().optional(),
+  /** On SIGTERM, how long requests in flight may take to finish before they are answered with an error. */
+  shutdownDeadline: duration('shutdownDeadline', '10s'),
   trustProxy: z.boolean({ error: 'trustProxy must be true or false (true when a TLS proxy such as Caddy is in front)' }).default(false),
   allowedOrigins: z.array(z.url({ error: 'each allowed origin must be a URL like "https://app.example.com"' })).default([]),
   login: z.object({

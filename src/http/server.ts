@@ -15,12 +15,18 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-const SHUTDOWN_DEADLINE_MS = 10_000;
 
 export async function startGateway(config: GatewayConfig, logger: Logger, store = openStore(config.storage), extra: Pick<GatewayOptions, 'fetch'> = {}): Promise<RunningGateway> {
   await store.ping();
   const gateway = await createGateway({ config, store, logger, ...extra });
+  let draining = false;
   const server = createServer((req, res) => {
+    // A request arriving on an old keep-alive connection during shutdown: another replica (or this
+    // one after its restart) will take it.
+    if (draining) {
+      res.writeHead(503, { 'Retry-After': '1', Connection: 'close', 'Content-Type': 'application/json' }).end('{"error":"shutting_down"}');
+      return;
+    }
     const mcpServer = gateway.mcp.match(req.url);
     if (mcpServer) gateway.mcp.serve(req, res, mcpServer);
     else gateway.app(req, res);
@@ -33,27 +39,34 @@ export async function startGateway(config: GatewayConfig, logger: Logger, store 
   });
   const address = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
+  /**
+   * Graceful stop: leave the replica directory, stop accepting, let requests in flight finish
+   * until `shutdownDeadline`, then answer whatever is still running with an error, stop the stdio
+   * servers (stdin closed, then SIGTERM, then SIGKILL) and close the store.
+   */
   const close = () => {
     closing ??= (async () => {
+      draining = true;
       await gateway.leaveCluster();
-      await new Promise<void>((resolvePromise) => {
-        const timer = setTimeout(() => {
-          server.closeAllConnections();
-          resolvePromise();
-        }, SHUTDOWN_DEADLINE_MS);
-        timer.unref();
-        server.close(() => {
-          clearTimeout(timer);
-          resolvePromise();
-        });
-        gateway.bridge.closeEventStreams();
-        server.closeIdleConnections();
-      });
-      gateway.stopForwarding();
+      const drained = new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
+      gateway.bridge.closeEventStreams();
+      server.closeIdleConnections();
+      await settleWithin(drained, config.shutdownDeadline * 1000);
       await gateway.bridge.close();
+      // The error answers just written need a moment to reach their clients.
+      await settleWithin(drained, 1000);
+      server.closeAllConnections();
+      gateway.stopForwarding();
       await store.close();
     })();
     return closing;
   };
   return { gateway, server, store, address, close };
+}
+
+/** Waits for `promise`, but no longer than `ms`. */
+async function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolvePromise) => { timer = setTimeout(resolvePromise, ms); })]);
+  clearTimeout(timer);
 }
