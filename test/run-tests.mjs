@@ -7,6 +7,7 @@ import { join } from 'node:path';
 const NEEDED = [
   { binary: '/usr/bin/chromium', pkg: 'chromium', why: 'browser tests' },
   { binary: '/usr/bin/redis-server', pkg: 'redis-server', why: 'Redis storage tests' },
+  { binary: '/usr/bin/caddy', pkg: 'caddy', why: 'the Caddy reverse-proxy test' },
 ];
 
 function ensureSystemPackages() {
