@@ -8,6 +8,7 @@ import { DEMO_EMAIL, demoConfig } from '../config/demo.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { summarise } from '../config/summary.js';
+import { doctorCommand } from '../doctor/doctor.js';
 import { startGateway } from '../http/server.js';
 import { createLogger } from '../log/logger.js';
 import { openStore } from '../storage/open-store.js';
@@ -19,7 +20,10 @@ Commands:
   check           validate a config file and print what it configures
   hash-password   read a password on stdin and print its hash for login.password.users
   rotate-keys     start signing with a new key (old keys stay published while their tokens live);
-                  takes effect when the gateway next starts`;
+                  takes effect when the gateway next starts
+  doctor <publicUrl> [--server NAME]
+                  check a running gateway as ChatGPT, Claude.ai, MCP Inspector and mcp-remote see it;
+                  exit 1 when a check fails (run "doctor" without a URL for details)`;
 
 const DEFAULT_CONFIG = 'gateway.json';
 
@@ -105,7 +109,7 @@ async function rotateKeys(file: string | undefined): Promise<void> {
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, server: { type: 'string', short: 's' }, help: { type: 'boolean', short: 'h' } },
   });
   const [command = 'start'] = positionals;
   if (values.help) {
@@ -117,6 +121,11 @@ async function main(): Promise<void> {
     case 'check': return check(configFile(values.config));
     case 'hash-password': return hashPasswordCommand();
     case 'rotate-keys': return rotateKeys(configFile(values.config));
+    case 'doctor': {
+      const code = await doctorCommand(positionals.slice(1), values.server);
+      process.stdout.write('', () => process.exit(code));
+      return;
+    }
     default: fail(`unknown command "${command}"\n\n${USAGE}`);
   }
 }
