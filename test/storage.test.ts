@@ -68,8 +68,8 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
     });
 
     describe('as oidc-provider adapter', () => {
-      const adapterFor = (model: string, grace = 2) => {
-        const Adapter = createOidcAdapterClass(store, { refreshGracePeriod: grace });
+      const adapterFor = (model: string, grace = 2, duplicateCodeWindow?: number) => {
+        const Adapter = createOidcAdapterClass(store, { refreshGracePeriod: grace, duplicateCodeWindow });
         return new Adapter(model);
       };
 
@@ -86,12 +86,21 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
       });
 
       it('marks consumption without rewriting the payload', async () => {
-        const codes = adapterFor('AuthorizationCode');
+        const codes = adapterFor('AuthorizationCode', 2, 0);
         await codes.upsert('c1', { grantId: 'gc', exp: epoch() + 60, scope: 'a b' } as never, 60);
         await codes.consume('c1');
         const found = await codes.find('c1');
         assert.equal(found?.scope, 'a b');
         assert.equal(typeof found?.consumed, 'number');
+      });
+
+      it('refuses a code exchanged a moment ago as a duplicate, without marking anything', async () => {
+        const codes = adapterFor('AuthorizationCode', 2, 10);
+        await codes.upsert('c9', { grantId: 'g9', exp: epoch() + 60 } as never, 60);
+        await codes.consume('c9');
+        const duplicate = (error: { error_description?: string }) => /duplicate exchange/.test(error.error_description ?? '');
+        await assert.rejects(codes.find('c9'), duplicate);
+        await assert.rejects(codes.consume('c9'), duplicate);
       });
 
       it('revokes every artifact of a grant and nothing else', async () => {

@@ -73,7 +73,7 @@ export function createOidcAdapterClass(store: KeyValueStore, options: OidcAdapte
       if (consumed === undefined) return payload;
       // oidc-provider revokes the grant when a code comes back; a duplicate of the exchange that
       // just succeeded must not take the client's fresh tokens away. Later replays still revoke.
-      if (this.name === 'AuthorizationCode' && now() - consumed <= (options.duplicateCodeWindow ?? DEFAULT_DUPLICATE_CODE_WINDOW)) throw duplicateCodeExchange();
+      if (this.name === 'AuthorizationCode' && now() - consumed < (options.duplicateCodeWindow ?? DEFAULT_DUPLICATE_CODE_WINDOW)) throw duplicateCodeExchange();
       if (this.name === 'RefreshToken' && (await this.withinRotationGrace(id, payload, consumed))) return payload;
       return { ...payload, consumed };
     }
