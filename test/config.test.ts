@@ -90,6 +90,13 @@ describe('configuration', () => {
     ['a bad per-client lifetime', { ...valid, tokens: { clients: { claude: { accessTokenTtl: 'long' } } } }, /^tokens\.clients\.claude\.accessTokenTtl: accessTokenTtl must be a duration/],
     ['replicas without Redis', { ...valid, cluster: { advertiseUrl: 'http://10.0.0.5:8080' } }, /^cluster: replicas share their state through Redis/],
     ['a bad domain rule', { ...valid, access: { allowDomains: ['@acme.com'] } }, /^access\.allowDomains\[0\]: must be a domain/],
+    ['a metrics section with neither listen nor token', { ...valid, metrics: {} }, /^metrics: metrics needs "listen" \(a separate admin port\) or "token"/],
+    ['a short metrics token', { ...valid, metrics: { token: 'hunter2' } }, /^metrics\.token: token must be at least 16 characters/],
+    ['a metrics port out of range', { ...valid, metrics: { listen: { port: 99999 } } }, /^metrics\.listen\.port: port must be between 0 and 65535/],
+    ['a rate limit of zero', { ...valid, rateLimits: { token: { limit: 0, window: '1m' } } }, /^rateLimits\.token\.limit: limit must be at least 1 \(use false to turn this limit off\)/],
+    ['a bad rate-limit window', { ...valid, rateLimits: { mcp: { limit: 100, window: 'a while' } } }, /^rateLimits\.mcp\.window: window must be a duration like/],
+    ['a rate limit that is neither false nor a rule', { ...valid, rateLimits: { login: true } }, /^rateLimits\.login: must be false \(no limit\) or like \{ "limit": 30, "window": "15m" \}/],
+    ['a misspelt rate limit', { ...valid, rateLimits: { tokens: false } }, /^rateLimits: unknown field\(s\) "tokens"/],
   ];
   for (const [what, raw, expected] of mistakes) {
     it(`explains ${what}, naming the field`, () => {

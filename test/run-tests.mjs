@@ -36,5 +36,5 @@ function testFiles(dir) {
 ensureSystemPackages();
 const only = process.argv.slice(2);
 const files = testFiles('dist/test').filter((file) => only.length === 0 || only.some((part) => file.includes(part)));
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--expose-gc', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

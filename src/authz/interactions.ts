@@ -3,6 +3,9 @@ import type Provider from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { KeyValueStore } from '../storage/store.js';
+import type { RateLimits } from '../http/rate-limit.js';
+import { audit, loggableEmail } from '../observability/audit.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import { escapeHtml, notice, PAGE_SECURITY_HEADERS, renderFragment, renderPage, SafeHtml, type ViewValues } from '../http/views.js';
 import type { UpstreamProvider } from '../upstream/upstream-provider.js';
 import type { AccessPolicy } from './access-policy.js';
@@ -26,6 +29,9 @@ export interface InteractionDependencies {
   logger: Logger;
   upstreams: ReadonlyMap<string, UpstreamProvider>;
   renderErrorPage: (res: Response, status: number, heading: string, message: string, advice: string, actions?: SafeHtml) => void;
+  metrics?: GatewayMetrics;
+  /** rateLimits.login: sign-in attempts per client IP (counted before the password throttle). */
+  rateLimits?: RateLimits;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -34,7 +40,7 @@ const asString = (value: unknown): string => (typeof value === 'string' ? value 
 
 /** Login and consent pages that oidc-provider sends the person to, and their form handlers. */
 export function interactionRouter(deps: InteractionDependencies): Router {
-  const { provider, config, accounts, policy, throttle, resources, csrf, logger } = deps;
+  const { provider, config, accounts, policy, throttle, resources, csrf, logger, metrics, rateLimits } = deps;
   const router = Router();
   const host = new URL(config.publicUrl).host;
   const publicOrigin = new URL(config.publicUrl).origin;
@@ -123,7 +129,24 @@ export function interactionRouter(deps: InteractionDependencies): Router {
     }
   });
 
-  router.post('/interaction/:uid/login', checkFormOrigin, async (req, res, next) => {
+  /**
+   * rateLimits.login, per IP, on every form post: the password throttle below counts only failed
+   * passwords (per account and per IP), so a refused post here is not counted there as well.
+   */
+  async function limitLoginAttempts(req: Request, res: Response, next: NextFunction): Promise<void> {
+    const ip = req.ip ?? 'unknown';
+    const retryAfter = rateLimits ? await rateLimits.take('login', ip) : 0;
+    if (retryAfter === 0) {
+      next();
+      return;
+    }
+    metrics?.loginFailed('password', 'rate_limited');
+    rateLimits!.refused('login', ip, retryAfter, { outcome: 'failure', method: 'password', who: loggableEmail(asString(req.body?.email).trim().toLowerCase()), ip, requestId: req.id }, 'login.rate_limited');
+    res.set('Retry-After', String(retryAfter));
+    deps.renderErrorPage(res, 429, 'Too many sign-in attempts', 'There were too many sign-in attempts from your network.', `Wait ${Math.ceil(retryAfter / 60)} minute${retryAfter > 60 ? 's' : ''} and try again.`);
+  }
+
+  router.post('/interaction/:uid/login', limitLoginAttempts, checkFormOrigin, async (req, res, next) => {
     try {
       const details = await provider.interactionDetails(req, res);
       if (details.prompt.name !== 'login') throw new Error('unexpected login submission');
@@ -132,26 +155,31 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       const email = asString(req.body.email).trim().toLowerCase();
       const password = asString(req.body.password);
       const ip = req.ip ?? 'unknown';
+      const who = loggableEmail(email);
       if (await throttle.isBlocked(email, ip)) {
-        logger.warn({ event: 'login.throttled', email, ip, clientId: about.clientId }, 'login throttled');
+        metrics?.loginFailed('password', 'throttled');
+        audit(logger, 'login.throttled', { outcome: 'failure', method: 'password', who, ip, clientId: about.clientId }, 'login throttled', 'warn');
         renderLogin(res, details, about, { email, errorBlock: notice('error', `Too many failed sign-in attempts. Wait ${throttle.windowMinutes} minutes and try again.`) }, 429);
         return;
       }
       const user = passwordUsers.get(email);
       if (!(await verifyPassword(password, user?.passwordHash))) {
         await throttle.recordFailure(email, ip);
-        logger.info({ event: 'login.failed', email, ip, clientId: about.clientId }, 'password login failed');
+        metrics?.loginFailed('password', 'bad_credentials');
+        audit(logger, 'login.failed', { outcome: 'failure', method: 'password', who, ip, clientId: about.clientId }, 'password login failed');
         renderLogin(res, details, about, { email, errorBlock: notice('error', 'That email and password do not match. Try again.') }, 401);
         return;
       }
       await throttle.recordSuccess(email);
       const account = await accounts.recordLogin(email, { emailVerified: true, name: user?.name, facts: { provider: 'password' } });
       if (!policy.allows(account)) {
-        logger.info({ event: 'login.refused', email, clientId: about.clientId }, 'account not allowed');
+        metrics?.loginFailed('password', 'not_allowed');
+        audit(logger, 'login.refused', { outcome: 'failure', method: 'password', who, sub: account.sub, ip, clientId: about.clientId }, 'account not allowed');
         await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'this account is not allowed to use the gateway' }, { mergeWithLastSubmission: false });
         return;
       }
-      logger.info({ event: 'login.success', sub: account.sub, method: 'password', clientId: about.clientId }, 'login');
+      metrics?.loginSucceeded('password');
+      audit(logger, 'login.success', { outcome: 'success', method: 'password', who, sub: account.sub, ip, clientId: about.clientId }, 'login');
       await provider.interactionFinished(req, res, { login: { accountId: account.sub, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
     } catch (error) {
       next(error);
@@ -165,7 +193,7 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       const accountId = asString(details.session?.accountId);
       const clientId = asString(details.params.client_id);
       if (req.body.decision !== 'approve') {
-        logger.info({ event: 'consent.denied', sub: accountId, clientId }, 'consent denied');
+        audit(logger, 'consent.denied', { outcome: 'denied', sub: accountId, clientId, resource: details.params.resource }, 'consent denied');
         await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the person denied access' }, { mergeWithLastSubmission: true });
         return;
       }
@@ -183,7 +211,7 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       }
       const grantId = await grant.save();
       await rememberGrant(deps.store, accountId, clientId, grantId, config.tokens.grantTtl);
-      logger.info({ event: 'consent.granted', sub: accountId, clientId, resource: details.params.resource }, 'consent granted');
+      audit(logger, 'consent.granted', { outcome: 'granted', sub: accountId, clientId, resource: details.params.resource }, 'consent granted');
       await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     } catch (error) {
       next(error);

@@ -1,5 +1,6 @@
 import type { StdioServerConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import type { ToolCallOutcome } from '../observability/metrics.js';
 import {
   ErrorCode, errorResponse, isRequest, isResponse, progressTokenOf, withProgressToken,
   type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse,
@@ -22,6 +23,9 @@ interface PendingCall {
   timer?: NodeJS.Timeout;
   gatewayToken?: string;
   clientToken?: string | number;
+  /** tools/call only, when measured: the tool's name and performance.now() at arrival. */
+  tool: string | undefined;
+  started: number;
 }
 
 interface InternalCall {
@@ -49,7 +53,18 @@ const BROADCAST = new Set(['notifications/tools/list_changed', 'notifications/pr
 export interface BackendHooks {
   processStarted?(serverName: string): void;
   processExited?(serverName: string, crashed: boolean): void;
+  /** A process was started again after it stopped unexpectedly. */
+  processRestarted?(serverName: string): void;
+  /** A tools/call ended (answered, failed, timed out, cancelled or lost in a crash). */
+  toolCallFinished?(session: McpSession, tool: string, outcome: ToolCallOutcome, durationMs: number): void;
+  /** The server answered tools/list: its result names the tools it offers. */
+  toolsListed?(serverName: string, result: unknown): void;
 }
+
+const toolNameOf = (request: JsonRpcRequest): string => {
+  const name = request.params?.name;
+  return typeof name === 'string' ? name : '';
+};
 
 /**
  * One warm stdio MCP server process and the router in front of it. The gateway initializes the
@@ -70,6 +85,8 @@ export class Backend {
   private crashes = 0;
   private notBefore = 0;
   private restartTimer?: NodeJS.Timeout;
+  /** The last process stopped unexpectedly; the next start is a restart. */
+  private crashed = false;
   idleSince = Date.now();
   closed = false;
 
@@ -119,6 +136,10 @@ export class Backend {
       this.initializeResult = result;
       this.logger.info({ server: this.serverName, pid: proc.pid, serverInfo: result.serverInfo }, 'MCP server started');
       this.hooks.processStarted?.(this.serverName);
+      if (this.crashed) {
+        this.crashed = false;
+        this.hooks.processRestarted?.(this.serverName);
+      }
     } catch (error) {
       void proc.stop(500);
       const tail = proc.stderrTail();
@@ -152,23 +173,40 @@ export class Backend {
   /** A client request: answered through session.deliverResponse, whatever happens. */
   request(session: McpSession, request: JsonRpcRequest): void {
     if (this.ready) {
-      this.dispatch(session, request);
+      this.dispatch(session, request, 0);
       return;
     }
+    const arrived = performance.now();
     this.ensureStarted().then(
-      () => this.dispatch(session, request),
-      (error: Error) => session.deliverResponse(errorResponse(request.id, ErrorCode.ServerUnavailable, error.message)),
+      () => this.dispatch(session, request, arrived),
+      (error: Error) => {
+        this.refusedToolCall(session, request, arrived);
+        session.deliverResponse(errorResponse(request.id, ErrorCode.ServerUnavailable, error.message));
+      },
     );
   }
 
-  private dispatch(session: McpSession, request: JsonRpcRequest): void {
+  /** A tools/call answered by the gateway itself with an error (server unavailable or overloaded). */
+  private refusedToolCall(session: McpSession, request: JsonRpcRequest, arrived: number): void {
+    if (request.method !== 'tools/call' || !this.hooks.toolCallFinished) return;
+    const now = performance.now();
+    this.hooks.toolCallFinished(session, toolNameOf(request), 'error', now - (arrived || now));
+  }
+
+  /** `arrived`: performance.now() when the request reached the backend, or 0 for "just now". */
+  private dispatch(session: McpSession, request: JsonRpcRequest, arrived: number): void {
     if (session.closed) return;
     if (this.pending.size >= MAX_PENDING) {
+      this.refusedToolCall(session, request, arrived);
       session.deliverResponse(errorResponse(request.id, ErrorCode.ServerBusy, `MCP server "${this.serverName}" has too many requests in flight; retry shortly`));
       return;
     }
     const backendId = this.nextId++;
-    const call: PendingCall = { session, clientId: request.id, method: request.method, timeoutMs: this.spec.callTimeout * 1000 };
+    const call: PendingCall = { session, clientId: request.id, method: request.method, timeoutMs: this.spec.callTimeout * 1000, tool: undefined, started: 0 };
+    if (request.method === 'tools/call' && this.hooks.toolCallFinished) {
+      call.tool = toolNameOf(request);
+      call.started = arrived || performance.now();
+    }
     let outgoing: JsonRpcRequest = { jsonrpc: '2.0', id: backendId, method: request.method, ...(request.params ? { params: request.params } : {}) };
     const clientToken = progressTokenOf(request);
     if (clientToken !== undefined) {
@@ -183,7 +221,7 @@ export class Backend {
     this.clientIndex(session).set(idKey(request.id), backendId);
     call.timer = setTimeout(() => this.timeOut(backendId), call.timeoutMs);
     if (!this.process!.send(outgoing)) {
-      this.finish(backendId);
+      this.finish(backendId, 'error');
       session.deliverResponse(errorResponse(request.id, ErrorCode.ServerBusy, `MCP server "${this.serverName}" is not reading its input; retry shortly`));
     }
   }
@@ -197,7 +235,8 @@ export class Backend {
     return index;
   }
 
-  private finish(backendId: number): PendingCall | undefined {
+  /** Forgets a call in flight; `outcome` is how it ended, reported for tools/call unless `report` is false. */
+  private finish(backendId: number, outcome: ToolCallOutcome, report = true): PendingCall | undefined {
     const call = this.pending.get(backendId);
     if (!call) return undefined;
     this.pending.delete(backendId);
@@ -206,11 +245,12 @@ export class Backend {
     const index = this.pendingByClient.get(call.session);
     index?.delete(idKey(call.clientId));
     if (index?.size === 0) this.pendingByClient.delete(call.session);
+    if (report && call.tool !== undefined) this.hooks.toolCallFinished!(call.session, call.tool, outcome, performance.now() - call.started);
     return call;
   }
 
   private timeOut(backendId: number): void {
-    const call = this.finish(backendId);
+    const call = this.finish(backendId, 'timeout');
     if (!call) return;
     this.logger.warn({ server: this.serverName, method: call.method, timeoutMs: call.timeoutMs }, 'MCP call timed out');
     this.process?.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: backendId, reason: 'timed out at the gateway' } });
@@ -227,7 +267,7 @@ export class Backend {
         if (requestId === undefined) return;
         const backendId = this.pendingByClient.get(session)?.get(idKey(requestId));
         if (backendId === undefined) return;
-        this.finish(backendId);
+        this.finish(backendId, 'cancelled');
         session.forget(requestId);
         this.process?.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { ...notification.params, requestId: backendId } });
         return;
@@ -266,9 +306,15 @@ export class Backend {
       else internal.resolve((response.result ?? {}) as Record<string, unknown>);
       return;
     }
-    const call = this.finish(response.id);
+    // A tool's own failure (isError) counts as an error, like a JSON-RPC error.
+    const outcome = response.error || (response.result as { isError?: unknown } | undefined)?.isError === true ? 'error' : 'ok';
+    const call = this.finish(response.id, outcome, false);
     if (!call) return;
+    const answeredAt = call.tool !== undefined ? performance.now() : 0;
     call.session.deliverResponse({ ...response, id: call.clientId });
+    // Measured when the answer arrived, reported once it is on its way to the client.
+    if (call.tool !== undefined) this.hooks.toolCallFinished!(call.session, call.tool, outcome, answeredAt - call.started);
+    else if (call.method === 'tools/list' && response.result && this.hooks.toolsListed) this.hooks.toolsListed(this.serverName, response.result);
   }
 
   /**
@@ -360,11 +406,12 @@ export class Backend {
     if (this.closed) return;
     this.logger.error({ server: this.serverName, pid: proc.pid, reason, stderr: proc.stderrTail(), inFlight: this.pending.size }, 'MCP server stopped unexpectedly');
     for (const backendId of [...this.pending.keys()]) {
-      const call = this.finish(backendId)!;
+      const call = this.finish(backendId, 'crashed')!;
       call.session.deliverResponse(errorResponse(call.clientId, ErrorCode.InternalError, `MCP server "${this.serverName}" stopped unexpectedly (${reason}) before answering ${call.method}`));
     }
     this.serverRequests.clear();
     if (!wasReady) return; // a failed start is reported by launch()
+    this.crashed = true;
     this.crashes = Date.now() - proc.startedAt > STABLE_UPTIME_MS ? 1 : this.crashes + 1;
     const delay = this.backoff(this.crashes);
     this.notBefore = Date.now() + delay;
@@ -386,7 +433,7 @@ export class Backend {
     if (this.sessions.size === 0) this.idleSince = Date.now();
     const index = this.pendingByClient.get(session);
     for (const backendId of index ? [...index.values()] : []) {
-      this.finish(backendId);
+      this.finish(backendId, 'cancelled');
       this.process?.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: backendId, reason: 'the client session ended' } });
     }
     for (const [key, outstanding] of this.serverRequests) {
@@ -401,7 +448,7 @@ export class Backend {
     this.closed = true;
     clearTimeout(this.restartTimer);
     for (const backendId of [...this.pending.keys()]) {
-      const call = this.finish(backendId)!;
+      const call = this.finish(backendId, 'cancelled')!;
       call.session.deliverResponse(errorResponse(call.clientId, ErrorCode.InternalError, `MCP server "${this.serverName}" is shutting down`));
     }
     await this.process?.stop();

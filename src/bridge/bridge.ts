@@ -1,7 +1,7 @@
 import type { GatewayConfig, StdioServerConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { BackendPool } from './backend-pool.js';
-import type { Backend } from './backend.js';
+import type { Backend, BackendHooks } from './backend.js';
 import { ErrorCode } from './jsonrpc.js';
 import { McpSession } from './session.js';
 
@@ -14,9 +14,10 @@ export class McpBridge {
   private readonly sessions = new Map<string, McpSession>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(config: GatewayConfig, private readonly logger: Logger, private readonly sessionIdleTimeoutMs = SESSION_IDLE_TIMEOUT_MS, private readonly sessionIdPrefix = '') {
+  /** `hooks` observe every process and call (metrics, the audit log). */
+  constructor(config: GatewayConfig, private readonly logger: Logger, private readonly sessionIdleTimeoutMs = SESSION_IDLE_TIMEOUT_MS, private readonly sessionIdPrefix = '', hooks: BackendHooks = {}) {
     for (const [name, server] of Object.entries(config.mcpServers)) {
-      if ('command' in server) this.pools.set(name, new BackendPool(name, server as StdioServerConfig, logger.child({ server: name })));
+      if ('command' in server) this.pools.set(name, new BackendPool(name, server as StdioServerConfig, logger.child({ server: name }), hooks));
     }
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
@@ -69,6 +70,13 @@ export class McpBridge {
     let count = 0;
     for (const pool of this.pools.values()) count += pool.processCount;
     return count;
+  }
+
+  /** Live sessions and running processes of each stdio server (read when metrics are scraped). */
+  stats(): Array<{ server: string; sessions: number; processes: number }> {
+    const sessions = new Map<string, number>();
+    for (const session of this.sessions.values()) sessions.set(session.serverName, (sessions.get(session.serverName) ?? 0) + 1);
+    return [...this.pools].map(([server, pool]) => ({ server, sessions: sessions.get(server) ?? 0, processes: pool.processCount }));
   }
 
   /** Ends every GET stream so a shutting-down server is not kept open by idle listeners. */

@@ -39,6 +39,8 @@ export const ErrorCode = {
   RequestTimeout: -32001,
   ServerUnavailable: -32002,
   ServerBusy: -32003,
+  /** The gateway's per-person request limit (rateLimits.mcp); HTTP 429 with Retry-After. */
+  RateLimited: -32029,
 } as const;
 
 const isId = (value: unknown): value is JsonRpcId => typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));

@@ -62,6 +62,7 @@ async function start(file: string | undefined): Promise<void> {
     const err = error as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE') fail(`listen: ${config.listen.host}:${config.listen.port} is already in use; change listen.port or stop the other program`);
     if (err.code === 'EACCES') fail(`listen: not allowed to listen on ${config.listen.host}:${config.listen.port}; use a port above 1024`);
+    if (err.message.startsWith('metrics.listen:')) fail(err.message);
     fail(`storage: cannot open ${config.storage}: ${err.message}`);
   }
   logger.info({ event: 'started', publicUrl: config.publicUrl, listen: running.address, storage: running.store.description }, 'gateway started');

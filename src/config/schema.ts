@@ -106,6 +106,70 @@ const oidcLogin = z.object({
   groupsClaim: z.string().optional(),
 }).strict();
 
+const listenPort = z.number({ error: 'port must be a number between 0 and 65535' }).int().min(0).max(65535, { error: 'port must be between 0 and 65535' });
+
+const metrics = z.preprocess((value, ctx) => {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: `must be an object like { "listen": { "port": 9464 } } and/or { "token": "\${METRICS_TOKEN}" }, not ${JSON.stringify(value)}; remove "metrics" to turn metrics off` });
+  }
+  return value;
+}, z.object({
+  /** A separate listener that serves only GET /metrics (keep it private: 127.0.0.1 or an internal network). */
+  listen: z.object({
+    host: z.string().default('127.0.0.1'),
+    port: listenPort,
+  }, { error: 'listen must be { "host": "127.0.0.1", "port": 9464 }' }).strict().optional(),
+  /** Serves GET /metrics on the main port to requests with "Authorization: Bearer <token>". */
+  token: z.string({ error: 'token must be a string, e.g. "${METRICS_TOKEN}"' })
+    .min(16, { error: 'token must be at least 16 characters (it guards /metrics on the public port); e.g. "${METRICS_TOKEN}" with `openssl rand -hex 32`' }).optional(),
+}).strict()
+  .refine((value) => value.listen || value.token, { error: 'metrics needs "listen" (a separate admin port) or "token" (GET /metrics on the main port with a bearer token), or both; remove "metrics" to turn metrics off' }));
+
+/** `{ "limit": 30, "window": "15m" }`, or false for no limit. */
+const rateLimit = (name: string, limit: number, window: string) => z.preprocess(
+  (value, ctx) => {
+    if (value === false) return null;
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
+      ctx.addIssue({ code: 'custom', message: `must be false (no limit) or like { "limit": ${limit}, "window": "${window}" }, not ${JSON.stringify(value)}` });
+    }
+    return value;
+  },
+  z.object({
+    limit: z.number({ error: `limit must be a whole number of requests, e.g. ${limit}` })
+      .min(1, { error: 'limit must be at least 1 (use false to turn this limit off)' })
+      .refine(Number.isInteger, { error: `limit must be a whole number of requests, e.g. ${limit}` }),
+    window: duration('window', window),
+  }).strict().nullable(),
+).transform((rule) => rule ?? (false as const)).prefault({ limit, window });
+
+/** Defaults: generous for people and connectors, tight enough to stop scripted guessing and floods. */
+export const DEFAULT_RATE_LIMITS = {
+  login: { limit: 30, window: '15m' },
+  register: { limit: 20, window: '1h' },
+  token: { limit: 60, window: '1m' },
+  mcp: { limit: 600, window: '1m' },
+} as const;
+
+const rateLimitRules = z.object({
+  /** Per client IP: password form posts and starts of Google/GitHub/OIDC sign-in. */
+  login: rateLimit('login', DEFAULT_RATE_LIMITS.login.limit, DEFAULT_RATE_LIMITS.login.window),
+  /** Per client IP: POST /register. */
+  register: rateLimit('register', DEFAULT_RATE_LIMITS.register.limit, DEFAULT_RATE_LIMITS.register.window),
+  /** Per client IP: POST /token. */
+  token: rateLimit('token', DEFAULT_RATE_LIMITS.token.limit, DEFAULT_RATE_LIMITS.token.window),
+  /** Per person (the token's sub): POST /mcp/<server>. */
+  mcp: rateLimit('mcp', DEFAULT_RATE_LIMITS.mcp.limit, DEFAULT_RATE_LIMITS.mcp.window),
+}).strict();
+
+/** `"rateLimits": false` turns every limit off. */
+const rateLimits = z.preprocess((value, ctx) => {
+  if (value === false) return { login: false, register: false, token: false, mcp: false };
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: `must be false (no limits) or an object with any of "login", "register", "token" and "mcp", not ${JSON.stringify(value)}` });
+  }
+  return value;
+}, rateLimitRules).prefault({});
+
 export const configSchema = z.object({
   publicUrl,
   listen: z.object({
@@ -121,6 +185,8 @@ export const configSchema = z.object({
   }).strict().optional(),
   /** On SIGTERM, how long requests in flight may take to finish before they are answered with an error. */
   shutdownDeadline: duration('shutdownDeadline', '10s'),
+  metrics: metrics.optional(),
+  rateLimits,
   trustProxy: z.boolean({ error: 'trustProxy must be true or false (true when a TLS proxy such as Caddy is in front)' }).default(false),
   allowedOrigins: z.array(z.url({ error: 'each allowed origin must be a URL like "https://app.example.com"' })).default([]),
   login: z.object({
@@ -182,3 +248,5 @@ export type GatewayConfig = z.output<typeof configSchema>;
 export type McpServerConfig = GatewayConfig['mcpServers'][string];
 export type StdioServerConfig = Extract<McpServerConfig, { command: string }>;
 export type RemoteServerConfig = Extract<McpServerConfig, { url: string }>;
+export type RateLimitName = keyof GatewayConfig['rateLimits'];
+export type RateLimitRule = Exclude<GatewayConfig['rateLimits'][RateLimitName], false>;

@@ -27,6 +27,17 @@ export function summarise(config: GatewayConfig): string {
   for (const [profile, override] of Object.entries(config.tokens.clients)) {
     if (override) lines.push(`               ${profile}: access ${override.accessTokenTtl}s`);
   }
+  const { metrics } = config;
+  if (!metrics) lines.push('metrics:       off (no /metrics)');
+  else {
+    const where = [
+      ...(metrics.listen ? [`http://${metrics.listen.host}:${metrics.listen.port}/metrics`] : []),
+      ...(metrics.token ? [`${config.publicUrl}/metrics`] : []),
+    ];
+    lines.push(`metrics:       ${where.join(' and ')}${metrics.token ? ' (with the bearer token)' : ''}`);
+  }
+  const limits = Object.entries(config.rateLimits).map(([name, rule]) => `${name} ${rule ? `${rule.limit}/${rule.window}s` : 'off'}`);
+  lines.push(`rate limits:   ${limits.join(', ')} (login, register, token per IP; mcp per person)`);
   lines.push('MCP servers (add these URLs as connectors):');
   for (const [name, server] of Object.entries(config.mcpServers)) {
     const target = 'command' in server ? `stdio: ${[server.command, ...server.args].join(' ')} (${server.isolation})` : `remote: ${server.url}`;

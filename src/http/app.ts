@@ -1,9 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
+import { hotPathLogger, type Logger } from '../log/logger.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { AccessPolicy } from '../authz/access-policy.js';
 import { AccountDirectory } from '../authz/accounts.js';
@@ -28,6 +30,12 @@ import { requestId } from './request-id.js';
 import { PAGE_SECURITY_HEADERS, renderPage, SafeHtml, stylesheet } from './views.js';
 import { upstreamLoginRouter } from '../upstream/login-routes.js';
 import { configuredUpstreams } from '../upstream/providers.js';
+import type { BackendHooks } from '../bridge/backend.js';
+import { audit } from '../observability/audit.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import { routeOf } from '../observability/routes.js';
+import { RedisStore } from '../storage/redis-store.js';
+import { RateLimits, TRUSTED_PROXIES } from './rate-limit.js';
 
 export interface Gateway {
   app: Express;
@@ -37,10 +45,15 @@ export interface Gateway {
   provider: Provider;
   resources: ResourceCatalog;
   signingKeys: StoredSigningKey[];
+  /** Prometheus metrics, when `metrics` is configured. */
+  metrics?: GatewayMetrics;
+  /** Where the separate metrics listener (`metrics.listen`) listens. */
+  metricsAddress?: AddressInfo;
+  rateLimits: RateLimits;
   /** Leaves the replica directory: peers stop sending this replica's sessions here. */
   leaveCluster(): Promise<void>;
-  /** Drops the connections used to forward requests to other replicas. */
-  stopForwarding(): void;
+  /** The last step of shutdown: drops the connections used to forward requests to other replicas and closes the metrics listener. */
+  releaseConnections(): void;
 }
 
 export interface GatewayOptions {
@@ -91,6 +104,9 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   const cookieKeys = await loadCookieKeys(store);
   const accounts = new AccountDirectory(store);
   const policy = new AccessPolicy(config);
+  // prom-client and rate-limiter-flexible are loaded only when configured.
+  const metrics = config.metrics ? new (await import('../observability/metrics.js')).GatewayMetrics() : undefined;
+  const rateLimits = await RateLimits.create(config, logger, metrics, store instanceof RedisStore ? store.client : undefined);
 
   const provider = createProvider({
     config, store, signingKeys, cookieKeys, resources, accounts, policy, fetch: fetchOverride,
@@ -102,14 +118,14 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
         'Go back to the application you were connecting and start the connection again. If it keeps happening, tell the gateway operator.');
     },
   });
-  observeProvider(provider, logger);
+  observeProvider(provider, logger, metrics);
   answerUnavailableWhileStorageIsDown(provider, store);
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.trustProxy ? 'loopback, linklocal, uniquelocal' : false);
+  app.set('trust proxy', config.trustProxy ? TRUSTED_PROXIES : false);
   app.use(requestId());
-  app.use(accessLog(logger));
+  app.use(accessLog(logger, metrics));
   app.use((_req, res, next) => {
     res.set('X-Content-Type-Options', 'nosniff');
     next();
@@ -133,7 +149,11 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
     req.url = '/.well-known/openid-configuration';
     next();
   });
+  if (metrics && config.metrics?.token) app.get('/metrics', metricsHandler(metrics, config.metrics.token));
   app.use('/register', openCors());
+  // Before oidc-provider (which reads the bodies itself): counted per client IP.
+  if (rateLimits.enabled('register')) app.post('/register', limitByIp(rateLimits, 'register', 'client registrations'));
+  if (rateLimits.enabled('token')) app.post('/token', limitByIp(rateLimits, 'token', 'token requests'));
   app.get('/authorize', logAuthorizationRequest(logger), defaultAuthorizationScope);
 
   const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
@@ -141,9 +161,10 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   const replicas = config.cluster ? new ReplicaDirectory(store, config.cluster.advertiseUrl, logger.child({ component: 'cluster' })) : undefined;
   await replicas?.start();
   const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
-  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas));
+  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, metrics));
+  metrics?.watchBridge(bridge);
   const mcp = createMcpEndpoint({
-    config, logger, bridge, forwarder,
+    config, logger, bridge, forwarder, metrics, rateLimits,
     auth: new BearerAuth(config.publicUrl, resources, verifier),
     remote: createRemoteProxies(config, logger),
   });
@@ -153,9 +174,9 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   const renderErrorPage = (res: Response, status: number, heading: string, message: string, advice: string, actions?: SafeHtml) => {
     res.status(status).set(PAGE_SECURITY_HEADERS).type('html').send(errorPage(host, res.req.id ?? '-', heading, message, advice, actions));
   };
-  app.use(upstreamLoginRouter({ provider, config, store, accounts, policy, csrf, logger, upstreams, renderErrorPage }));
+  app.use(upstreamLoginRouter({ provider, config, store, accounts, policy, csrf, logger, upstreams, renderErrorPage, metrics, rateLimits }));
   app.use(interactionRouter({
-    provider, config, store, accounts, policy, resources, logger, upstreams, csrf, renderErrorPage,
+    provider, config, store, accounts, policy, resources, logger, upstreams, csrf, renderErrorPage, metrics, rateLimits,
     throttle: new LoginThrottle(store, throttle),
   }));
 
@@ -187,20 +208,113 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   const leaveCluster = async () => {
     await replicas?.stop();
   };
-  const stopForwarding = () => forwarder?.close();
-  return { app, mcp, bridge, provider, resources, signingKeys, leaveCluster, stopForwarding };
+  const metricsServer = metrics && config.metrics?.listen ? await listenForMetrics(config.metrics.listen, metrics, config.metrics.token) : undefined;
+  const releaseConnections = () => {
+    forwarder?.close();
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
+  };
+  return {
+    app, mcp, bridge, provider, resources, signingKeys, metrics, rateLimits, leaveCluster, releaseConnections,
+    metricsAddress: metricsServer?.address() as AddressInfo | undefined,
+  };
 }
 
-/** One line per request, without query strings (they carry codes and state). */
-function accessLog(logger: Logger) {
+/** One line per request, without query strings (they carry codes and state); counted by route when metrics are on. */
+function accessLog(logger: Logger, metrics?: GatewayMetrics) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.debug({ requestId: req.id, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      const path = req.originalUrl.split('?')[0]!;
+      metrics?.httpRequest(routeOf(path), req.method, res.statusCode);
+      logger.debug({ requestId: req.id, method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };
+}
+
+/** What the bridge reports about tool calls and processes: metrics and one audit event per tool call. */
+function bridgeHooks(logger: Logger, metrics?: GatewayMetrics): BackendHooks {
+  const toolCallLog = hotPathLogger(logger);
+  return {
+    toolCallFinished: (session, tool, outcome, durationMs) => {
+      metrics?.toolCall(session.serverName, tool, outcome, durationMs / 1000);
+      audit(toolCallLog, 'mcp.tool_call', {
+        sub: session.sub, clientId: session.clientId, server: session.serverName, tool: tool.length > 200 ? `${tool.slice(0, 200)}…` : tool,
+        outcome, durationMs: Math.round(durationMs * 100) / 100, sessionId: session.id.slice(-8),
+      }, 'tool call');
+    },
+    processRestarted: metrics && ((server) => metrics.stdioRestarted(server)),
+    toolsListed: metrics && ((server, result) => metrics.toolsListed(server, result)),
+  };
+}
+
+/** Per client IP, before oidc-provider: 429 with Retry-After and an OAuth-style error body. */
+function limitByIp(rateLimits: RateLimits, name: 'register' | 'token', what: string) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const ip = req.ip ?? 'unknown';
+    const retryAfter = await rateLimits.take(name, ip);
+    if (retryAfter === 0) {
+      next();
+      return;
+    }
+    rateLimits.refused(name, ip, retryAfter, { ip, requestId: req.id });
+    if (req.get('origin')) res.set('Access-Control-Allow-Origin', '*');
+    res.status(429).set({ 'Retry-After': String(retryAfter), 'Cache-Control': 'no-store' }).json({
+      error: 'rate_limited',
+      error_description: `too many ${what} from this address; retry in ${retryAfter} seconds`,
+      retry_after: retryAfter,
+    });
+  };
+}
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest();
+
+/** Whether a request carries `Authorization: Bearer <token>` (compared in constant time). */
+function hasMetricsToken(req: IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const [scheme, presented] = (req.headers.authorization ?? '').split(' ');
+  return scheme?.toLowerCase() === 'bearer' && !!presented && timingSafeEqual(sha256(presented), sha256(token));
+}
+
+async function serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: GatewayMetrics, token: string | undefined): Promise<void> {
+  if (!hasMetricsToken(req, token)) {
+    res.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="metrics"', 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' }).end('metrics need "Authorization: Bearer <metrics.token>"\n');
+    return;
+  }
+  const body = await metrics.text();
+  res.writeHead(200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' }).end(body);
+}
+
+/** GET /metrics on the main port, for `metrics.token`. */
+function metricsHandler(metrics: GatewayMetrics, token: string) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    serveMetrics(req, res, metrics, token).catch(next);
+  };
+}
+
+/** The separate metrics listener of `metrics.listen`: GET /metrics and nothing else. */
+async function listenForMetrics(listen: { host: string; port: number }, metrics: GatewayMetrics, token: string | undefined): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = req.url?.split('?')[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('only GET /metrics here\n');
+      return;
+    }
+    serveMetrics(req, res, metrics, token).catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  await new Promise<void>((resolvePromise, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new Error(`metrics.listen: cannot listen on ${listen.host}:${listen.port} (${error.code ?? error.message}); change metrics.listen.port or stop the other program`));
+    });
+    server.listen(listen.port, listen.host, () => resolvePromise());
+  });
+  // Never what keeps the process alive; shutdown closes it after the main server.
+  server.unref();
+  return server;
 }
 
 /** Whether the store answers now; used to tell an outage from a bug. */
@@ -238,14 +352,14 @@ function answerUnavailableWhileStorageIsDown(provider: Provider, store: KeyValue
  * code → token, then mcp.session), each carrying the clientId (and sub once known), so a failed
  * connection can be followed with one grep for the client id. Errors carry the body the client got.
  */
-function observeProvider(provider: Provider, logger: Logger): void {
+function observeProvider(provider: Provider, logger: Logger, metrics?: GatewayMetrics): void {
   // What the client was told, and oidc-provider's detail that it was not told.
   const refusal = (error: unknown) => {
     const { error: code, error_description: description, error_detail: detail } = error as { error?: string; error_description?: string; error_detail?: string };
     return { error: code, description, detail };
   };
   provider.on('server_error', (ctx, error) => logger.error({ err: error, requestId: ctx.req.id, path: ctx.path, clientId: ctx.oidc?.client?.clientId }, 'authorization server error'));
-  provider.on('registration_create.success', (ctx, client) => logger.info({ event: 'register', requestId: ctx.req.id, clientId: client.clientId, clientName: client.clientName, redirectUris: client.redirectUris, tokenEndpointAuthMethod: client.tokenEndpointAuthMethod, profile: profileOf(client)?.id }, 'client registered'));
+  provider.on('registration_create.success', (ctx, client) => audit(logger, 'register', { requestId: ctx.req.id, clientId: client.clientId, clientName: client.clientName, redirectUris: client.redirectUris, tokenEndpointAuthMethod: client.tokenEndpointAuthMethod, profile: profileOf(client)?.id, ip: (ctx.req as unknown as Request).ip }, 'client registered'));
   provider.on('registration_create.error', (ctx, error) => logger.info({ event: 'register.error', requestId: ctx.req.id, ...refusal(error) }, 'registration refused'));
   provider.on('authorization.accepted', (ctx) => {
     const { client } = ctx.oidc;
@@ -255,9 +369,27 @@ function observeProvider(provider: Provider, logger: Logger): void {
   provider.on('authorization.success', (ctx) => logger.info({ event: 'code.issued', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.session?.accountId }, 'authorization code sent to the client'));
   provider.on('authorization.error', (ctx, error) => logger.info({ event: 'authorize.error', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, ...refusal(error) }, 'authorization request refused'));
   provider.on('grant.success', (ctx) => {
-    const body = ctx.body as { expires_in?: number; refresh_token?: string; scope?: string } | undefined;
-    logger.info({ event: 'token.issued', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.account?.accountId, grantType: ctx.oidc.params?.grant_type, expiresIn: body?.expires_in, refreshToken: Boolean(body?.refresh_token), scope: body?.scope }, 'tokens issued');
+    const body = ctx.body as { access_token?: string; expires_in?: number; refresh_token?: string; scope?: string } | undefined;
+    const grantType = String(ctx.oidc.params?.grant_type ?? '');
+    metrics?.tokenIssued(grantType);
+    audit(logger, 'token.issued', {
+      requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.account?.accountId, grantType,
+      resource: audienceOf(body?.access_token), expiresIn: body?.expires_in, refreshToken: Boolean(body?.refresh_token), scope: body?.scope,
+    }, 'tokens issued');
   });
   provider.on('grant.error', (ctx, error) => logger.info({ event: 'token.error', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, grantType: ctx.oidc.params?.grant_type, ...refusal(error) }, 'token request refused'));
-  provider.on('grant.revoked', (ctx, grantId) => logger.warn({ event: 'grant.revoked', requestId: ctx.req.id, grantId, clientId: ctx.oidc.client?.clientId }, 'grant revoked'));
+  provider.on('grant.revoked', (ctx, grantId) => {
+    metrics?.grantRevoked();
+    audit(logger, 'grant.revoked', { requestId: ctx.req.id, grantId, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.entities?.RefreshToken?.accountId }, 'grant revoked', 'warn');
+  });
+}
+
+/** The `aud` of a JWT access token (the MCP server's resource URL), read for the log only. */
+function audienceOf(accessToken: string | undefined): unknown {
+  try {
+    const payload = accessToken?.split('.')[1];
+    return payload ? (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { aud?: unknown }).aud : undefined;
+  } catch {
+    return undefined;
+  }
 }

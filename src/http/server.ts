@@ -56,7 +56,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, store 
       // The error answers just written need a moment to reach their clients.
       await settleWithin(drained, 1000);
       server.closeAllConnections();
-      gateway.stopForwarding();
+      gateway.releaseConnections();
       await store.close();
     })();
     return closing;

@@ -9,6 +9,8 @@ import {
 } from '../bridge/jsonrpc.js';
 import type { McpSession } from '../bridge/session.js';
 import type { SessionForwarder } from '../cluster/session-forwarder.js';
+import { clientIp, type RateLimits } from '../http/rate-limit.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BearerAuth } from './bearer-auth.js';
 import type { VerifiedAccessToken } from './token-verifier.js';
 
@@ -29,6 +31,10 @@ export interface McpEndpointOptions {
   remote?: RemoteHandler;
   /** With replicas: sends requests for sessions held by another replica there. */
   forwarder?: SessionForwarder;
+  /** Counts every answered request (route /mcp/:server) when metrics are on. */
+  metrics?: GatewayMetrics;
+  /** rateLimits.mcp: POSTs per person. */
+  rateLimits?: RateLimits;
 }
 
 class HttpError extends Error {
@@ -73,7 +79,12 @@ function accepts(req: IncomingMessage, type: string): boolean {
  * The MCP Streamable HTTP endpoint (protocol revisions 2025-03-26 to 2025-11-25) in front of the
  * stdio bridge. Runs before Express: every MCP request is on the hot path.
  */
-export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwarder }: McpEndpointOptions) {
+export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwarder, metrics, rateLimits }: McpEndpointOptions) {
+  const limitPosts = rateLimits?.enabled('mcp') ?? false;
+  // One shared listener (no closure per request): `this` is the response.
+  const countRequest = metrics
+    ? function countRequest(this: ServerResponse): void { metrics.httpRequest('/mcp/:server', this.req.method ?? 'GET', this.statusCode); }
+    : undefined;
   const allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins.map((o) => new URL(o).origin)]);
 
   function corsHeaders(req: IncomingMessage): Record<string, string> {
@@ -236,6 +247,15 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
       await forwarder!.forward(req, res, owner);
       return;
     }
+    if (limitPosts && req.method === 'POST') {
+      const pendingLimit = rateLimits!.takeWithoutWaiting('mcp', outcome.token.sub);
+      const retryAfter = typeof pendingLimit === 'number' ? pendingLimit : await pendingLimit;
+      if (retryAfter > 0) {
+        rateLimits!.refused('mcp', outcome.token.sub, retryAfter, { sub: outcome.token.sub, clientId: outcome.token.client_id, server: serverName, ip: clientIp(req, config.trustProxy) });
+        sendJson(res, 429, errorResponse(null, ErrorCode.RateLimited, `Too many requests: at most ${rateLimits!.rule('mcp')!.limit} MCP requests per ${rateLimits!.rule('mcp')!.window}s per person; retry in ${retryAfter}s`, { retryAfter }), { ...headers, 'Retry-After': String(retryAfter) });
+        return;
+      }
+    }
     // The token is for the gateway alone; it never travels further.
     delete req.headers.authorization;
     if (!bridge.serves(serverName)) {
@@ -257,6 +277,7 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
       return url?.startsWith('/mcp/') ? PATH.exec(url)?.[1] : undefined;
     },
     serve(req: IncomingMessage, res: ServerResponse, serverName: string): void {
+      if (countRequest) res.on('close', countRequest);
       handle(req, res, serverName).catch((error: unknown) => {
         if (res.headersSent) {
           res.destroy();

@@ -36,6 +36,11 @@ export class RedisStore implements KeyValueStore {
     this.description = parsed.toString();
   }
 
+  /** The connection, for features that keep their own keys next to the store's (rate limits). */
+  get client(): Redis {
+    return this.redis;
+  }
+
   private k(key: string): string {
     return this.prefix + key;
   }

@@ -9,6 +9,9 @@ import type { GatewayConfig } from '../config/schema.js';
 import { escapeHtml, PAGE_SECURITY_HEADERS, SafeHtml } from '../http/views.js';
 import type { Logger } from '../log/logger.js';
 import type { KeyValueStore } from '../storage/store.js';
+import type { RateLimits } from '../http/rate-limit.js';
+import { audit } from '../observability/audit.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import { callbackUrl } from './providers.js';
 import { UpstreamRefusal, type UpstreamProvider, type UpstreamRequest } from './upstream-provider.js';
 
@@ -37,6 +40,9 @@ export interface UpstreamLoginDependencies {
   logger: Logger;
   upstreams: ReadonlyMap<string, UpstreamProvider>;
   renderErrorPage: (res: Response, status: number, heading: string, message: string, advice: string, actions?: SafeHtml) => void;
+  metrics?: GatewayMetrics;
+  /** rateLimits.login: starts of an upstream sign-in count with password attempts, per client IP. */
+  rateLimits?: RateLimits;
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
@@ -53,7 +59,10 @@ function sameHash(a: string, b: string): boolean {
  * that hands the result back to the authorization server.
  */
 export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
-  const { provider, config, store, accounts, policy, csrf, logger, upstreams } = deps;
+  const { provider, config, store, accounts, policy, csrf, logger, upstreams, metrics, rateLimits } = deps;
+  /** A provider id for logs and metric labels: only configured ids, never whatever a URL says. */
+  const methodOf = (id: string) => (upstreams.has(id) ? id : 'unknown');
+  const failed = (method: string, reason: string) => metrics?.loginFailed(method, reason);
   const router = Router();
   const secureCookies = config.publicUrl.startsWith('https:');
 
@@ -67,6 +76,16 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
   }
 
   router.get('/interaction/:uid/upstream/:provider', async (req, res, next) => {
+    const ip = req.ip ?? 'unknown';
+    const retryAfter = rateLimits ? await rateLimits.take('login', ip) : 0;
+    if (retryAfter > 0) {
+      const method = methodOf(String(req.params.provider));
+      failed(method, 'rate_limited');
+      rateLimits!.refused('login', ip, retryAfter, { outcome: 'failure', method, ip, requestId: req.id }, 'login.rate_limited');
+      res.set('Retry-After', String(retryAfter));
+      deps.renderErrorPage(res, 429, 'Too many sign-in attempts', 'There were too many sign-in attempts from your network.', `Wait ${Math.ceil(retryAfter / 60)} minute${retryAfter > 60 ? 's' : ''} and try again.`);
+      return;
+    }
     try {
       const details = await provider.interactionDetails(req, res);
       const upstream = upstreams.get(String(req.params.provider));
@@ -109,13 +128,15 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     res.clearCookie(BINDING_COOKIE, { path: '/login/' });
     const upstream = upstreams.get(providerId);
     if (!pending || !upstream || pending.provider !== providerId) {
-      logger.warn({ event: 'login.upstream.invalid_state', provider: providerId, requestId: req.id }, 'callback with an unknown, used or expired state');
+      failed(methodOf(providerId), 'invalid_state');
+      audit(logger, 'login.upstream.invalid_state', { outcome: 'failure', method: methodOf(providerId), provider: methodOf(providerId), requestId: req.id }, 'callback with an unknown, used or expired state', 'warn');
       deps.renderErrorPage(res, 400, 'This sign-in link has expired', 'The answer from the identity provider was already used, or it belongs to a sign-in that expired.', 'Go back to the application you were connecting and start again.');
       return;
     }
     const binding = parseCookie(req.headers.cookie, BINDING_COOKIE) ?? '';
     if (!binding || !sameHash(sha256(binding), pending.bindingHash)) {
-      logger.warn({ event: 'login.upstream.foreign_browser', provider: providerId, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'callback arrived in a browser that did not start the sign-in');
+      failed(providerId, 'foreign_browser');
+      audit(logger, 'login.upstream.foreign_browser', { outcome: 'failure', method: providerId, provider: providerId, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'callback arrived in a browser that did not start the sign-in', 'warn');
       deps.renderErrorPage(res, 400, 'Sign-in refused', 'This sign-in was started in another browser.', 'Start again from the application you are connecting, in this browser.');
       return;
     }
@@ -123,7 +144,8 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     const upstreamError = current.searchParams.get('error');
     if (upstreamError) {
       const description = current.searchParams.get('error_description') ?? upstreamError;
-      logger.info({ event: 'login.upstream.error', provider: providerId, uid: pending.uid, clientId: pending.clientId, error: upstreamError, description, requestId: req.id }, 'identity provider returned an error');
+      failed(providerId, upstreamError === 'access_denied' ? 'cancelled' : 'provider_error');
+      audit(logger, 'login.upstream.error', { outcome: 'failure', method: providerId, provider: providerId, uid: pending.uid, clientId: pending.clientId, error: upstreamError, description, requestId: req.id }, 'identity provider returned an error');
       if (upstreamError === 'access_denied') {
         await finishWith(res, pending.uid, { error: 'access_denied', description: `sign-in at ${upstream.label} was cancelled` });
         return;
@@ -136,7 +158,8 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       identity = await upstream.complete(current, pending);
     } catch (error) {
       const refused = error instanceof UpstreamRefusal;
-      logger.warn({ event: refused ? 'login.refused' : 'login.upstream.failed', provider: providerId, uid: pending.uid, clientId: pending.clientId, err: describeFailure(error), requestId: req.id }, 'upstream login failed');
+      failed(providerId, refused ? 'not_allowed' : 'verification_failed');
+      audit(logger, refused ? 'login.refused' : 'login.upstream.failed', { outcome: 'failure', method: providerId, provider: providerId, uid: pending.uid, clientId: pending.clientId, err: describeFailure(error), requestId: req.id }, 'upstream login failed', 'warn');
       deps.renderErrorPage(res, refused ? 403 : 502, refused ? 'Sign-in refused' : `${upstream.label} sign-in failed`,
         refused ? `${(error as Error).message}.` : `The answer from ${upstream.label} could not be verified.`,
         'Try again, or use another account. If it keeps happening, tell the gateway operator (mention the request id below).', returnToClientForm(pending.uid));
@@ -145,7 +168,8 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     const candidate = { email: identity.email, emailVerified: identity.emailVerified, provider: identity.provider, lastLogin: { ...identity, at: Date.now() } };
     const refusal = policy.refusal(candidate);
     if (refusal) {
-      logger.info({ event: 'login.refused', provider: providerId, email: identity.email, reason: refusal, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'account not allowed');
+      failed(providerId, 'not_allowed');
+      audit(logger, 'login.refused', { outcome: 'failure', method: providerId, provider: providerId, who: identity.email, reason: refusal, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'account not allowed');
       deps.renderErrorPage(res, 403, 'This account is not allowed here', `You signed in at ${upstream.label} as ${identity.email}, but ${refusal}.`,
         'Sign in with another account, or ask the gateway operator to give this one access.', returnToClientForm(pending.uid));
       return;
@@ -155,7 +179,8 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       name: identity.name,
       facts: { provider: identity.provider, hd: identity.hd, groups: identity.groups, githubOrgs: identity.githubOrgs },
     });
-    logger.info({ event: 'login.success', sub: account.sub, method: providerId, uid: pending.uid, clientId: pending.clientId }, 'login');
+    metrics?.loginSucceeded(providerId);
+    audit(logger, 'login.success', { outcome: 'success', method: providerId, who: identity.email, sub: account.sub, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'login');
     await finishWith(res, pending.uid, { accountId: account.sub, provider: providerId });
   });
 

@@ -38,6 +38,9 @@ export async function testConfigJson(overrides: Record<string, unknown> = {}): P
       { email: BOB.email, passwordHash: hashes[BOB.email] },
     ] } },
     mcpServers: { demo: demoServerCommand },
+    // Suites and the benchmark send far more than a person would, all from 127.0.0.1 as one user;
+    // test/rate-limits.test.ts and test/audit-log.test.ts configure the limits they test.
+    rateLimits: false,
     ...overrides,
   };
 }
