@@ -145,8 +145,10 @@ const rateLimit = (name: string, limit: number, window: string) => z.preprocess(
 /** Defaults: generous for people and connectors, tight enough to stop scripted guessing and floods. */
 export const DEFAULT_RATE_LIMITS = {
   login: { limit: 30, window: '15m' },
-  register: { limit: 20, window: '1h' },
-  token: { limit: 60, window: '1m' },
+  // ChatGPT and Claude.ai register and fetch tokens from a few server addresses shared by all
+  // their users: these limits stop floods without turning a busy team's connectors away.
+  register: { limit: 120, window: '1h' },
+  token: { limit: 600, window: '1m' },
   mcp: { limit: 600, window: '1m' },
 } as const;
 
