@@ -89,6 +89,7 @@ describe('configuration', () => {
     ['an unknown client profile', { ...valid, tokens: { clients: { clod: { accessTokenTtl: '8h' } } } }, /^tokens\.clients: unknown field\(s\) "clod"/],
     ['a bad per-client lifetime', { ...valid, tokens: { clients: { claude: { accessTokenTtl: 'long' } } } }, /^tokens\.clients\.claude\.accessTokenTtl: accessTokenTtl must be a duration/],
     ['replicas without Redis', { ...valid, cluster: { advertiseUrl: 'http://10.0.0.5:8080' } }, /^cluster: replicas share their state through Redis/],
+    ['an unscoped group with two groups providers', { ...valid, login: { oidc: [{ ...okta, groupsClaim: 'groups' }, { ...okta, id: 'partner', groupsClaim: 'groups' }] }, access: { allowGroups: ['staff'] } }, /^access\.allowGroups: several providers send groups \(okta, partner\): write "okta:staff"/],
     ['a bad domain rule', { ...valid, access: { allowDomains: ['@acme.com'] } }, /^access\.allowDomains\[0\]: must be a domain/],
     ['a metrics section with neither listen nor token', { ...valid, metrics: {} }, /^metrics: metrics needs "listen" \(a separate admin port\) or "token"/],
     ['a short metrics token', { ...valid, metrics: { token: 'hunter2' } }, /^metrics\.token: token must be at least 16 characters/],

@@ -197,6 +197,19 @@ describe('real clients, played step by step', () => {
       });
     }
 
+    it("a stranger who adds Claude.ai's redirect URI to its own does not get Claude.ai's token lifetime", async () => {
+      const client = await registerClient(gw.url, { client_name: 'Claude', redirect_uris: [CLAUDE_AI, 'https://evil.example/cb'], token_endpoint_auth_method: 'none' });
+      const context = await browser.newContext();
+      try {
+        const { code, verifier } = await authorizeInBrowser(await context.newPage(), client, { redirectUri: 'https://evil.example/cb', scope: 'mcp', signIn: true });
+        const tokens = await tokenRequest(gw.url, client, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: 'https://evil.example/cb', resource });
+        assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+        assert.equal(tokens.body.expires_in, 3600);
+      } finally {
+        await context.close();
+      }
+    });
+
     it('refreshes from two addresses at once: both succeed and the grant lives on', async () => {
       const client = await registerClient(gw.url, { client_name: 'Claude', redirect_uris: [CLAUDE_AI], token_endpoint_auth_method: 'client_secret_post' });
       const context = await browser.newContext();

@@ -247,6 +247,19 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
     await expectRefusal(replay, /expired/, /already used/);
   });
 
+  it('asks a group member to sign in again once the provider last confirmed the membership too long ago', async () => {
+    const flow = await beginAt('Okta');
+    await signInAtIdp(flow.page, 'grouped');
+    const tokens = await approveAndGetTokens(flow);
+    const client = { client_id: decodeJwt(tokens.access_token).payload.client_id as string, redirect_uris: [CLAUDE], token_endpoint_auth_method: 'none' };
+    await restartWith({ ...configJson, access: { ...(configJson.access as object), signInAgainAfter: 1 } });
+    await new Promise((r) => setTimeout(r, 1200));
+    const refreshed = await refresh(base, client, tokens.refresh_token);
+    assert.equal(refreshed.status, 400);
+    assert.equal(refreshed.body.error, 'invalid_grant');
+    await restartWith(configJson);
+  });
+
   it('locks out a person removed from the allow-list at their next refresh', async () => {
     const flow = await beginAt('Google');
     await signInAtIdp(flow.page, 'carol');

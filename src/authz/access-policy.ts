@@ -19,6 +19,9 @@ export class AccessPolicy {
   private readonly allowGithubOrgs?: Set<string>;
   private readonly allowGroups?: Set<string>;
   private readonly allowAnyone: boolean;
+  private readonly factsMaxAgeMs: number;
+  /** Bare group names are unambiguous only when one provider sends groups. */
+  private readonly bareGroupNames: boolean;
 
   constructor(config: Pick<GatewayConfig, 'login' | 'access'>) {
     this.passwordUsers = new Set((config.login.password?.users ?? []).map((user) => user.email));
@@ -27,20 +30,30 @@ export class AccessPolicy {
     this.allowGithubOrgs = toSet(config.access.allowGithubOrgs);
     this.allowGroups = config.access.allowGroups?.length ? new Set(config.access.allowGroups) : undefined;
     this.allowAnyone = config.access.allowAnyone;
+    this.factsMaxAgeMs = config.access.signInAgainAfter * 1000;
+    this.bareGroupNames = (config.login.oidc ?? []).filter((provider) => provider.groupsClaim).length <= 1;
   }
 
   /** Why the account is refused, or undefined when it is allowed. */
   refusal(account: Pick<AccountRecord, 'email' | 'emailVerified' | 'provider' | 'lastLogin'>): string | undefined {
-    const login: LoginFacts = account.lastLogin ?? { provider: account.provider };
+    const login: LoginFacts & { at?: number } = account.lastLogin ?? { provider: account.provider };
     if (!account.emailVerified) return `the email address ${account.email} is not verified by the identity provider`;
     if (login.provider === 'password') return this.passwordUsers.has(account.email) ? undefined : `${account.email} is not an account of this gateway`;
     if (this.allowAnyone) return undefined;
     if (this.allowEmails?.has(account.email)) return undefined;
     const domain = login.provider === 'google' ? login.hd : account.email.slice(account.email.lastIndexOf('@') + 1);
-    if (domain && this.allowDomains?.has(domain.toLowerCase())) return undefined;
-    if (login.groups?.some((group) => this.allowGroups?.has(group))) return undefined;
-    if (login.githubOrgs?.some((org) => this.allowGithubOrgs?.has(org.toLowerCase()))) return undefined;
-    return `${account.email} is not on this gateway's access list`;
+    const byDomain = !!domain && !!this.allowDomains?.has(domain.toLowerCase());
+    // "okta:staff" names a group of one provider; a bare "staff" is allowed only with a single groups provider.
+    const byGroup = !!login.groups?.some((group) => this.allowGroups?.has(`${login.provider}:${group}`) || (this.bareGroupNames && this.allowGroups?.has(group)));
+    const byOrg = !!login.githubOrgs?.some((org) => this.allowGithubOrgs?.has(org.toLowerCase()));
+    if (!byDomain && !byGroup && !byOrg) return `${account.email} is not on this gateway's access list`;
+    // Memberships are facts from the provider at sign-in; removal there shows only at the next
+    // sign-in, so a connector that keeps refreshing must sign in again now and then.
+    const fromProviderFacts = byGroup || byOrg || (byDomain && login.provider === 'google');
+    if (fromProviderFacts && login.at !== undefined && Date.now() - login.at > this.factsMaxAgeMs) {
+      return `the membership that lets ${account.email} in was last confirmed by the identity provider too long ago; sign in again`;
+    }
+    return undefined;
   }
 
   allows(account: Pick<AccountRecord, 'email' | 'emailVerified' | 'provider' | 'lastLogin'>): boolean {

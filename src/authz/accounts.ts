@@ -42,20 +42,20 @@ export class AccountDirectory {
   /** Finds or creates the person's account and records what this login said about them. */
   async recordLogin(email: string, details: { emailVerified: boolean; name?: string; facts: LoginFacts }): Promise<AccountRecord> {
     const normalised = email.toLowerCase();
-    const existing = await this.findByEmail(normalised);
-    const base: AccountRecord = existing ?? { sub: randomUUID(), email: normalised, provider: details.facts.provider, createdAt: Date.now(), emailVerified: details.emailVerified };
-    const record: AccountRecord = { ...base, emailVerified: details.emailVerified, name: details.name ?? base.name, lastLogin: { ...details.facts, at: Date.now() } };
-    if (!existing && !(await this.store.setIfAbsent(this.emailKey(normalised), record.sub))) {
-      // Another login created it a moment ago.
-      return this.recordLogin(email, details);
+    for (let attempt = 0; ; attempt++) {
+      const indexedSub = await this.store.get<string>(this.emailKey(normalised));
+      const existing = indexedSub ? await this.findBySub(indexedSub) : undefined;
+      // An index entry without its record (a crash between the two writes) keeps its subject.
+      const base: AccountRecord = existing ?? { sub: indexedSub ?? randomUUID(), email: normalised, provider: details.facts.provider, createdAt: Date.now(), emailVerified: details.emailVerified };
+      const record: AccountRecord = { ...base, emailVerified: details.emailVerified, name: details.name ?? base.name, lastLogin: { ...details.facts, at: Date.now() } };
+      if (!indexedSub && !(await this.store.setIfAbsent(this.emailKey(normalised), record.sub))) {
+        // Another login created it a moment ago: read it again.
+        if (attempt < 3) continue;
+        throw new Error(`could not create the account for ${normalised}`);
+      }
+      await this.store.set(this.subKey(record.sub), record);
+      return record;
     }
-    await this.store.set(this.subKey(record.sub), record);
-    return record;
-  }
-
-  private async findByEmail(email: string): Promise<AccountRecord | undefined> {
-    const sub = await this.store.get<string>(this.emailKey(email));
-    return sub ? this.findBySub(sub) : undefined;
   }
 
   async findBySub(sub: string): Promise<AccountRecord | undefined> {

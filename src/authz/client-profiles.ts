@@ -45,7 +45,11 @@ export function profileOf(client: { clientId?: string; redirectUris?: readonly s
     const byDocument = clientProfiles.find((profile) => profile.clientIdMetadataDocuments.includes(client.clientId!));
     if (byDocument) return byDocument;
   }
-  return matchers.find(({ patterns }) => client.redirectUris?.some((uri) => patterns.some((pattern) => pattern.test(uri))))?.profile;
+  // Every redirect URI must belong to the profile: one borrowed URI must not earn a stranger
+  // that client's token lifetime.
+  const uris = client.redirectUris ?? [];
+  if (uris.length === 0) return undefined;
+  return matchers.find(({ patterns }) => uris.every((uri) => patterns.some((pattern) => pattern.test(uri))))?.profile;
 }
 
 export function profileById(id: string): ClientProfile | undefined {

@@ -5,6 +5,8 @@ import type { KeyValueStore } from '../storage/store.js';
 const HEARTBEAT_MS = 5_000;
 const LIVENESS_TTL_S = 15;
 const CACHE_MS = 5_000;
+/** How long a replica seen alive is still tried when the directory cannot confirm it. */
+const REMEMBER_MS = 60_000;
 
 interface ReplicaRecord {
   url: string;
@@ -20,7 +22,8 @@ export class ReplicaDirectory {
   /** base64url without "." so it can prefix session ids. */
   readonly id = randomBytes(6).toString('base64url');
   private heartbeat?: NodeJS.Timeout;
-  private readonly cache = new Map<string, { url: string | undefined; until: number }>();
+  /** Replicas seen in the directory, with when they were last seen there. */
+  private readonly cache = new Map<string, { url: string; seenAt: number }>();
 
   constructor(private readonly store: KeyValueStore, readonly advertiseUrl: string, private readonly logger: Logger) {}
 
@@ -41,13 +44,26 @@ export class ReplicaDirectory {
     return this.store.set(this.key(this.id), { url: this.advertiseUrl, startedAt: Date.now() } satisfies ReplicaRecord, LIVENESS_TTL_S);
   }
 
-  /** The URL of a live replica, or undefined when it stopped announcing itself (it died or left). */
+  /**
+   * The URL of a replica, or undefined when it is unknown. While Redis is unreachable, or its
+   * entry is missing just after an outage (entries expire; the next heartbeat restores them), a
+   * replica seen in the last minute is still tried: the forward itself tells whether it is alive.
+   */
   async urlOf(id: string): Promise<string | undefined> {
     const cached = this.cache.get(id);
-    if (cached && cached.until > Date.now()) return cached.url;
-    const record = await this.store.get<ReplicaRecord>(this.key(id));
-    this.cache.set(id, { url: record?.url, until: Date.now() + CACHE_MS });
-    return record?.url;
+    if (cached && Date.now() - cached.seenAt < CACHE_MS) return cached.url;
+    let record: ReplicaRecord | undefined;
+    try {
+      record = await this.store.get<ReplicaRecord>(this.key(id));
+    } catch (error) {
+      if (cached) return cached.url;
+      throw error;
+    }
+    if (record) {
+      this.cache.set(id, { url: record.url, seenAt: Date.now() });
+      return record.url;
+    }
+    return cached && Date.now() - cached.seenAt < REMEMBER_MS ? cached.url : undefined;
   }
 
   /** After a failed forward: ask the directory again next time instead of trusting the cache. */

@@ -205,6 +205,8 @@ export const configSchema = z.object({
     allowGithubOrgs: z.array(z.string().regex(/^[A-Za-z0-9-]+(\/[A-Za-z0-9_.-]+)?$/, { error: 'must be a GitHub organization ("acme") or team ("acme/platform")' })).optional(),
     allowGroups: z.array(z.string().min(1)).optional(),
     allowAnyone: z.boolean().default(false),
+    /** How long a sign-in's Workspace domain, groups and GitHub teams count before they must be confirmed again. */
+    signInAgainAfter: duration('signInAgainAfter', '7d'),
   }).strict().prefault({}),
   tokens: z.object({
     accessTokenTtl: duration('accessTokenTtl', '1h'),
@@ -240,6 +242,12 @@ export const configSchema = z.object({
   }
   if (config.cluster && !/^rediss?:\/\//.test(config.storage)) {
     ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'replicas share their state through Redis: set "storage" to a redis:// URL, or remove "cluster"' });
+  }
+  const groupProviders = (login.oidc ?? []).filter((provider) => provider.groupsClaim).map((provider) => provider.id);
+  const unscoped = (access.allowGroups ?? []).find((group) => !groupProviders.some((id) => group.startsWith(`${id}:`)));
+  if (groupProviders.length > 1 && unscoped !== undefined) {
+    // Two providers could both have a group of that name; say which one is meant.
+    ctx.addIssue({ code: 'custom', path: ['access', 'allowGroups'], message: `several providers send groups (${groupProviders.join(', ')}): write "${groupProviders[0]}:${unscoped}" to say whose group "${unscoped}" is` });
   }
   if (access.allowGroups?.length && !login.oidc?.some((provider) => provider.groupsClaim)) {
     ctx.addIssue({ code: 'custom', path: ['access', 'allowGroups'], message: 'allowGroups needs a login.oidc provider with "groupsClaim" (the ID token claim that lists groups, often "groups")' });

@@ -7,6 +7,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import { hotPathLogger, type Logger } from '../log/logger.js';
 import type { KeyValueStore } from '../storage/store.js';
+import { storageReachable } from '../storage/storage-reachable.js';
 import { AccessPolicy } from '../authz/access-policy.js';
 import { AccountDirectory } from '../authz/accounts.js';
 import { CsrfTokens } from '../authz/csrf.js';
@@ -315,20 +316,6 @@ async function listenForMetrics(listen: { host: string; port: number }, metrics:
   // Never what keeps the process alive; shutdown closes it after the main server.
   server.unref();
   return server;
-}
-
-/** Whether the store answers now; used to tell an outage from a bug. */
-export async function storageReachable(store: KeyValueStore, deadlineMs = 1000): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error('ping timed out')), deadlineMs); });
-  try {
-    await Promise.race([store.ping(), deadline]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

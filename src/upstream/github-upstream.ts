@@ -52,6 +52,17 @@ export class GithubUpstream implements UpstreamProvider {
     return (await response.json()) as T;
   }
 
+  /** A list endpoint, all pages (GitHub sends 30 items unless asked for up to 100). */
+  private async apiList<T>(token: string, path: string): Promise<T[]> {
+    const items: T[] = [];
+    for (let page = 1; page <= 10; page++) {
+      const batch = await this.api<T[]>(token, `${path}?per_page=100&page=${page}`);
+      items.push(...batch);
+      if (batch.length < 100) break;
+    }
+    return items;
+  }
+
   async complete(callbackUrl: URL, request: UpstreamRequest): Promise<UpstreamIdentity> {
     const tokens = await client.authorizationCodeGrant(this.configuration, callbackUrl, {
       pkceCodeVerifier: request.codeVerifier,
@@ -67,8 +78,8 @@ export class GithubUpstream implements UpstreamProvider {
     let githubOrgs: string[] | undefined;
     if (this.options.readOrgs) {
       const [orgs, teams] = await Promise.all([
-        this.api<Array<{ login: string }>>(token, '/user/orgs'),
-        this.api<GithubTeam[]>(token, '/user/teams'),
+        this.apiList<{ login: string }>(token, '/user/orgs'),
+        this.apiList<GithubTeam>(token, '/user/teams'),
       ]);
       githubOrgs = [...orgs.map((o) => o.login), ...teams.map((t) => `${t.organization.login}/${t.slug}`)];
     }

@@ -8,6 +8,7 @@ import type { CsrfTokens } from '../authz/csrf.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { escapeHtml, PAGE_SECURITY_HEADERS, SafeHtml } from '../http/views.js';
 import type { Logger } from '../log/logger.js';
+import { storageReachable } from '../storage/storage-reachable.js';
 import type { KeyValueStore } from '../storage/store.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import { audit } from '../observability/audit.js';
@@ -17,7 +18,8 @@ import { UpstreamRefusal, type UpstreamProvider, type UpstreamRequest } from './
 
 const PENDING_TTL_S = 10 * 60;
 const RESULT_TTL_S = 5 * 60;
-const BINDING_COOKIE = 'mcpgw_upstream';
+/** One cookie per sign-in, so two sign-ins started in two tabs do not overwrite each other. */
+const bindingCookie = (state: string) => `mcpgw_upstream_${sha256(state).slice(0, 12)}`;
 
 interface PendingLogin extends UpstreamRequest {
   uid: string;
@@ -106,13 +108,18 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       };
       const target = await upstream.authorizationUrl(pending);
       await store.set(`upstream:pending:${pending.state}`, pending, PENDING_TTL_S);
-      res.cookie(BINDING_COOKIE, binding, { httpOnly: true, sameSite: 'lax', secure: secureCookies, path: '/login/', maxAge: PENDING_TTL_S * 1000 });
+      res.cookie(bindingCookie(pending.state), binding, { httpOnly: true, sameSite: 'lax', secure: secureCookies, path: '/login/', maxAge: PENDING_TTL_S * 1000 });
       logger.info({ event: 'login.upstream.start', provider: upstream.id, uid: details.uid, clientId: pending.clientId }, 'sending the person to their identity provider');
       res.redirect(303, target.href);
     } catch (error) {
       logger.error({ err: error, provider: req.params.provider, requestId: req.id }, 'could not start upstream login');
       if (error instanceof Error && /interaction session|SessionNotFound/i.test(`${error.name} ${error.message}`)) {
         next(error);
+        return;
+      }
+      if (!(await storageReachable(store))) {
+        res.set('Retry-After', '5');
+        deps.renderErrorPage(res, 503, 'Temporarily unavailable', 'The gateway cannot reach its storage right now.', 'Try again in a few seconds.');
         return;
       }
       deps.renderErrorPage(res, 502, 'Sign-in is unavailable', 'The identity provider could not be reached.', 'Try again in a minute. If it keeps happening, tell the gateway operator (mention the request id below).');
@@ -125,7 +132,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     // Taken, not read: a replayed callback finds nothing.
     const pending = state ? await store.get<PendingLogin>(`upstream:pending:${state}`) : undefined;
     if (pending) await store.delete(`upstream:pending:${state}`);
-    res.clearCookie(BINDING_COOKIE, { path: '/login/' });
+    if (state) res.clearCookie(bindingCookie(state), { path: '/login/' });
     const upstream = upstreams.get(providerId);
     if (!pending || !upstream || pending.provider !== providerId) {
       failed(methodOf(providerId), 'invalid_state');
@@ -133,7 +140,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       deps.renderErrorPage(res, 400, 'This sign-in link has expired', 'The answer from the identity provider was already used, or it belongs to a sign-in that expired.', 'Go back to the application you were connecting and start again.');
       return;
     }
-    const binding = parseCookie(req.headers.cookie, BINDING_COOKIE) ?? '';
+    const binding = parseCookie(req.headers.cookie, bindingCookie(state)) ?? '';
     if (!binding || !sameHash(sha256(binding), pending.bindingHash)) {
       failed(providerId, 'foreign_browser');
       audit(logger, 'login.upstream.foreign_browser', { outcome: 'failure', method: providerId, provider: providerId, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'callback arrived in a browser that did not start the sign-in', 'warn');
