@@ -1,37 +1,17 @@
 import express, { type Request, type Response, type NextFunction, Router } from 'express';
 import type Provider from 'oidc-provider';
-import type { GatewayConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
-import type { KeyValueStore } from '../storage/store.js';
-import type { RateLimits } from '../http/rate-limit.js';
 import { audit, loggableEmail } from '../observability/audit.js';
-import type { GatewayMetrics } from '../observability/metrics.js';
 import { escapeHtml, notice, PAGE_SECURITY_HEADERS, renderFragment, renderPage, SafeHtml, type ViewValues } from '../http/views.js';
-import type { UpstreamProvider } from '../upstream/upstream-provider.js';
-import type { AccessPolicy } from './access-policy.js';
-import type { AccountDirectory } from './accounts.js';
 import { rememberGrant } from './consent-memory.js';
-import type { CsrfTokens } from './csrf.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { verifyPassword } from './password-hash.js';
 import { isLocalRedirect } from './redirect-uri-policy.js';
 import type { ResourceCatalog } from './resources.js';
+import type { SignInDependencies } from './sign-in-dependencies.js';
 
-export interface InteractionDependencies {
-  provider: Provider;
-  config: GatewayConfig;
-  store: KeyValueStore;
-  accounts: AccountDirectory;
-  policy: AccessPolicy;
+export interface InteractionDependencies extends SignInDependencies {
   throttle: LoginThrottle;
   resources: ResourceCatalog;
-  csrf: CsrfTokens;
-  logger: Logger;
-  upstreams: ReadonlyMap<string, UpstreamProvider>;
-  renderErrorPage: (res: Response, status: number, heading: string, message: string, advice: string, actions?: SafeHtml) => void;
-  metrics?: GatewayMetrics;
-  /** rateLimits.login: sign-in attempts per client IP (counted before the password throttle). */
-  rateLimits?: RateLimits;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;

@@ -1,20 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import type Provider from 'oidc-provider';
 import * as client from 'openid-client';
-import type { AccessPolicy } from '../authz/access-policy.js';
-import type { AccountDirectory } from '../authz/accounts.js';
-import type { CsrfTokens } from '../authz/csrf.js';
-import type { GatewayConfig } from '../config/schema.js';
 import { escapeHtml, PAGE_SECURITY_HEADERS, SafeHtml } from '../http/views.js';
-import type { Logger } from '../log/logger.js';
 import { storageReachable } from '../storage/storage-reachable.js';
-import type { KeyValueStore } from '../storage/store.js';
-import type { RateLimits } from '../http/rate-limit.js';
 import { audit } from '../observability/audit.js';
-import type { GatewayMetrics } from '../observability/metrics.js';
 import { callbackUrl } from './providers.js';
-import { UpstreamRefusal, type UpstreamProvider, type UpstreamRequest } from './upstream-provider.js';
+import { UpstreamRefusal, type UpstreamRequest } from './upstream-provider.js';
+import type { SignInDependencies } from '../authz/sign-in-dependencies.js';
 
 const PENDING_TTL_S = 10 * 60;
 const RESULT_TTL_S = 5 * 60;
@@ -32,20 +24,7 @@ interface PendingLogin extends UpstreamRequest {
 
 type LoginResult = { accountId: string; provider: string } | { error: string; description: string };
 
-export interface UpstreamLoginDependencies {
-  provider: Provider;
-  config: GatewayConfig;
-  store: KeyValueStore;
-  accounts: AccountDirectory;
-  policy: AccessPolicy;
-  csrf: CsrfTokens;
-  logger: Logger;
-  upstreams: ReadonlyMap<string, UpstreamProvider>;
-  renderErrorPage: (res: Response, status: number, heading: string, message: string, advice: string, actions?: SafeHtml) => void;
-  metrics?: GatewayMetrics;
-  /** rateLimits.login: starts of an upstream sign-in count with password attempts, per client IP. */
-  rateLimits?: RateLimits;
-}
+export type UpstreamLoginDependencies = SignInDependencies;
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
 

@@ -1,0 +1,28 @@
+import type { Response } from 'express';
+import type Provider from 'oidc-provider';
+import type { GatewayConfig } from '../config/schema.js';
+import type { RateLimits } from '../http/rate-limit.js';
+import type { SafeHtml } from '../http/views.js';
+import type { Logger } from '../log/logger.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { KeyValueStore } from '../storage/store.js';
+import type { UpstreamProvider } from '../upstream/upstream-provider.js';
+import type { AccessPolicy } from './access-policy.js';
+import type { AccountDirectory } from './accounts.js';
+import type { CsrfTokens } from './csrf.js';
+
+/** What the sign-in pages (password and upstream) are built from. */
+export interface SignInDependencies {
+  provider: Provider;
+  config: GatewayConfig;
+  store: KeyValueStore;
+  accounts: AccountDirectory;
+  policy: AccessPolicy;
+  csrf: CsrfTokens;
+  logger: Logger;
+  upstreams: ReadonlyMap<string, UpstreamProvider>;
+  renderErrorPage: (res: Response, status: number, heading: string, message: string, advice: string, actions?: SafeHtml) => void;
+  metrics?: GatewayMetrics;
+  /** rateLimits.login: password attempts and upstream sign-in starts, per client IP. */
+  rateLimits?: RateLimits;
+}
