@@ -8,6 +8,7 @@ import type { StoredSigningKey } from './keys.js';
 import { profileOf } from './client-profiles.js';
 import { pinnedClients } from './pinned-clients.js';
 import { redirectUriProblem } from './redirect-uri-policy.js';
+import { clientMetadataSizeProblem } from './client-metadata-limits.js';
 import type { ResourceCatalog } from './resources.js';
 import { MCP_SCOPE, SUPPORTED_SCOPES } from './scopes.js';
 import { rememberedGrantId } from './consent-memory.js';
@@ -40,28 +41,48 @@ export function accessTokenTtlFor(config: GatewayConfig, client: { clientId: str
   return (profile && config.tokens.clients[profile.id]?.accessTokenTtl) ?? config.tokens.accessTokenTtl;
 }
 
-/** DCR and CIMD metadata pass through here (oidc-provider calls it for every client). */
+type ClientMetadata = Record<string, unknown>;
+/** A rule for client metadata: throws an OAuth error saying what is wrong, or returns. */
+type ClientMetadataCheck = (metadata: ClientMetadata) => void;
+
 function invalidRedirectUri(description: string): Error {
   const error = new errors.InvalidRedirectUri();
   error.error_description = description;
   return error;
 }
 
-function validateClientMetadata(_ctx: unknown, key: string, _value: unknown, metadata: Record<string, unknown>): void {
-  if (key !== 'software_id') return;
+const withinSizeLimits: ClientMetadataCheck = (metadata) => {
+  const problem = clientMetadataSizeProblem(metadata);
+  if (problem) throw new errors.InvalidClientMetadata(problem);
+};
+
+const redirectUrisFollowPolicy: ClientMetadataCheck = (metadata) => {
   const uris = metadata.redirect_uris;
-  if (uris !== undefined) {
-    if (!Array.isArray(uris)) throw invalidRedirectUri('redirect_uris must be an array of URLs');
-    for (const uri of uris) {
-      const problem = redirectUriProblem(uri);
-      if (problem) throw invalidRedirectUri(problem);
-    }
+  if (uris === undefined) return;
+  if (!Array.isArray(uris)) throw invalidRedirectUri('redirect_uris must be an array of URLs');
+  for (const uri of uris) {
+    const problem = redirectUriProblem(uri);
+    if (problem) throw invalidRedirectUri(problem);
   }
-  // A client that registered a narrower scope list must still be able to ask for the MCP scope.
-  if (typeof metadata.scope === 'string') {
-    const kept = metadata.scope.split(' ').filter((scope) => SUPPORTED_SCOPES.includes(scope));
-    metadata.scope = [...new Set([...kept, MCP_SCOPE])].join(' ');
-  }
+};
+
+/** A client that registered a narrower scope list must still be able to ask for the MCP scope. */
+const scopeIncludesMcp: ClientMetadataCheck = (metadata) => {
+  if (typeof metadata.scope !== 'string') return;
+  const kept = metadata.scope.split(' ').filter((scope) => SUPPORTED_SCOPES.includes(scope));
+  metadata.scope = [...new Set([...kept, MCP_SCOPE])].join(' ');
+};
+
+/** In order; the size limits first, so nothing else reads an oversized document. */
+const clientMetadataChecks: ClientMetadataCheck[] = [withinSizeLimits, redirectUrisFollowPolicy, scopeIncludesMcp];
+
+/**
+ * oidc-provider calls this (once per extra property) for every client it builds: dynamic
+ * registrations, stored clients, fetched and pinned Client ID Metadata Documents.
+ */
+function validateClientMetadata(_ctx: unknown, key: string, _value: unknown, metadata: ClientMetadata): void {
+  if (key !== 'software_id') return;
+  for (const check of clientMetadataChecks) check(metadata);
 }
 
 export function createProvider(deps: ProviderDependencies): Provider {

@@ -15,6 +15,7 @@ import { interactionRouter } from '../authz/interactions.js';
 import { loadCookieKeys, loadSigningKeys, publicJwks, type StoredSigningKey } from '../authz/keys.js';
 import { LoginThrottle, type ThrottleLimits } from '../authz/login-throttle.js';
 import { createProvider, maxSignedTokenLifetime } from '../authz/provider.js';
+import { registrationBodyLimit } from '../authz/client-metadata-limits.js';
 import { ResourceCatalog } from '../authz/resources.js';
 import { effectiveScope } from '../authz/scopes.js';
 import { profileOf } from '../authz/client-profiles.js';
@@ -154,6 +155,7 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   app.use('/register', openCors());
   // Before oidc-provider (which reads the bodies itself): counted per client IP.
   if (rateLimits.enabled('register')) app.post('/register', limitByIp(rateLimits, 'register', 'client registrations'));
+  app.post('/register', registrationBodyLimit);
   if (rateLimits.enabled('token')) app.post('/token', limitByIp(rateLimits, 'token', 'token requests'));
   app.get('/authorize', logAuthorizationRequest(logger), defaultAuthorizationScope);
 
