@@ -85,6 +85,18 @@ function validateClientMetadata(_ctx: unknown, key: string, _value: unknown, met
   for (const check of clientMetadataChecks) check(metadata);
 }
 
+/**
+ * One MCP server per authorization: consent names one server and the grant covers one, so a
+ * request listing several `resource`s is refused (redirected to the client as invalid_target)
+ * rather than approved for servers the person was never shown.
+ */
+function refuseSeveralResources(ctx: KoaContextWithOIDC): void {
+  const requested = ctx.oidc.params?.resource;
+  if (Array.isArray(requested) && requested.length > 1) {
+    throw new errors.InvalidTarget(`ask for one resource per authorization: this request names ${requested.length} (${requested.join(', ')}); authorize each MCP server separately`);
+  }
+}
+
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, resources, accounts, policy } = deps;
   const Adapter = createOidcAdapterClass(store, { refreshGracePeriod: config.tokens.refreshGracePeriod, pinnedClients });
@@ -148,7 +160,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
           return sole;
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx, indicator, client) => resourceServerFor(indicator, client),
+        getResourceServerInfo: async (ctx, indicator, client) => {
+          refuseSeveralResources(ctx);
+          return resourceServerFor(indicator, client);
+        },
       },
       clientIdMetadataDocument: { enabled: true, ack: 'draft-02' },
     } as Configuration['features'],
