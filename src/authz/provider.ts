@@ -93,7 +93,7 @@ function validateClientMetadata(_ctx: unknown, key: string, _value: unknown, met
 function refuseSeveralResources(ctx: KoaContextWithOIDC): void {
   const requested = ctx.oidc.params?.resource;
   if (Array.isArray(requested) && requested.length > 1) {
-    throw new errors.InvalidTarget(`ask for one resource per authorization: this request names ${requested.length} (${requested.join(', ')}); authorize each MCP server separately`);
+    throw new errors.InvalidTarget(`ask for one resource per authorization: this request names ${requested.length}; authorize each MCP server separately`);
   }
 }
 
