@@ -1,7 +1,7 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import type { KeyValueStore } from '../storage/store.js';
-import { createOidcAdapterClass } from '../storage/oidc-adapter.js';
+import { createOidcAdapterClass, type ClientLifetimes } from '../storage/oidc-adapter.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { AccountDirectory } from './accounts.js';
 import type { StoredSigningKey } from './keys.js';
@@ -97,9 +97,32 @@ function refuseSeveralResources(ctx: KoaContextWithOIDC): void {
   }
 }
 
+/** Dynamically registered clients: see ClientLifetimes. */
+function clientLifetimes(config: GatewayConfig): ClientLifetimes {
+  const { unusedClientTtl, grantTtl, refreshTokenTtl } = config.tokens;
+  // A minute more than any grant or refresh token saved at the same moment can live.
+  return { unused: unusedClientTtl, inUse: Math.max(unusedClientTtl, grantTtl, refreshTokenTtl) + 60 };
+}
+
+/**
+ * oidc-provider registers these whatever the features say (logout confirmation) or serves them to
+ * anyone holding a token the gateway never issues (registration read): 404, like any unknown path.
+ */
+const UNSERVED_ROUTES = [/^\/session\/end(\/|$)/, /^\/register\/./];
+
+function refuseUnservedRoutes(provider: Provider): void {
+  provider.use(async (ctx, next) => {
+    if (UNSERVED_ROUTES.some((route) => route.test(ctx.path))) {
+      ctx.status = 404;
+      return;
+    }
+    await next();
+  });
+}
+
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, resources, accounts, policy } = deps;
-  const Adapter = createOidcAdapterClass(store, { refreshGracePeriod: config.tokens.refreshGracePeriod, pinnedClients });
+  const Adapter = createOidcAdapterClass(store, { refreshGracePeriod: config.tokens.refreshGracePeriod, pinnedClients, clientTtl: clientLifetimes(config) });
 
   const resourceServerFor = (indicator: string, client?: { clientId: string; redirectUris?: readonly string[] }): ResourceServer => {
     const audience = resources.canonical(indicator);
@@ -135,8 +158,6 @@ export function createProvider(deps: ProviderDependencies): Provider {
       registration: '/register',
       jwks: '/jwks',
       revocation: '/revoke',
-      end_session: '/session/end',
-      userinfo: '/me',
     },
     scopes: SUPPORTED_SCOPES,
     claims: {
@@ -147,10 +168,21 @@ export function createProvider(deps: ProviderDependencies): Provider {
     responseTypes: ['code'],
     pkce: { required: () => true },
     features: {
+      // Only what connectors use is on: every other endpoint is one more thing anyone can call,
+      // and RP-initiated logout stored a session for each anonymous GET /session/end.
       devInteractions: { enabled: false },
-      registration: { enabled: true, initialAccessToken: false },
+      // No registration access token: no client reads or manages its registration (RFC 7592).
+      registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false },
       revocation: { enabled: true },
       userinfo: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      introspection: { enabled: false },
+      deviceFlow: { enabled: false },
+      backchannelLogout: { enabled: false },
+      ciba: { enabled: false },
+      clientCredentials: { enabled: false },
+      registrationManagement: { enabled: false },
       resourceIndicators: {
         enabled: true,
         defaultResource: async (_ctx, _client, oneOf) => {
@@ -212,6 +244,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   };
 
   const provider = new Provider(config.publicUrl, configuration);
+  refuseUnservedRoutes(provider);
   // The gateway itself sets the forwarded headers from publicUrl just before the provider runs.
   provider.proxy = true;
   return provider;
