@@ -1,13 +1,14 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import type { KeyValueStore } from '../storage/store.js';
-import { createOidcAdapterClass } from '../storage/oidc-adapter.js';
+import { createOidcAdapterClass, type ClientLifetimes } from '../storage/oidc-adapter.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { AccountDirectory } from './accounts.js';
 import type { StoredSigningKey } from './keys.js';
 import { profileOf } from './client-profiles.js';
 import { pinnedClients } from './pinned-clients.js';
 import { redirectUriProblem } from './redirect-uri-policy.js';
+import { clientMetadataSizeProblem } from './client-metadata-limits.js';
 import type { ResourceCatalog } from './resources.js';
 import { MCP_SCOPE, SUPPORTED_SCOPES } from './scopes.js';
 import { rememberedGrantId } from './consent-memory.js';
@@ -40,33 +41,88 @@ export function accessTokenTtlFor(config: GatewayConfig, client: { clientId: str
   return (profile && config.tokens.clients[profile.id]?.accessTokenTtl) ?? config.tokens.accessTokenTtl;
 }
 
-/** DCR and CIMD metadata pass through here (oidc-provider calls it for every client). */
+type ClientMetadata = Record<string, unknown>;
+/** A rule for client metadata: throws an OAuth error saying what is wrong, or returns. */
+type ClientMetadataCheck = (metadata: ClientMetadata) => void;
+
 function invalidRedirectUri(description: string): Error {
   const error = new errors.InvalidRedirectUri();
   error.error_description = description;
   return error;
 }
 
-function validateClientMetadata(_ctx: unknown, key: string, _value: unknown, metadata: Record<string, unknown>): void {
-  if (key !== 'software_id') return;
+const withinSizeLimits: ClientMetadataCheck = (metadata) => {
+  const problem = clientMetadataSizeProblem(metadata);
+  if (problem) throw new errors.InvalidClientMetadata(problem);
+};
+
+const redirectUrisFollowPolicy: ClientMetadataCheck = (metadata) => {
   const uris = metadata.redirect_uris;
-  if (uris !== undefined) {
-    if (!Array.isArray(uris)) throw invalidRedirectUri('redirect_uris must be an array of URLs');
-    for (const uri of uris) {
-      const problem = redirectUriProblem(uri);
-      if (problem) throw invalidRedirectUri(problem);
+  if (uris === undefined) return;
+  if (!Array.isArray(uris)) throw invalidRedirectUri('redirect_uris must be an array of URLs');
+  for (const uri of uris) {
+    const problem = redirectUriProblem(uri);
+    if (problem) throw invalidRedirectUri(problem);
+  }
+};
+
+/** A client that registered a narrower scope list must still be able to ask for the MCP scope. */
+const scopeIncludesMcp: ClientMetadataCheck = (metadata) => {
+  if (typeof metadata.scope !== 'string') return;
+  const kept = metadata.scope.split(' ').filter((scope) => SUPPORTED_SCOPES.includes(scope));
+  metadata.scope = [...new Set([...kept, MCP_SCOPE])].join(' ');
+};
+
+/** In order; the size limits first, so nothing else reads an oversized document. */
+const clientMetadataChecks: ClientMetadataCheck[] = [withinSizeLimits, redirectUrisFollowPolicy, scopeIncludesMcp];
+
+/**
+ * oidc-provider calls this (once per extra property) for every client it builds: dynamic
+ * registrations, stored clients, fetched and pinned Client ID Metadata Documents.
+ */
+function validateClientMetadata(_ctx: unknown, key: string, _value: unknown, metadata: ClientMetadata): void {
+  if (key !== 'software_id') return;
+  for (const check of clientMetadataChecks) check(metadata);
+}
+
+/**
+ * One MCP server per authorization: consent names one server and the grant covers one, so a
+ * request listing several `resource`s is refused (redirected to the client as invalid_target)
+ * rather than approved for servers the person was never shown.
+ */
+function refuseSeveralResources(ctx: KoaContextWithOIDC): void {
+  const requested = ctx.oidc.params?.resource;
+  if (Array.isArray(requested) && requested.length > 1) {
+    throw new errors.InvalidTarget(`ask for one resource per authorization: this request names ${requested.length}; authorize each MCP server separately`);
+  }
+}
+
+/** Dynamically registered clients: see ClientLifetimes. */
+function clientLifetimes(config: GatewayConfig): ClientLifetimes {
+  const { unusedClientTtl, grantTtl, refreshTokenTtl } = config.tokens;
+  // A minute more than any grant or refresh token saved at the same moment can live.
+  return { unused: unusedClientTtl, inUse: Math.max(unusedClientTtl, grantTtl, refreshTokenTtl) + 60 };
+}
+
+/**
+ * oidc-provider registers these whatever the features say (logout confirmation) or serves them to
+ * anyone holding a token the gateway never issues (registration read): 404, like any unknown path.
+ */
+const UNSERVED_ROUTES = [/^\/session\/end(\/|$)/, /^\/register\/./];
+
+function refuseUnservedRoutes(provider: Provider): void {
+  provider.use(async (ctx, next) => {
+    if (UNSERVED_ROUTES.some((route) => route.test(ctx.path))) {
+      ctx.status = 404;
+      return;
     }
-  }
-  // A client that registered a narrower scope list must still be able to ask for the MCP scope.
-  if (typeof metadata.scope === 'string') {
-    const kept = metadata.scope.split(' ').filter((scope) => SUPPORTED_SCOPES.includes(scope));
-    metadata.scope = [...new Set([...kept, MCP_SCOPE])].join(' ');
-  }
+    await next();
+  });
 }
 
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, resources, accounts, policy } = deps;
-  const Adapter = createOidcAdapterClass(store, { refreshGracePeriod: config.tokens.refreshGracePeriod, pinnedClients });
+  const Adapter = createOidcAdapterClass(store, { refreshGracePeriod: config.tokens.refreshGracePeriod, pinnedClients, clientTtl: clientLifetimes(config) });
 
   const resourceServerFor = (indicator: string, client?: { clientId: string; redirectUris?: readonly string[] }): ResourceServer => {
     const audience = resources.canonical(indicator);
@@ -102,8 +158,6 @@ export function createProvider(deps: ProviderDependencies): Provider {
       registration: '/register',
       jwks: '/jwks',
       revocation: '/revoke',
-      end_session: '/session/end',
-      userinfo: '/me',
     },
     scopes: SUPPORTED_SCOPES,
     claims: {
@@ -114,10 +168,21 @@ export function createProvider(deps: ProviderDependencies): Provider {
     responseTypes: ['code'],
     pkce: { required: () => true },
     features: {
+      // Only what connectors use is on: every other endpoint is one more thing anyone can call,
+      // and RP-initiated logout stored a session for each anonymous GET /session/end.
       devInteractions: { enabled: false },
-      registration: { enabled: true, initialAccessToken: false },
+      // No registration access token: no client reads or manages its registration (RFC 7592).
+      registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false },
       revocation: { enabled: true },
       userinfo: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      introspection: { enabled: false },
+      deviceFlow: { enabled: false },
+      backchannelLogout: { enabled: false },
+      ciba: { enabled: false },
+      clientCredentials: { enabled: false },
+      registrationManagement: { enabled: false },
       resourceIndicators: {
         enabled: true,
         defaultResource: async (_ctx, _client, oneOf) => {
@@ -127,7 +192,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
           return sole;
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx, indicator, client) => resourceServerFor(indicator, client),
+        getResourceServerInfo: async (ctx, indicator, client) => {
+          refuseSeveralResources(ctx);
+          return resourceServerFor(indicator, client);
+        },
       },
       clientIdMetadataDocument: { enabled: true, ack: 'draft-02' },
     } as Configuration['features'],
@@ -176,6 +244,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   };
 
   const provider = new Provider(config.publicUrl, configuration);
+  refuseUnservedRoutes(provider);
   // The gateway itself sets the forwarded headers from publicUrl just before the provider runs.
   provider.proxy = true;
   return provider;

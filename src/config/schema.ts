@@ -150,6 +150,8 @@ export const DEFAULT_RATE_LIMITS = {
   register: { limit: 120, window: '1h' },
   token: { limit: 600, window: '1m' },
   mcp: { limit: 600, window: '1m' },
+  // Each GET /authorize stores a sign-in in progress for an hour, signed in or not.
+  authorize: { limit: 300, window: '15m' },
 } as const;
 
 const rateLimitRules = z.object({
@@ -161,13 +163,15 @@ const rateLimitRules = z.object({
   token: rateLimit('token', DEFAULT_RATE_LIMITS.token.limit, DEFAULT_RATE_LIMITS.token.window),
   /** Per person (the token's sub): POST /mcp/<server>. */
   mcp: rateLimit('mcp', DEFAULT_RATE_LIMITS.mcp.limit, DEFAULT_RATE_LIMITS.mcp.window),
+  /** Per client IP: GET /authorize. */
+  authorize: rateLimit('authorize', DEFAULT_RATE_LIMITS.authorize.limit, DEFAULT_RATE_LIMITS.authorize.window),
 }).strict();
 
 /** `"rateLimits": false` turns every limit off. */
 const rateLimits = z.preprocess((value, ctx) => {
-  if (value === false) return { login: false, register: false, token: false, mcp: false };
+  if (value === false) return { login: false, register: false, token: false, mcp: false, authorize: false };
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    ctx.addIssue({ code: 'custom', message: `must be false (no limits) or an object with any of "login", "register", "token" and "mcp", not ${JSON.stringify(value)}` });
+    ctx.addIssue({ code: 'custom', message: `must be false (no limits) or an object with any of "login", "register", "token", "mcp" and "authorize", not ${JSON.stringify(value)}` });
   }
   return value;
 }, rateLimitRules).prefault({});
@@ -213,6 +217,8 @@ export const configSchema = z.object({
     refreshTokenTtl: duration('refreshTokenTtl', '30d'),
     grantTtl: duration('grantTtl', '30d'),
     refreshGracePeriod: duration('refreshGracePeriod', '30s'),
+    /** A registered client that never completes a grant is forgotten after this long. */
+    unusedClientTtl: duration('unusedClientTtl', '24h'),
     /** Per known client (see src/authz/client-profiles.json), e.g. a longer life for Claude.ai, which rarely refreshes. */
     clients: z.partialRecord(
       z.enum(clientProfiles.map((profile) => profile.id) as [string, ...string[]], { error: `clients are named by profile: ${clientProfiles.map((profile) => `"${profile.id}"`).join(', ')}` }),

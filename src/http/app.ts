@@ -15,6 +15,7 @@ import { interactionRouter } from '../authz/interactions.js';
 import { loadCookieKeys, loadSigningKeys, publicJwks, type StoredSigningKey } from '../authz/keys.js';
 import { LoginThrottle, type ThrottleLimits } from '../authz/login-throttle.js';
 import { createProvider, maxSignedTokenLifetime } from '../authz/provider.js';
+import { registrationBodyLimit } from '../authz/client-metadata-limits.js';
 import { ResourceCatalog } from '../authz/resources.js';
 import { effectiveScope } from '../authz/scopes.js';
 import { profileOf } from '../authz/client-profiles.js';
@@ -154,7 +155,10 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   app.use('/register', openCors());
   // Before oidc-provider (which reads the bodies itself): counted per client IP.
   if (rateLimits.enabled('register')) app.post('/register', limitByIp(rateLimits, 'register', 'client registrations'));
+  app.post('/register', registrationBodyLimit);
   if (rateLimits.enabled('token')) app.post('/token', limitByIp(rateLimits, 'token', 'token requests'));
+  // Each authorization request stores a sign-in in progress for an hour: counted per client IP.
+  if (rateLimits.enabled('authorize')) app.get('/authorize', limitAuthorizationRequests(rateLimits, host));
   app.get('/authorize', logAuthorizationRequest(logger), defaultAuthorizationScope);
 
   const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
@@ -267,6 +271,21 @@ function limitByIp(rateLimits: RateLimits, name: 'register' | 'token', what: str
       error_description: `too many ${what} from this address; retry in ${retryAfter} seconds`,
       retry_after: retryAfter,
     });
+  };
+}
+
+/** rateLimits.authorize, per client IP: a person's browser gets a page, with Retry-After. */
+function limitAuthorizationRequests(rateLimits: RateLimits, host: string) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const ip = req.ip ?? 'unknown';
+    const retryAfter = await rateLimits.take('authorize', ip);
+    if (retryAfter === 0) {
+      next();
+      return;
+    }
+    rateLimits.refused('authorize', ip, retryAfter, { ip, requestId: req.id });
+    res.status(429).set({ ...PAGE_SECURITY_HEADERS, 'Retry-After': String(retryAfter) }).type('html').send(errorPage(host, req.id ?? '-',
+      'Too many sign-in requests', 'There were too many sign-in requests from your network.', `Wait ${Math.ceil(retryAfter / 60)} minute${retryAfter > 60 ? 's' : ''} and try connecting again.`));
   };
 }
 

@@ -24,17 +24,18 @@ export class SafeHtml {
 
 export type ViewValues = Record<string, string | number | SafeHtml | undefined>;
 
-/** `{{name}}` is escaped; `{{{name}}}` must be a SafeHtml fragment. */
+/**
+ * `{{name}}` is escaped; `{{{name}}}` must be a SafeHtml fragment. One pass over the template:
+ * inserted values are never scanned again, so a value containing `{{content}}` (a client name, say)
+ * is shown as typed instead of being expanded into the page.
+ */
 function fill(text: string, values: ViewValues): string {
-  return text
-    .replace(/\{\{\{(\w+)\}\}\}/g, (_m, name: string) => {
-      const value = values[name];
-      return value instanceof SafeHtml ? value.html : value === undefined ? '' : escapeHtml(String(value));
-    })
-    .replace(/\{\{(\w+)\}\}/g, (_m, name: string) => {
-      const value = values[name];
-      return value === undefined ? '' : escapeHtml(value instanceof SafeHtml ? value.html : String(value));
-    });
+  return text.replace(/\{\{\{(\w+)\}\}\}|\{\{(\w+)\}\}/g, (_m, raw: string | undefined, escaped: string | undefined) => {
+    const value = values[(raw ?? escaped)!];
+    if (value === undefined) return '';
+    if (value instanceof SafeHtml) return raw ? value.html : escapeHtml(value.html);
+    return escapeHtml(String(value));
+  });
 }
 
 /** A template filled in on its own, to be placed inside a page. */

@@ -11,6 +11,18 @@ export interface OidcAdapterOptions {
    * for a client's duplicate request (ChatGPT sends the exchange twice): refused, nothing revoked.
    */
   duplicateCodeWindow?: number;
+  /** Lifetimes of dynamically registered clients; without it they are kept forever. */
+  clientTtl?: ClientLifetimes;
+}
+
+/**
+ * A registered client lives `unused` seconds; each grant saved or refresh token issued for it
+ * extends it to `inUse` from now, which must be at least the longest a grant or refresh token
+ * lives, so a client is never forgotten while one of its tokens still works.
+ */
+export interface ClientLifetimes {
+  unused: number;
+  inUse: number;
 }
 
 export const DEFAULT_DUPLICATE_CODE_WINDOW = 10;
@@ -54,9 +66,24 @@ export function createOidcAdapterClass(store: KeyValueStore, options: OidcAdapte
       return `oidc:rotation:${grantId}`;
     }
 
-    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    /**
+     * A grant or refresh token was just saved for this client: it now lives `inUse` from now.
+     * Always the same span from the present, so concurrent extensions cannot shorten it.
+     * Clients not in storage (Client ID Metadata Documents) are left alone.
+     */
+    private static async keepClient(clientId: string): Promise<void> {
+      if (!options.clientTtl) return;
+      const key = `oidc:Client:${clientId}`;
+      const client = await store.get<AdapterPayload>(key);
+      if (client) await store.set(key, client, options.clientTtl.inUse);
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
       const key = this.key(id);
+      // oidc-provider stores only dynamically registered clients, without a lifetime.
+      if (this.name === 'Client') expiresIn ??= options.clientTtl?.unused;
       await store.set(key, payload, expiresIn);
+      if ((this.name === 'Grant' || this.name === 'RefreshToken') && payload.clientId) await StoreAdapter.keepClient(payload.clientId);
       if (payload.grantId) await store.addToIndex(StoreAdapter.grantIndex(payload.grantId), key, expiresIn);
       if (payload.uid) await store.set(`oidc:uid:${payload.uid}`, id, expiresIn);
       if (payload.userCode) await store.set(`oidc:userCode:${payload.userCode}`, id, expiresIn);
