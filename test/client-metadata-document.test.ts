@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { createSafeFetch } from '../src/net/safe-fetch.js';
 import { ALICE, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { authorizeWithPassword, HttpBrowser } from './helpers/http-browser.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, type RegisteredClient } from './helpers/oauth-client.js';
@@ -28,15 +29,16 @@ describe('Client ID Metadata Documents', () => {
     await new Promise<void>((r) => documentServer.listen(0, '127.0.0.1', () => r()));
     documentPort = (documentServer.address() as { port: number }).port;
     // Stands in for DNS + TLS: tools.example.org reaches the local document server as if it were
-    // a public host. Every other URL keeps oidc-provider's SSRF-protected connection and only loses
-    // TLS, so a loopback client_id would really reach the document server were it not refused.
+    // a public host. Every other URL goes through the gateway's own SSRF-safe fetch (the default
+    // path), so a loopback client_id is refused by it, before any connection.
+    const safeFetch = createSafeFetch();
     const fetchThroughStandIn: typeof fetch = async (input, init) => {
       const url = String(input);
       if (url.startsWith('https://tools.example.org/')) {
         const { dispatcher: _ignored, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
         return fetch(url.replace('https://tools.example.org', `http://127.0.0.1:${documentPort}`), rest);
       }
-      return fetch(url.replace(/^https:/, 'http:'), init);
+      return safeFetch(url, init);
     };
     gw = await startTestGateway({}, { fetch: fetchThroughStandIn });
   });

@@ -12,6 +12,7 @@ import { clientMetadataSizeProblem } from './client-metadata-limits.js';
 import type { ResourceCatalog } from './resources.js';
 import { MCP_SCOPE, SUPPORTED_SCOPES } from './scopes.js';
 import { rememberedGrantId } from './consent-memory.js';
+import { fetchedClientUrlProblem, unresolvableClientUrlProblem } from '../net/client-urls.js';
 
 export interface ProviderDependencies {
   config: GatewayConfig;
@@ -66,6 +67,19 @@ const redirectUrisFollowPolicy: ClientMetadataCheck = (metadata) => {
   }
 };
 
+/** jwks_uri and sector_identifier_uri: https to a public host (the name is resolved at registration, below). */
+const fetchedUrlsArePublic: ClientMetadataCheck = (metadata) => {
+  const problem = fetchedClientUrlProblem(metadata);
+  if (problem) throw new errors.InvalidClientMetadata(problem);
+};
+
+/** The one awaited registration hook that sees the body before the client is stored: resolves those hosts. */
+async function refuseInternalClientUrls(ctx: KoaContextWithOIDC): Promise<boolean> {
+  const problem = await unresolvableClientUrlProblem((ctx.oidc.body ?? {}) as ClientMetadata);
+  if (problem) throw new errors.InvalidClientMetadata(problem);
+  return false; // still no registration access token
+}
+
 /** A client that registered a narrower scope list must still be able to ask for the MCP scope. */
 const scopeIncludesMcp: ClientMetadataCheck = (metadata) => {
   if (typeof metadata.scope !== 'string') return;
@@ -74,7 +88,7 @@ const scopeIncludesMcp: ClientMetadataCheck = (metadata) => {
 };
 
 /** In order; the size limits first, so nothing else reads an oversized document. */
-const clientMetadataChecks: ClientMetadataCheck[] = [withinSizeLimits, redirectUrisFollowPolicy, scopeIncludesMcp];
+const clientMetadataChecks: ClientMetadataCheck[] = [withinSizeLimits, fetchedUrlsArePublic, redirectUrisFollowPolicy, scopeIncludesMcp];
 
 /**
  * oidc-provider calls this (once per extra property) for every client it builds: dynamic
@@ -172,7 +186,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
       // and RP-initiated logout stored a session for each anonymous GET /session/end.
       devInteractions: { enabled: false },
       // No registration access token: no client reads or manages its registration (RFC 7592).
-      registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false },
+      registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: refuseInternalClientUrls },
       revocation: { enabled: true },
       userinfo: { enabled: false },
       rpInitiatedLogout: { enabled: false },

@@ -38,6 +38,7 @@ import type { GatewayMetrics } from '../observability/metrics.js';
 import { routeOf } from '../observability/routes.js';
 import { RedisStore } from '../storage/redis-store.js';
 import { RateLimits, TRUSTED_PROXIES } from './rate-limit.js';
+import { createSafeFetch } from '../net/safe-fetch.js';
 
 export interface Gateway {
   app: Express;
@@ -63,7 +64,10 @@ export interface GatewayOptions {
   store: KeyValueStore;
   logger: Logger;
   throttle?: ThrottleLimits;
-  /** Replaces the HTTP client used to fetch Client ID Metadata Documents (tests only). */
+  /**
+   * Replaces the HTTP client for client-chosen URLs (Client ID Metadata Documents, jwks_uri,
+   * sector_identifier_uri). Tests only: never set from config; without it the SSRF-safe fetch is used.
+   */
   fetch?: typeof fetch;
 }
 
@@ -111,7 +115,7 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   const rateLimits = await RateLimits.create(config, logger, metrics, store instanceof RedisStore ? store.client : undefined);
 
   const provider = createProvider({
-    config, store, signingKeys, cookieKeys, resources, accounts, policy, fetch: fetchOverride,
+    config, store, signingKeys, cookieKeys, resources, accounts, policy, fetch: fetchOverride ?? createSafeFetch(),
     renderError: async (ctx: KoaContextWithOIDC, out) => {
       ctx.type = 'html';
       ctx.set(PAGE_SECURITY_HEADERS);
