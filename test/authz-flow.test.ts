@@ -329,7 +329,7 @@ describe('authorization server', () => {
       assert.equal(foreign.status, 403);
     });
 
-    it('throttles repeated failed logins for an account', async () => {
+    it('throttles repeated failed logins for an account from one address with a wait', async () => {
       const client = await publicClient();
       const browser = new HttpBrowser(gw.url);
       const { challenge } = pkcePair();
@@ -337,10 +337,13 @@ describe('authorization server', () => {
       const action = interactionAction(loginStep.page!, 'login');
       const victim = { email: 'bob@example.com', password: 'wrong' };
       const statuses: number[] = [];
-      for (let i = 0; i < 6; i++) statuses.push((await browser.submit(loginStep.url, loginStep.page!, action, victim)).response!.status);
-      assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+      for (let i = 0; i < 6 && !statuses.includes(429); i++) statuses.push((await browser.submit(loginStep.url, loginStep.page!, action, victim)).response!.status);
+      assert.deepEqual(statuses.slice(0, 3), [401, 401, 401], 'three free tries');
+      assert.equal(statuses.at(-1), 429, 'then a wait');
       const correct = await browser.submit(loginStep.url, loginStep.page!, action, BOB);
-      assert.equal(correct.response?.status, 429, 'even the right password waits out the lock');
+      assert.equal(correct.response?.status, 429, 'even the right password waits out the delay');
+      assert.ok(Number(correct.response?.headers.get('retry-after')) >= 1, 'and is told how long');
+      assert.match(correct.page!, /Try again in \d+ seconds?/);
     });
   });
 });

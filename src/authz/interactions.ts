@@ -136,21 +136,23 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       const password = asString(req.body.password);
       const ip = req.ip ?? 'unknown';
       const who = loggableEmail(email);
-      if (await throttle.isBlocked(email, ip)) {
+      const attempt = await throttle.admit(email, ip); // counted before the password is checked
+      if (!attempt.admitted) {
         metrics?.loginFailed('password', 'throttled');
-        audit(logger, 'login.throttled', { outcome: 'failure', method: 'password', who, ip, clientId: about.clientId }, 'login throttled', 'warn');
-        renderLogin(res, details, about, { email, errorBlock: notice('error', `Too many failed sign-in attempts. Wait ${throttle.windowMinutes} minutes and try again.`) }, 429);
+        audit(logger, 'login.throttled', { outcome: 'failure', method: 'password', who, ip, clientId: about.clientId, reason: attempt.reason, retryAfter: attempt.retryAfter }, 'login throttled', 'warn');
+        res.set('Retry-After', String(attempt.retryAfter));
+        renderLogin(res, details, about, { email, errorBlock: notice('error', attempt.message) }, 429);
         return;
       }
       const user = passwordUsers.get(email);
       if (!(await verifyPassword(password, user?.passwordHash))) {
-        await throttle.recordFailure(email, ip);
+        await throttle.recordFailure(attempt);
         metrics?.loginFailed('password', 'bad_credentials');
         audit(logger, 'login.failed', { outcome: 'failure', method: 'password', who, ip, clientId: about.clientId }, 'password login failed');
         renderLogin(res, details, about, { email, errorBlock: notice('error', 'That email and password do not match. Try again.') }, 401);
         return;
       }
-      await throttle.recordSuccess(email);
+      await throttle.recordSuccess(attempt);
       const account = await accounts.recordLogin(email, { emailVerified: true, name: user?.name, facts: { provider: 'password' } });
       if (!policy.allows(account)) {
         metrics?.loginFailed('password', 'not_allowed');

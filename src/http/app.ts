@@ -63,7 +63,7 @@ export interface GatewayOptions {
   config: GatewayConfig;
   store: KeyValueStore;
   logger: Logger;
-  throttle?: ThrottleLimits;
+  throttle?: Partial<ThrottleLimits>;
   /**
    * Replaces the HTTP client for client-chosen URLs (Client ID Metadata Documents, jwks_uri,
    * sector_identifier_uri). Tests only: never set from config; without it the SSRF-safe fetch is used.
