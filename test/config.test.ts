@@ -210,6 +210,13 @@ describe('command line', () => {
     assert.match(error.stderr, /already in use; change listen\.port/);
   });
 
+  it('refuses to run on Node.js older than 22, saying so', async () => {
+    const pretendNode20 = 'data:text/javascript,Object.defineProperty(process.versions, "node", { value: "20.19.0" }); Object.defineProperty(process, "version", { value: "v20.19.0" });';
+    const error = await run(process.execPath, ['--import', pretendNode20, CLI, 'check']).then(() => assert.fail('should fail'), (e: { code: number; stderr: string }) => e);
+    assert.equal(error.code, 1);
+    assert.match(error.stderr, /^mcp-oauth-gateway needs Node\.js 22 or newer; this is v20\.19\.0\. Install Node\.js 24 LTS/);
+  });
+
   it('hash-password reads stdin and prints a hash that verifies', async () => {
     const child = execFile(process.execPath, [CLI, 'hash-password']);
     let stdout = '';

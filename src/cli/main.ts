@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './require-node.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../authz/password-hash.js';
