@@ -4,7 +4,8 @@
 #   docker run -v $PWD/gateway.json:/etc/mcp-oauth-gateway/gateway.json:ro -p 127.0.0.1:8080:8080 mcp-oauth-gateway
 # (docker-compose.yml runs it behind Caddy with Redis; see the README's "Deploy" section.)
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 24 LTS (the gateway needs 22 or newer).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { verifyPassword } from '../src/authz/password-hash.js';
-import { ConfigError, parseConfig } from '../src/config/load.js';
+import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.js';
 import { packageRoot } from '../src/paths.js';
 import { testConfigJson } from './helpers/gateway.js';
 
@@ -73,7 +73,16 @@ describe('configuration', () => {
     ['a server without command or url', { ...valid, mcpServers: { x: { args: [] } } }, /^mcpServers\.x: each server needs either "command"/],
     ['a bad server name', { ...valid, mcpServers: { 'a b': { command: 'x' } } }, /^mcpServers\.a b: server names may only use/],
     ['no servers', { ...valid, mcpServers: {} }, /^mcpServers: add at least one server/],
-    ['a bad isolation', { ...valid, mcpServers: { x: { command: 'x', isolation: 'sometimes' } } }, /^mcpServers\.x: /],
+    ['a bad isolation', { ...valid, mcpServers: { x: { command: 'x', isolation: 'per_user' } } }, /^mcpServers\.x\.isolation: isolation must be "per-user" \(default\), "shared" or "per-session", not "per_user"$/],
+    ['args written as one string', { ...valid, mcpServers: { x: { command: 'npx', args: '-y pkg' } } }, /^mcpServers\.x\.args: expected a list \[\.\.\.\], got a string \(write each argument as its own string: \["-y", "pkg"\]\)$/],
+    ['a call timeout in words', { ...valid, mcpServers: { x: { command: 'npx', callTimeout: '2 minutes' } } }, /^mcpServers\.x\.callTimeout: callTimeout must be a duration like "90s".*, not "2 minutes"$/],
+    ['a call timeout of the wrong type', { ...valid, mcpServers: { x: { url: 'https://a.example/mcp', callTimeout: true } } }, /^mcpServers\.x\.callTimeout: callTimeout must be a duration like "90s".*, not true$/],
+    ['a remote server with a stdio field', { ...valid, mcpServers: { x: { url: 'https://a.example/mcp', cwd: '.' } } }, /^mcpServers\.x: unknown field\(s\) "cwd"/],
+    ['a server with both command and url', { ...valid, mcpServers: { x: { command: 'npx', url: 'https://a.example/mcp' } } }, /^mcpServers\.x: has both "command" and "url"/],
+    ['an env value that is not a string', { ...valid, mcpServers: { x: { command: 'npx', env: { DEBUG: 1 } } } }, /^mcpServers\.x\.env\.DEBUG: expected a string, got a number$/],
+    ['a quoted port', { ...valid, listen: { port: '18610' } }, /^listen\.port: expected a number, got a string: write 18610 without quotes$/],
+    ['a quoted boolean', { ...valid, trustProxy: 'true' }, /^trustProxy: expected true or false, got a string: write true without quotes$/],
+    ['a number where a URL goes', { ...valid, publicUrl: 443 }, /^publicUrl: expected a string, got a number \(the https URL/],
     ['a bad duration', { ...valid, tokens: { accessTokenTtl: 'an hour' } }, /^tokens\.accessTokenTtl: accessTokenTtl must be a duration like/],
     ['a bad storage', { ...valid, storage: 'mysql://x' }, /^storage: storage must be "lmdb:<directory>"/],
     ['no login method', { ...valid, login: {} }, /^login: configure at least one login method/],
@@ -105,6 +114,52 @@ describe('configuration', () => {
       assert.ok(problems.some((p) => expected.test(p)), `got: ${problems.join(' | ')}`);
     });
   }
+});
+
+describe('configuration file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-file-'));
+
+  it('refuses a key written twice, naming both lines, instead of keeping the last one', () => {
+    const file = join(dir, 'twice.json');
+    writeFileSync(file, [
+      '{',
+      '  "publicUrl": "https://mcp.example.com",',
+      `  "login": ${JSON.stringify(valid.login)},`,
+      '  "mcpServers": {',
+      '    "docs": { "command": "npx", "args": ["-y", "docs-server"] },',
+      '    "files": { "command": "npx", "env": { "A": "1", "A": "2" } },',
+      '    "docs": { "url": "https://docs.example.com/mcp" }',
+      '  }',
+      '}',
+    ].join('\n'));
+    const error = (() => { try { loadConfigFile(file, {}); } catch (e) { return e; } assert.fail('expected a refusal'); })();
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems, [
+      'mcpServers.files.env: "A" is written twice (both on line 6); JSON would silently keep only the last one: rename or remove one',
+      'mcpServers: "docs" is written twice (lines 5 and 7); JSON would silently keep only the last one: rename or remove one',
+    ]);
+  });
+
+  it('resolves lmdb:./data, cwd and a command path against the config file\'s folder, not the shell\'s', () => {
+    const file = join(dir, 'relative.json');
+    writeFileSync(file, JSON.stringify({
+      ...valid,
+      storage: 'lmdb:./data',
+      mcpServers: {
+        inFolder: { command: 'node', cwd: 'servers/a' },
+        script: { command: './bin/server.sh' },
+        fromCwd: { command: './server.sh', cwd: '/opt/srv' },
+        onPath: { command: 'npx' },
+      },
+    }));
+    const config = loadConfigFile(file, {});
+    assert.equal(config.storage, `lmdb:${join(dir, 'data')}`);
+    const servers = config.mcpServers as Record<string, { command: string; cwd?: string }>;
+    assert.deepEqual([servers.inFolder!.command, servers.inFolder!.cwd], ['node', join(dir, 'servers/a')]);
+    assert.deepEqual([servers.script!.command, servers.script!.cwd], [join(dir, 'bin/server.sh'), undefined]);
+    assert.deepEqual([servers.fromCwd!.command, servers.fromCwd!.cwd], ['./server.sh', '/opt/srv'], 'the system finds it from its cwd');
+    assert.equal(servers.onPath!.command, 'npx');
+  });
 });
 
 describe('command line', () => {
@@ -153,6 +208,13 @@ describe('command line', () => {
     blocker.close();
     assert.equal(error.code, 1);
     assert.match(error.stderr, /already in use; change listen\.port/);
+  });
+
+  it('refuses to run on Node.js older than 22, saying so', async () => {
+    const pretendNode20 = 'data:text/javascript,Object.defineProperty(process.versions, "node", { value: "20.19.0" }); Object.defineProperty(process, "version", { value: "v20.19.0" });';
+    const error = await run(process.execPath, ['--import', pretendNode20, CLI, 'check']).then(() => assert.fail('should fail'), (e: { code: number; stderr: string }) => e);
+    assert.equal(error.code, 1);
+    assert.match(error.stderr, /^mcp-oauth-gateway needs Node\.js 22 or newer; this is v20\.19\.0\. Install Node\.js 24 LTS/);
   });
 
   it('hash-password reads stdin and prints a hash that verifies', async () => {

@@ -2,7 +2,7 @@
 // Runs the compiled test suite after making sure the real components it drives are installed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 
 const NEEDED = [
   { binary: '/usr/bin/chromium', pkg: 'chromium', why: 'browser tests' },
@@ -25,6 +25,24 @@ function ensureSystemPackages() {
   process.exit(1);
 }
 
+/**
+ * The gateway needs Node.js 22 or newer (the suite runs on 24, as .ci/run does). On an older node,
+ * use the Node 24 that .ci/run installs into .ci/node when it is there, or say how to get one.
+ */
+function ensureNodeVersion() {
+  if (Number(process.versions.node.split('.')[0]) >= 22) return;
+  const node24 = join('.ci', 'node', 'node_modules', 'node', 'bin', 'node');
+  if (existsSync(node24)) {
+    process.stdout.write(`node ${process.version} is too old for the gateway: running the tests on ${node24}\n`);
+    // First on PATH too, for what the tests start through npx.
+    const env = { ...process.env, PATH: `${resolve(dirname(node24))}${delimiter}${process.env.PATH ?? ''}` };
+    const rerun = spawnSync(node24, process.argv.slice(1), { stdio: 'inherit', env });
+    process.exit(rerun.status ?? 1);
+  }
+  process.stderr.write(`npm test needs Node.js 22 or newer (this is ${process.version}): install Node.js 24, or run \`npm install --prefix .ci/node --no-save node@24\` and try again (or run .ci/run).\n`);
+  process.exit(1);
+}
+
 function testFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
@@ -33,6 +51,7 @@ function testFiles(dir) {
   }).sort();
 }
 
+ensureNodeVersion();
 ensureSystemPackages();
 const only = process.argv.slice(2);
 const files = testFiles('dist/test').filter((file) => only.length === 0 || only.some((part) => file.includes(part)));

@@ -43,6 +43,9 @@ export class StdioProcess extends EventEmitter<StdioProcessEvents> {
       // Only what the config gives, on top of a minimal environment: the gateway's own secrets stay out.
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: process.env.LANG ?? 'C.UTF-8', ...this.spec.env },
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group: Ctrl-C or a closed terminal signals the gateway, which stops it
+      // after the calls in flight; the signal must not reach it directly.
+      detached: true,
     });
     this.child = child;
     child.stdout.setEncoding('utf8');

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './require-node.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../authz/password-hash.js';
@@ -7,17 +8,19 @@ import { maxSignedTokenLifetime } from '../authz/provider.js';
 import { DEMO_EMAIL, demoConfig } from '../config/demo.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
-import { summarise } from '../config/summary.js';
 import { doctorCommand } from '../doctor/doctor.js';
 import { startGateway } from '../http/server.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import { openStore } from '../storage/open-store.js';
+import { checkCommand } from './check.js';
 
 const USAGE = `Usage: mcp-oauth-gateway <command> [--config FILE]
 
 Commands:
   start           run the gateway (default config: ./gateway.json; without one, a built-in demo)
-  check           validate a config file and print what it configures
+  check [--probe] [--timeout 30s]
+                  validate a config file and print what it configures; --probe also starts each
+                  stdio server once and connects to each url server, one line per server
   hash-password   read a password on stdin and print its hash for login.password.users
   rotate-keys     start signing with a new key (old keys stay published while their tokens live);
                   takes effect when the gateway next starts
@@ -77,18 +80,25 @@ async function start(file: string | undefined): Promise<void> {
       '',
     ].join('\n'));
   }
-  const shutdown = (signal: string) => {
+  stopGracefullyOnSignals(running, logger);
+}
+
+/**
+ * SIGTERM (docker stop), SIGINT (Ctrl-C) and SIGHUP (the terminal closed) all stop gracefully:
+ * calls in flight may finish until shutdownDeadline. A second Ctrl-C stops at once.
+ */
+function stopGracefullyOnSignals(running: { close(): Promise<void> }, logger: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      if (signal === 'SIGINT') process.exit(130);
+      return;
+    }
+    stopping = true;
     logger.info({ event: 'stopping', signal }, 'shutting down');
     running.close().then(() => process.exit(0), () => process.exit(1));
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
-}
-
-function check(file: string | undefined): void {
-  if (!file) fail(`no config file: pass --config FILE or create ./${DEFAULT_CONFIG}`);
-  const config = loadOrExplain(file);
-  process.stdout.write(`${file} is valid.\n${summarise(config)}\n`);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, onSignal);
 }
 
 async function hashPasswordCommand(): Promise<void> {
@@ -110,7 +120,13 @@ async function rotateKeys(file: string | undefined): Promise<void> {
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, server: { type: 'string', short: 's' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      server: { type: 'string', short: 's' },
+      probe: { type: 'boolean' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [command = 'start'] = positionals;
   if (values.help) {
@@ -119,7 +135,13 @@ async function main(): Promise<void> {
   }
   switch (command) {
     case 'start': return start(configFile(values.config));
-    case 'check': return check(configFile(values.config));
+    case 'check': {
+      const file = configFile(values.config);
+      if (!file) fail(`no config file: pass --config FILE or create ./${DEFAULT_CONFIG}`);
+      const code = await checkCommand(file, { probe: values.probe ?? false, timeout: values.timeout });
+      process.stdout.write('', () => process.exit(code));
+      return;
+    }
     case 'hash-password': return hashPasswordCommand();
     case 'rotate-keys': return rotateKeys(configFile(values.config));
     case 'doctor': {

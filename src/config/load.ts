@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { duplicateKeyProblems } from './duplicate-keys.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
 /** A configuration mistake, reported as one line per problem; never a stack trace. */
@@ -40,6 +42,31 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: PropertyKey
   return value;
 }
 
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string', number: 'a number', int: 'a whole number', boolean: 'true or false',
+  array: 'a list [...]', object: 'an object {...}', record: 'an object {...}',
+};
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'boolean') return `${value}`;
+  return { string: 'a string', number: 'a number', object: 'an object' }[typeof value as string] ?? typeof value;
+}
+
+/** "expected a number, got a string", plus how to write it when the value is only quoted. */
+function wrongType(issue: z.core.$ZodIssueInvalidType): string {
+  const problem = `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${typeOf(issue.input)}`;
+  const input = issue.input;
+  if (typeof input === 'string' && (issue.expected === 'number' || issue.expected === 'int') && input.trim() !== '' && Number.isFinite(Number(input))) {
+    return `${problem}: write ${input.trim()} without quotes`;
+  }
+  if (issue.expected === 'boolean' && (input === 'true' || input === 'false')) return `${problem}: write ${input} without quotes`;
+  // A field's own explanation, unless it is zod's generic one ("Invalid input: ...").
+  const explanation = issue.message.startsWith('Invalid input') ? '' : issue.message.replace(/^\w+ is required:?\s*/, '');
+  return explanation ? `${problem} (${explanation})` : problem;
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   const where = fieldPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
@@ -48,8 +75,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_key' && issue.issues[0]) {
     return `${where}: ${issue.issues[0].message}`;
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
-    return `${where}: is required (${issue.message})`;
+  if (issue.code === 'invalid_type') {
+    return issue.input === undefined ? `${where}: is required (${issue.message})` : `${where}: ${wrongType(issue)}`;
   }
   return `${where}: ${issue.message}`;
 }
@@ -58,7 +85,8 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
   const problems: string[] = [];
   const substituted = substituteEnv(raw, env, [], problems);
   if (problems.length) throw new ConfigError(problems, source);
-  const result = configSchema.safeParse(substituted);
+  // reportInput: to tell a missing field ("is required") from one of the wrong type.
+  const result = configSchema.safeParse(substituted, { reportInput: true });
   if (!result.success) throw new ConfigError(result.error.issues.map(describeIssue), source);
   return result.data;
 }
@@ -76,6 +104,22 @@ function jsonSyntaxProblem(text: string, error: unknown): string {
   return `invalid JSON: ${message}`;
 }
 
+/**
+ * Paths written in the file are relative to the file's folder, not to wherever the gateway was
+ * started: "lmdb:./data", a server's "cwd", and a "command" written as a path ("./server.sh",
+ * which the system finds from the server's cwd when it has one).
+ */
+export function resolveRelativePaths(config: GatewayConfig, baseDir: string): GatewayConfig {
+  const storage = config.storage.startsWith('lmdb:') ? `lmdb:${resolve(baseDir, config.storage.slice('lmdb:'.length))}` : config.storage;
+  const mcpServers = Object.fromEntries(Object.entries(config.mcpServers).map(([name, server]) => {
+    if (!('command' in server)) return [name, server];
+    const cwd = server.cwd === undefined ? undefined : resolve(baseDir, server.cwd);
+    const command = !cwd && server.command.includes('/') && !isAbsolute(server.command) ? resolve(baseDir, server.command) : server.command;
+    return [name, { ...server, command, cwd }];
+  }));
+  return { ...config, storage, mcpServers };
+}
+
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let text: string;
   try {
@@ -90,5 +134,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   } catch (error) {
     throw new ConfigError([jsonSyntaxProblem(text, error)], file);
   }
-  return parseConfig(raw, file, env);
+  const duplicates = duplicateKeyProblems(text);
+  if (duplicates.length) throw new ConfigError(duplicates, file);
+  return resolveRelativePaths(parseConfig(raw, file, env), dirname(resolve(file)));
 }

@@ -26,17 +26,20 @@ const publicUrl = z.string({ error: 'publicUrl is required: the https URL people
     }
   });
 
-const requiredDuration = (what: string) => z.union([z.string(), z.number()])
+const durationHint = (what: string) => `${what} must be a duration like "90s", "15m", "1h" or "30d" (or a number of seconds)`;
+
+const requiredDuration = (what: string) => z.union([z.string(), z.number()], { error: (issue) => `${durationHint(what)}, not ${JSON.stringify(issue.input)}` })
   .transform((value, ctx) => {
     const seconds = parseDuration(value);
     if (seconds === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${what} must be a duration like "90s", "15m", "1h" or "30d" (or a number of seconds), not ${JSON.stringify(value)}` });
+      ctx.addIssue({ code: 'custom', message: `${durationHint(what)}, not ${JSON.stringify(value)}` });
       return z.NEVER;
     }
     return seconds;
   });
 
-const duration = (what: string, fallback: string) => z.union([z.string(), z.number()]).default(fallback).pipe(requiredDuration(what));
+// prefault: the default goes through the same parsing as a written value.
+const duration = (what: string, fallback: string) => requiredDuration(what).prefault(fallback);
 
 const email = z.string().trim().toLowerCase().pipe(z.email({ error: 'must be an email address like "alice@example.com"' }));
 
@@ -51,13 +54,22 @@ const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, {
   error: 'server names may only use letters, digits, "-" and "_" (they become the URL path /mcp/<name>)',
 });
 
+/** Each argument is its own string: "-y pkg" would reach the program as one argument. */
+const args = z.array(z.string(), {
+  error: (issue) => (typeof issue.input === 'string'
+    ? `write each argument as its own string: [${issue.input.trim().split(/\s+/).map((part) => JSON.stringify(part)).join(', ')}]`
+    : 'args must be a list of strings, e.g. ["-y", "@modelcontextprotocol/server-everything"]'),
+}).default([]);
+
+const stringMap = (what: string) => z.record(z.string(), z.string(), { error: `${what} must be an object of strings, e.g. { "NAME": "value" }` }).default({});
+
 const stdioServer = z.object({
   command: z.string().min(1, { error: 'command must name the program to run, e.g. "npx" or "node"' }),
-  args: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
-  cwd: z.string().optional(),
+  args,
+  env: stringMap('env'),
+  cwd: z.string().min(1, { error: 'cwd must name a directory (relative paths start at the config file\'s folder)' }).optional(),
   isolation: z.enum(['per-user', 'shared', 'per-session'], {
-    error: 'isolation must be "per-user" (default), "shared" or "per-session"',
+    error: (issue) => `isolation must be "per-user" (default), "shared" or "per-session", not ${JSON.stringify(issue.input)}`,
   }).default('per-user'),
   callTimeout: duration('callTimeout', '60s'),
   idleTimeout: duration('idleTimeout', '15m'),
@@ -65,12 +77,38 @@ const stdioServer = z.object({
 
 const remoteServer = z.object({
   url: z.url({ protocol: /^https?$/, error: 'url must be the http(s) URL of a remote Streamable HTTP MCP server' }),
-  headers: z.record(z.string(), z.string()).default({}),
+  headers: stringMap('headers'),
   callTimeout: duration('callTimeout', '60s'),
 }).strict();
 
-const mcpServer = z.union([stdioServer, remoteServer], {
-  error: 'each server needs either "command" (a stdio server the gateway runs) or "url" (a remote MCP server)',
+type McpServerOutput = z.output<typeof stdioServer> | z.output<typeof remoteServer>;
+
+/**
+ * A server is a program the gateway runs ("command") or a remote MCP server ("url"). The kind is
+ * picked by which of the two is present and only that kind's rules apply, so a mistake is reported
+ * against its own field (a union would only say that neither kind fits).
+ */
+const mcpServer = z.unknown().transform((value, ctx): McpServerOutput => {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: `a server must be an object like { "command": "npx", "args": [...] } or { "url": "https://..." }, not ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  const hasCommand = 'command' in value;
+  const hasUrl = 'url' in value;
+  if (hasCommand === hasUrl) {
+    ctx.addIssue({
+      code: 'custom',
+      message: hasCommand
+        ? 'has both "command" and "url": a server is either a program the gateway runs ("command") or a remote MCP server ("url")'
+        : 'each server needs either "command" (a stdio server the gateway runs) or "url" (a remote MCP server)',
+    });
+    return z.NEVER;
+  }
+  const parsed = (hasCommand ? stdioServer : remoteServer).safeParse(value, { reportInput: true });
+  if (parsed.success) return parsed.data;
+  // The inner issues keep their paths (e.g. ["isolation"]); the record prefixes the server name.
+  for (const issue of parsed.error.issues) ctx.addIssue(issue as z.core.$ZodRawIssue);
+  return z.NEVER;
 });
 
 const secret = (what: string) => z.string({ error: `${what} is required (from the identity provider's app settings; "\${ENV_VAR}" keeps it out of the file)` }).min(1, { error: `${what} must not be empty` });

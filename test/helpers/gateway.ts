@@ -76,11 +76,14 @@ export interface GatewayProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Runs `mcp-oauth-gateway start --config FILE` as its own process, as a user would. */
-export async function spawnGateway(configJson: Record<string, unknown>, configDir = mkdtempSync(join(tmpdir(), 'gw-conf-')), directUrl = configJson.publicUrl as string): Promise<GatewayProcess> {
+/**
+ * Runs `mcp-oauth-gateway start --config FILE` as its own process, as a user would. `detached`
+ * gives it its own process group, which a test can signal as a terminal signals its foreground job.
+ */
+export async function spawnGateway(configJson: Record<string, unknown>, configDir = mkdtempSync(join(tmpdir(), 'gw-conf-')), directUrl = configJson.publicUrl as string, options: { detached?: boolean } = {}): Promise<GatewayProcess> {
   const file = join(configDir, 'gateway.json');
   writeFileSync(file, JSON.stringify(configJson, null, 2));
-  const child = spawn(process.execPath, [resolve(packageRoot, 'dist/src/cli/main.js'), 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [resolve(packageRoot, 'dist/src/cli/main.js'), 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
   let output = '';
   child.stdout!.on('data', (d) => { output += d; });
   child.stderr!.on('data', (d) => { output += d; });
