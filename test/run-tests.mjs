@@ -32,6 +32,11 @@ function ensureSystemPackages() {
 function ensureNodeVersion() {
   if (Number(process.versions.node.split('.')[0]) >= 22) return;
   const node24 = join('.ci', 'node', 'node_modules', 'node', 'bin', 'node');
+  if (!existsSync(node24)) {
+    // As with the system packages above: fetch what the suite needs rather than fail.
+    process.stdout.write(`node ${process.version} is too old for the gateway: installing Node.js 24 from the npm registry into .ci/node...\n`);
+    spawnSync('npm', ['install', '--prefix', join('.ci', 'node'), '--no-save', '--no-package-lock', '--no-audit', '--no-fund', 'node@24'], { stdio: 'inherit' });
+  }
   if (existsSync(node24)) {
     process.stdout.write(`node ${process.version} is too old for the gateway: running the tests on ${node24}\n`);
     // First on PATH too, for what the tests start through npx.
