@@ -63,6 +63,12 @@ const args = z.array(z.string(), {
 
 const stringMap = (what: string) => z.record(z.string(), z.string(), { error: `${what} must be an object of strings, e.g. { "NAME": "value" }` }).default({});
 
+const wholeNumber = (what: string, fallback: number) => z.number({ error: `${what} must be a whole number, e.g. ${fallback}` })
+  .int({ error: `${what} must be a whole number, e.g. ${fallback}` }).min(1, { error: `${what} must be at least 1` }).default(fallback);
+
+/** Per server: how many sessions one person may hold, and (stdio) how many processes may run. */
+const sessionsPerPerson = wholeNumber('sessionsPerPerson', 10);
+
 const stdioServer = z.object({
   command: z.string().min(1, { error: 'command must name the program to run, e.g. "npx" or "node"' }),
   args,
@@ -73,12 +79,14 @@ const stdioServer = z.object({
   }).default('per-user'),
   callTimeout: duration('callTimeout', '60s'),
   idleTimeout: duration('idleTimeout', '15m'),
+  limits: z.object({ sessionsPerPerson, processes: wholeNumber('processes', 25) }).strict().prefault({}),
 }).strict();
 
 const remoteServer = z.object({
   url: z.url({ protocol: /^https?$/, error: 'url must be the http(s) URL of a remote Streamable HTTP MCP server' }),
   headers: stringMap('headers'),
   callTimeout: duration('callTimeout', '60s'),
+  limits: z.object({ sessionsPerPerson }).strict().prefault({}),
 }).strict();
 
 type McpServerOutput = z.output<typeof stdioServer> | z.output<typeof remoteServer>;
@@ -190,6 +198,7 @@ export const DEFAULT_RATE_LIMITS = {
   mcp: { limit: 600, window: '1m' },
   // Each GET /authorize stores a sign-in in progress for an hour, signed in or not.
   authorize: { limit: 300, window: '15m' },
+  initialize: { limit: 30, window: '1m' },
 } as const;
 
 const rateLimitRules = z.object({
@@ -203,13 +212,15 @@ const rateLimitRules = z.object({
   mcp: rateLimit('mcp', DEFAULT_RATE_LIMITS.mcp.limit, DEFAULT_RATE_LIMITS.mcp.window),
   /** Per client IP: GET /authorize. */
   authorize: rateLimit('authorize', DEFAULT_RATE_LIMITS.authorize.limit, DEFAULT_RATE_LIMITS.authorize.window),
+  /** Per person: MCP initialize requests (new sessions), on top of mcp. */
+  initialize: rateLimit('initialize', DEFAULT_RATE_LIMITS.initialize.limit, DEFAULT_RATE_LIMITS.initialize.window),
 }).strict();
 
 /** `"rateLimits": false` turns every limit off. */
 const rateLimits = z.preprocess((value, ctx) => {
-  if (value === false) return { login: false, register: false, token: false, mcp: false, authorize: false };
+  if (value === false) return { login: false, register: false, token: false, mcp: false, authorize: false, initialize: false };
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    ctx.addIssue({ code: 'custom', message: `must be false (no limits) or an object with any of "login", "register", "token", "mcp" and "authorize", not ${JSON.stringify(value)}` });
+    ctx.addIssue({ code: 'custom', message: `must be false (no limits) or an object with any of "login", "register", "token", "mcp", "authorize" and "initialize", not ${JSON.stringify(value)}` });
   }
   return value;
 }, rateLimitRules).prefault({});
@@ -231,6 +242,11 @@ export const configSchema = z.object({
   shutdownDeadline: duration('shutdownDeadline', '10s'),
   metrics: metrics.optional(),
   rateLimits,
+  /** Gateway-wide: stdio processes running at once, and how long any MCP session may last. */
+  limits: z.object({
+    processes: wholeNumber('processes', 50),
+    sessionLifetime: duration('sessionLifetime', '24h'),
+  }).strict().prefault({}),
   trustProxy: z.boolean({ error: 'trustProxy must be true or false (true when a TLS proxy such as Caddy is in front)' }).default(false),
   allowedOrigins: z.array(z.url({ error: 'each allowed origin must be a URL like "https://app.example.com"' })).default([]),
   login: z.object({
