@@ -13,7 +13,7 @@ export class BackendPool {
 
   constructor(
     readonly serverName: string,
-    private readonly spec: StdioServerConfig,
+    readonly spec: StdioServerConfig,
     private readonly logger: Logger,
     private readonly hooks: BackendHooks = {},
   ) {}
@@ -24,6 +24,31 @@ export class BackendPool {
       case 'per-session': return `session:${session.id}`;
       default: return `user:${session.sub}`;
     }
+  }
+
+  /** True when this session would start a process of its own (none runs for its key yet). */
+  needsProcess(session: McpSession): boolean {
+    const backend = this.backends.get(this.keyFor(session));
+    return !backend || backend.closed;
+  }
+
+  /** Processes running or starting: what limits.processes counts. */
+  get size(): number {
+    return this.backends.size;
+  }
+
+  /** The process left without sessions the longest (waiting for its idle timeout), if any. */
+  oldestSessionless(): Backend | undefined {
+    let oldest: Backend | undefined;
+    for (const backend of this.backends.values()) {
+      if (backend.sessions.size === 0 && (!oldest || backend.idleSince < oldest.idleSince)) oldest = backend;
+    }
+    return oldest;
+  }
+
+  /** Stops a process now (its sessions must have been released first). */
+  stop(backend: Backend): void {
+    for (const [key, candidate] of this.backends) if (candidate === backend) this.retire(key, backend);
   }
 
   acquire(session: McpSession): Backend {

@@ -12,6 +12,8 @@ import { StdioProcess } from './stdio-process.js';
 export const GATEWAY_PROTOCOL_VERSION = '2025-11-25';
 const INITIALIZE_TIMEOUT_MS = 30_000;
 const MAX_PENDING = 4096;
+/** One person's calls in flight on one process: a flood from one person never fills the process. */
+export const MAX_IN_FLIGHT_PER_PERSON = 256;
 const STABLE_UPTIME_MS = 60_000;
 const MAX_BACKOFF_MS = 30_000;
 
@@ -78,6 +80,8 @@ export class Backend {
   readonly sessions = new Set<McpSession>();
   private readonly pending = new Map<number, PendingCall>();
   private readonly pendingByClient = new Map<McpSession, Map<string, number>>();
+  /** Calls in flight per person (session.sub), for the fair share of MAX_PENDING. */
+  private readonly pendingByPerson = new Map<string, number>();
   private readonly progress = new Map<string, PendingCall>();
   private readonly internal = new Map<number, InternalCall>();
   private readonly serverRequests = new Map<string, { session: McpSession; backendId: JsonRpcId }>();
@@ -196,11 +200,13 @@ export class Backend {
   /** `arrived`: performance.now() when the request reached the backend, or 0 for "just now". */
   private dispatch(session: McpSession, request: JsonRpcRequest, arrived: number): void {
     if (session.closed) return;
-    if (this.pending.size >= MAX_PENDING) {
+    const refusal = this.overFairShare(session.sub);
+    if (refusal) {
       this.refusedToolCall(session, request, arrived);
-      session.deliverResponse(errorResponse(request.id, ErrorCode.ServerBusy, `MCP server "${this.serverName}" has too many requests in flight; retry shortly`));
+      session.deliverResponse(errorResponse(request.id, ErrorCode.ServerBusy, refusal));
       return;
     }
+    this.pendingByPerson.set(session.sub, (this.pendingByPerson.get(session.sub) ?? 0) + 1);
     const backendId = this.nextId++;
     const call: PendingCall = { session, clientId: request.id, method: request.method, timeoutMs: this.spec.callTimeout * 1000, tool: undefined, started: 0 };
     if (request.method === 'tools/call' && this.hooks.toolCallFinished) {
@@ -226,6 +232,17 @@ export class Backend {
     }
   }
 
+  /**
+   * Why a person may not start one more call now, if so: past their own cap, or the process is
+   * full and they hold at least an equal share of it (someone with fewer calls still gets in).
+   */
+  private overFairShare(sub: string): string | undefined {
+    const mine = this.pendingByPerson.get(sub) ?? 0;
+    if (mine >= MAX_IN_FLIGHT_PER_PERSON) return `you have ${mine} requests in flight on MCP server "${this.serverName}" (at most ${MAX_IN_FLIGHT_PER_PERSON} per person); retry when some have finished`;
+    if (this.pending.size >= MAX_PENDING && mine >= MAX_PENDING / this.pendingByPerson.size) return `MCP server "${this.serverName}" has too many requests in flight; retry shortly`;
+    return undefined;
+  }
+
   private clientIndex(session: McpSession): Map<string, number> {
     let index = this.pendingByClient.get(session);
     if (!index) {
@@ -241,6 +258,9 @@ export class Backend {
     if (!call) return undefined;
     this.pending.delete(backendId);
     clearTimeout(call.timer);
+    const personal = this.pendingByPerson.get(call.session.sub)! - 1;
+    if (personal > 0) this.pendingByPerson.set(call.session.sub, personal);
+    else this.pendingByPerson.delete(call.session.sub);
     if (call.gatewayToken) this.progress.delete(call.gatewayToken);
     const index = this.pendingByClient.get(call.session);
     index?.delete(idKey(call.clientId));

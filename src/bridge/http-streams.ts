@@ -12,6 +12,17 @@ const SSE_HEADERS = {
 };
 
 const KEEPALIVE_MS = 15_000;
+/** setTimeout's longest delay; a later deadline is simply not enforced by a timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Calls `end` at `endAt` (ms since the epoch); returns the timer, to clear when the stream closes first. */
+export function endStreamAt(endAt: number, end: () => void): NodeJS.Timeout | undefined {
+  const delay = endAt - Date.now();
+  if (delay > MAX_TIMER_MS) return undefined;
+  const timer = setTimeout(end, Math.max(0, delay));
+  timer.unref();
+  return timer;
+}
 
 function sseEvent(message: JsonRpcMessage): string {
   return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
@@ -76,19 +87,25 @@ export class PostResponse {
   }
 }
 
-/** The session's standalone GET stream, for messages that belong to no request. */
+/**
+ * The session's standalone GET stream, for messages that belong to no request. It ends at
+ * `endAt` (the token's expiry): the client reconnects with a fresh token.
+ */
 export class EventStream {
   private readonly keepalive: NodeJS.Timeout;
+  private readonly deadline?: NodeJS.Timeout;
   private closed = false;
 
-  constructor(private readonly res: ServerResponse, headers: Record<string, string>, onClose: () => void) {
+  constructor(private readonly res: ServerResponse, headers: Record<string, string>, onClose: () => void, endAt = Infinity) {
     res.writeHead(200, { ...headers, ...SSE_HEADERS });
     res.flushHeaders();
     this.keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     this.keepalive.unref();
+    this.deadline = endStreamAt(endAt, () => this.close());
     res.once('close', () => {
       this.closed = true;
       clearInterval(this.keepalive);
+      clearTimeout(this.deadline);
       onClose();
     });
   }
@@ -103,6 +120,7 @@ export class EventStream {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.keepalive);
+    clearTimeout(this.deadline);
     this.res.end();
   }
 }

@@ -41,7 +41,12 @@ export const ErrorCode = {
   ServerBusy: -32003,
   /** The gateway's per-person request limit (rateLimits.mcp); HTTP 429 with Retry-After. */
   RateLimited: -32029,
+  /** A cap on sessions or processes (limits.*) left no room for a new session. */
+  LimitReached: -32030,
 } as const;
+
+/** A new session would pass a cap (limits.*) and nothing idle could make room: the message says which. */
+export class LimitReached extends Error {}
 
 const isId = (value: unknown): value is JsonRpcId => typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
 

@@ -16,7 +16,10 @@ export interface ClientCapabilities {
  */
 export class McpSession {
   readonly id: string;
-  lastActivity = Date.now();
+  readonly createdAt = Date.now();
+  lastActivity = this.createdAt;
+  /** Ends the session at its maximum lifetime (limits.sessionLifetime), busy or not. */
+  lifetimeTimer?: NodeJS.Timeout;
   protocolVersion = '2025-11-25';
   clientCapabilities: ClientCapabilities = {};
   readonly subscriptions = new Set<string>();
@@ -84,6 +87,7 @@ export class McpSession {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.lifetimeTimer);
     this.eventStream?.close();
     this.inFlight.clear();
   }

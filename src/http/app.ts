@@ -175,7 +175,7 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   const mcp = createMcpEndpoint({
     config, logger, bridge, forwarder, metrics, rateLimits,
     auth: new BearerAuth(config.publicUrl, resources, verifier),
-    remote: createRemoteProxies(config, logger),
+    remote: createRemoteProxies(config, logger, sessionIdPrefix(replicas)),
   });
 
   const upstreams = configuredUpstreams(config);

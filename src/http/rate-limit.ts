@@ -52,12 +52,12 @@ export class RateLimits {
     return this.limiters.get(name)?.rule;
   }
 
-  /** Counts one request for `key`; 0 when it may go on, else the seconds until it may retry. */
-  async take(name: RateLimitName, key: string): Promise<number> {
+  /** Counts `points` requests for `key`; 0 when they may go on, else the seconds until it may retry. */
+  async take(name: RateLimitName, key: string, points = 1): Promise<number> {
     const entry = this.limiters.get(name);
     if (!entry) return 0;
     try {
-      await entry.limiter.consume(key);
+      await entry.limiter.consume(key, points);
       return 0;
     } catch (rejection) {
       if (this.isRefusal(rejection)) return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
@@ -73,8 +73,8 @@ export class RateLimits {
    * replica may let a request or two past the limit before it refuses. In memory the answer is
    * immediate anyway, and exact.
    */
-  takeWithoutWaiting(name: RateLimitName, key: string): number | Promise<number> {
-    if (!this.redisBacked) return this.take(name, key);
+  takeWithoutWaiting(name: RateLimitName, key: string, points = 1): number | Promise<number> {
+    if (!this.redisBacked) return this.take(name, key, points);
     const entry = this.limiters.get(name);
     if (!entry) return 0;
     const blockKey = `${name}\u0000${key}`;
@@ -84,7 +84,7 @@ export class RateLimits {
       if (wait > 0) return Math.max(1, Math.ceil(wait / 1000));
       this.blocked.delete(blockKey);
     }
-    entry.limiter.consume(key).catch((rejection: unknown) => {
+    entry.limiter.consume(key, points).catch((rejection: unknown) => {
       if (!this.isRefusal(rejection)) return;
       if (this.blocked.size >= 10_000) this.blocked.clear();
       this.blocked.set(blockKey, Date.now() + rejection.msBeforeNext);

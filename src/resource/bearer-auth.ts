@@ -41,6 +41,11 @@ export class BearerAuth {
     );
   }
 
+  /** The challenge for a token past its expiry (still inside the verifier's clock tolerance). */
+  expired(serverName: string): Extract<AuthOutcome, { ok: false }> {
+    return this.challenge(serverName, { code: 'invalid_token', description: 'the access token has expired' }) as Extract<AuthOutcome, { ok: false }>;
+  }
+
   private checkScope(token: VerifiedAccessToken, serverName: string): AuthOutcome {
     if (!String(token.scope ?? '').split(' ').includes(MCP_SCOPE)) {
       return this.challenge(serverName, { code: 'insufficient_scope', description: `the token lacks the ${MCP_SCOPE} scope` });

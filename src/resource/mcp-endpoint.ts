@@ -4,11 +4,14 @@ import type { Logger } from '../log/logger.js';
 import type { McpBridge } from '../bridge/bridge.js';
 import { PostResponse, EventStream } from '../bridge/http-streams.js';
 import {
-  ErrorCode, errorResponse, isJsonRpcMessage, isNotification, isRequest, isResponse,
+  ErrorCode, errorResponse, isJsonRpcMessage, isNotification, isRequest, isResponse, LimitReached,
   type JsonRpcMessage, type JsonRpcRequest,
 } from '../bridge/jsonrpc.js';
+import type { RemoteProxies } from '../bridge/remote-proxy.js';
+import type { RemoteSession } from '../bridge/remote-sessions.js';
 import type { McpSession } from '../bridge/session.js';
 import type { SessionForwarder } from '../cluster/session-forwarder.js';
+import type { RateLimitName } from '../config/schema.js';
 import { clientIp, type RateLimits } from '../http/rate-limit.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BearerAuth } from './bearer-auth.js';
@@ -19,8 +22,11 @@ export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const MAX_IN_FLIGHT_PER_SESSION = 256;
 const PATH = /^\/mcp\/([A-Za-z0-9][A-Za-z0-9_-]{0,62})\/?(?:\?.*)?$/;
 
-export interface RemoteHandler {
-  (req: IncomingMessage, res: ServerResponse, serverName: string): void;
+/** A POST's JSON-RPC messages, and its raw body (forwarded as is to a remote server). */
+interface PostedMessages {
+  messages: JsonRpcMessage[];
+  batch: boolean;
+  body: Buffer;
 }
 
 export interface McpEndpointOptions {
@@ -28,7 +34,7 @@ export interface McpEndpointOptions {
   auth: BearerAuth;
   bridge: McpBridge;
   logger: Logger;
-  remote?: RemoteHandler;
+  remote?: RemoteProxies;
   /** With replicas: sends requests for sessions held by another replica there. */
   forwarder?: SessionForwarder;
   /** Counts every answered request (route /mcp/:server) when metrics are on. */
@@ -81,6 +87,7 @@ function accepts(req: IncomingMessage, type: string): boolean {
  */
 export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwarder, metrics, rateLimits }: McpEndpointOptions) {
   const limitPosts = rateLimits?.enabled('mcp') ?? false;
+  const limitInitialize = rateLimits?.enabled('initialize') ?? false;
   // One shared listener (no closure per request): `this` is the response.
   const countRequest = metrics
     ? function countRequest(this: ServerResponse): void { metrics.httpRequest('/mcp/:server', this.req.method ?? 'GET', this.statusCode); }
@@ -109,8 +116,8 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
     const id = req.headers['mcp-session-id'];
     if (typeof id !== 'string' || !id) throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the Mcp-Session-Id header is required');
     const session = bridge.find(id);
-    // Another user's (or another server's) session id is answered exactly like an unknown one.
-    if (!session || session.sub !== token.sub || session.serverName !== serverName) throw new HttpError(404, ErrorCode.RequestTimeout, 'Session not found');
+    // Another user's (client's, server's) session id is answered exactly like an unknown one.
+    if (!session || session.sub !== token.sub || session.clientId !== token.client_id || session.serverName !== serverName) throw new HttpError(404, ErrorCode.RequestTimeout, 'Session not found');
     return session;
   }
 
@@ -121,7 +128,8 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
     }
   }
 
-  async function parseMessages(req: IncomingMessage): Promise<{ messages: JsonRpcMessage[]; batch: boolean }> {
+  async function parseMessages(req: IncomingMessage): Promise<PostedMessages> {
+    if (!accepts(req, 'application/json') && !accepts(req, 'text/event-stream')) throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: accept application/json and text/event-stream');
     const type = req.headers['content-type'] ?? '';
     if (!type.includes('application/json')) throw new HttpError(415, ErrorCode.InvalidRequest, 'Unsupported Media Type: send application/json');
     const body = await readBody(req, MAX_BODY_BYTES);
@@ -134,11 +142,42 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
     const batch = Array.isArray(parsed);
     const messages = batch ? parsed as unknown[] : [parsed];
     if (messages.length === 0 || !messages.every(isJsonRpcMessage)) throw new HttpError(400, ErrorCode.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
-    return { messages: messages as JsonRpcMessage[], batch };
+    return { messages: messages as JsonRpcMessage[], batch, body };
+  }
+
+  /** The initialize request of a POST that opens a session (no session id yet), if it is one. */
+  function initializeRequest(req: IncomingMessage, posted: PostedMessages): JsonRpcRequest | undefined {
+    if (req.headers['mcp-session-id']) return undefined;
+    return posted.messages.find((m): m is JsonRpcRequest => isRequest(m) && m.method === 'initialize');
+  }
+
+  /** rateLimits.mcp counts every message of a POST (a batch is no way round it); rateLimits.initialize new sessions. */
+  async function refusedByRateLimit(req: IncomingMessage, res: ServerResponse, token: VerifiedAccessToken, serverName: string, posted: PostedMessages, headers: Record<string, string>): Promise<boolean> {
+    if (limitPosts && await refused('mcp', posted.messages.length, 'MCP requests')) return true;
+    return limitInitialize && !!initializeRequest(req, posted) && await refused('initialize', 1, 'new sessions');
+
+    async function refused(name: RateLimitName, points: number, what: string): Promise<boolean> {
+      const pending = rateLimits!.takeWithoutWaiting(name, token.sub, points);
+      const retryAfter = typeof pending === 'number' ? pending : await pending;
+      if (retryAfter <= 0) return false;
+      rateLimits!.refused(name, token.sub, retryAfter, { sub: token.sub, clientId: token.client_id, server: serverName, ip: clientIp(req, config.trustProxy) });
+      const rule = rateLimits!.rule(name)!;
+      sendJson(res, 429, errorResponse(null, ErrorCode.RateLimited, `Too many requests: at most ${rule.limit} ${what} per ${rule.window}s per person; retry in ${retryAfter}s`, { retryAfter }), { ...headers, 'Retry-After': String(retryAfter) });
+      return true;
+    }
   }
 
   async function initialize(req: IncomingMessage, res: ServerResponse, request: JsonRpcRequest, token: VerifiedAccessToken, serverName: string, headers: Record<string, string>): Promise<void> {
-    const { session, backend } = bridge.openSession(serverName, token.sub, token.client_id);
+    let opened: ReturnType<McpBridge['openSession']>;
+    try {
+      opened = bridge.openSession(serverName, token.sub, token.client_id);
+    } catch (error) {
+      if (!(error instanceof LimitReached)) throw error;
+      logger.warn({ event: 'mcp.session.refused', server: serverName, sub: token.sub, clientId: token.client_id, reason: error.message }, 'MCP session refused: a limit is reached');
+      sendJson(res, 200, errorResponse(request.id, ErrorCode.LimitReached, error.message), headers);
+      return;
+    }
+    const { session, backend } = opened;
     try {
       await backend.ensureStarted();
     } catch (error) {
@@ -154,9 +193,8 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
     sendJson(res, 200, { jsonrpc: '2.0', id: request.id, result: { ...backend.initializeResult, protocolVersion: session.protocolVersion } }, { ...headers, 'Mcp-Session-Id': session.id });
   }
 
-  async function post(req: IncomingMessage, res: ServerResponse, token: VerifiedAccessToken, serverName: string, headers: Record<string, string>): Promise<void> {
-    if (!accepts(req, 'application/json') && !accepts(req, 'text/event-stream')) throw new HttpError(406, ErrorCode.InvalidRequest, 'Not Acceptable: accept application/json and text/event-stream');
-    const { messages, batch } = await parseMessages(req);
+  async function post(req: IncomingMessage, res: ServerResponse, token: VerifiedAccessToken, serverName: string, posted: PostedMessages, headers: Record<string, string>): Promise<void> {
+    const { messages, batch } = posted;
     const first = messages[0]!;
     if (!req.headers['mcp-session-id'] && !batch && isRequest(first) && first.method === 'initialize') {
       await initialize(req, res, first, token, serverName, headers);
@@ -201,10 +239,34 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
     checkProtocolVersion(req);
     if (session.eventStream) throw new HttpError(409, ErrorCode.InvalidRequest, 'Conflict: this session already has an open event stream');
     session.touch();
+    // The stream ends when the token does; the client reconnects with a fresh one.
     session.eventStream = new EventStream(res, headers, () => {
       session.eventStream = undefined;
       session.touch();
-    });
+    }, token.exp! * 1000);
+  }
+
+  /** A remote server: the session must be the caller's, and a new one must fit limits.sessionsPerPerson. */
+  function viaRemote(req: IncomingMessage, res: ServerResponse, token: VerifiedAccessToken, serverName: string, posted: PostedMessages | undefined, headers: Record<string, string>): void {
+    const sessionId = req.headers['mcp-session-id'];
+    let session: RemoteSession | undefined;
+    if (typeof sessionId === 'string' && sessionId) {
+      session = remote!.sessions.find(sessionId, serverName, token.sub, token.client_id);
+      if (!session) throw new HttpError(404, ErrorCode.RequestTimeout, 'Session not found');
+    } else if (sessionId !== undefined) {
+      throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: one Mcp-Session-Id header, please');
+    }
+    const initializing = posted && initializeRequest(req, posted);
+    if (initializing) {
+      try {
+        remote!.sessions.makeRoom(serverName, token.sub);
+      } catch (error) {
+        if (!(error instanceof LimitReached)) throw error;
+        sendJson(res, 200, errorResponse(initializing.id, ErrorCode.LimitReached, error.message), headers);
+        return;
+      }
+    }
+    remote!.proxy(req, res, serverName, { sub: token.sub, clientId: token.client_id, tokenExpiresAt: token.exp! * 1000, body: posted?.body, session });
   }
 
   function remove(req: IncomingMessage, res: ServerResponse, token: VerifiedAccessToken, serverName: string, headers: Record<string, string>): void {
@@ -241,32 +303,33 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
       sendJson(res, outcome.status, outcome.body, { ...headers, ...outcome.headers });
       return;
     }
-    // A session opened through another replica lives there, with its stdio process.
-    const owner = forwarder && bridge.serves(serverName) ? forwarder.foreignOwner(req) : undefined;
+    const { token } = outcome;
+    // A session opened through another replica lives there, with its stdio process or its
+    // remote session's owner record (both kinds of session id name their replica).
+    const owner = forwarder?.foreignOwner(req);
     if (owner) {
       await forwarder!.forward(req, res, owner);
       return;
     }
-    if (limitPosts && req.method === 'POST') {
-      const pendingLimit = rateLimits!.takeWithoutWaiting('mcp', outcome.token.sub);
-      const retryAfter = typeof pendingLimit === 'number' ? pendingLimit : await pendingLimit;
-      if (retryAfter > 0) {
-        rateLimits!.refused('mcp', outcome.token.sub, retryAfter, { sub: outcome.token.sub, clientId: outcome.token.client_id, server: serverName, ip: clientIp(req, config.trustProxy) });
-        sendJson(res, 429, errorResponse(null, ErrorCode.RateLimited, `Too many requests: at most ${rateLimits!.rule('mcp')!.limit} MCP requests per ${rateLimits!.rule('mcp')!.window}s per person; retry in ${retryAfter}s`, { retryAfter }), { ...headers, 'Retry-After': String(retryAfter) });
-        return;
-      }
+    if (req.method === 'GET' && token.exp! * 1000 <= Date.now()) {
+      // Accepted within the clock tolerance, but a stream opened now would end at once.
+      const expired = auth.expired(serverName);
+      sendJson(res, expired.status, expired.body, { ...headers, ...expired.headers });
+      return;
     }
+    const posted = req.method === 'POST' ? await parseMessages(req) : undefined;
+    if (posted && (limitPosts || limitInitialize) && await refusedByRateLimit(req, res, token, serverName, posted, headers)) return;
     // The token is for the gateway alone; it never travels further.
     delete req.headers.authorization;
     if (!bridge.serves(serverName)) {
-      if (remote) remote(req, res, serverName);
+      if (remote) viaRemote(req, res, token, serverName, posted, headers);
       else sendJson(res, 404, errorResponse(null, ErrorCode.InvalidRequest, `no MCP server named "${serverName}"`), headers);
       return;
     }
     switch (req.method) {
-      case 'POST': return post(req, res, outcome.token, serverName, headers);
-      case 'GET': return get(req, res, outcome.token, serverName, headers);
-      case 'DELETE': return remove(req, res, outcome.token, serverName, headers);
+      case 'POST': return post(req, res, token, serverName, posted!, headers);
+      case 'GET': return get(req, res, token, serverName, headers);
+      case 'DELETE': return remove(req, res, token, serverName, headers);
       default: throw new HttpError(405, ErrorCode.InvalidRequest, `Method Not Allowed: ${req.method}`);
     }
   }

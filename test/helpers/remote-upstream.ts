@@ -51,9 +51,11 @@ export async function startRecordedUpstream(): Promise<RecordedUpstream> {
       exchange.status = up.statusCode;
       exchange.responseHeaders = { ...up.headers };
       res.writeHead(up.statusCode ?? 502, up.headers);
+      res.flushHeaders();
       up.pipe(res);
     });
     upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
     req.pipe(upstream);
   });
   await new Promise<void>((r) => hop.listen(0, '127.0.0.1', () => r()));
