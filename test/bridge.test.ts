@@ -19,7 +19,8 @@ describe('stdio bridge', () => {
     gw = await startTestGateway({
       mcpServers: {
         shared: { ...fixture, isolation: 'shared' },
-        peruser: { ...fixture, isolation: 'per-user' },
+        // Room for the earlier tests' idle sessions beside the 1,000-session cycle (no eviction there).
+        peruser: { ...fixture, isolation: 'per-user', limits: { sessionsPerPerson: 50 } },
         persession: { ...fixture, isolation: 'per-session' },
         hangs: { ...fixture, isolation: 'shared', callTimeout: '1s' },
         broken: { ...fixture, env: { BRIDGE_TEST_FAIL_AT_START: '1' } },
@@ -214,6 +215,10 @@ describe('stdio bridge', () => {
       bob.sessionId = alice.sessionId;
       const hijack = await bob.callTool('echo', { text: 'x' });
       assert.equal(hijack.reply.status, 404);
+      // Alice through another client (another registration) is refused as well.
+      const otherClient = new McpTestClient(`${gw.url}/mcp/shared`, (await obtainTokens(gw.url, 'shared', ALICE)).access_token);
+      otherClient.sessionId = alice.sessionId;
+      assert.equal((await otherClient.callTool('echo', { text: 'x' })).reply.status, 404);
       bob.sessionId = 'not-a-session';
       assert.equal((await bob.callTool('echo', { text: 'x' })).reply.status, 404);
       bob.sessionId = undefined;
