@@ -254,7 +254,7 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
       session = remote!.sessions.find(sessionId, serverName, token.sub, token.client_id);
       if (!session) throw new HttpError(404, ErrorCode.RequestTimeout, 'Session not found');
     } else if (sessionId !== undefined) {
-      throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: one Mcp-Session-Id header, please');
+      throw new HttpError(400, ErrorCode.InvalidRequest, 'Bad Request: the Mcp-Session-Id header is empty');
     }
     const initializing = posted && initializeRequest(req, posted);
     if (initializing) {
