@@ -6,6 +6,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import { hotPathLogger, type Logger } from '../log/logger.js';
+import { PersonLabels } from '../log/person-labels.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { storageReachable } from '../storage/storage-reachable.js';
 import { AccessPolicy } from '../authz/access-policy.js';
@@ -170,10 +171,11 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   const replicas = config.cluster ? new ReplicaDirectory(store, config.cluster.advertiseUrl, logger.child({ component: 'cluster' })) : undefined;
   await replicas?.start();
   const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
-  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, metrics));
+  const people = new PersonLabels(async (sub) => (await accounts.findBySub(sub))?.email);
+  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, people, metrics));
   metrics?.watchBridge(bridge);
   const mcp = createMcpEndpoint({
-    config, logger, bridge, forwarder, metrics, rateLimits,
+    config, logger, bridge, forwarder, metrics, rateLimits, people,
     auth: new BearerAuth(config.publicUrl, resources, verifier),
     remote: createRemoteProxies(config, logger),
   });
@@ -244,7 +246,7 @@ function accessLog(logger: Logger, metrics?: GatewayMetrics) {
 }
 
 /** What the bridge reports about tool calls and processes: metrics and one audit event per tool call. */
-function bridgeHooks(logger: Logger, metrics?: GatewayMetrics): BackendHooks {
+function bridgeHooks(logger: Logger, people: PersonLabels, metrics?: GatewayMetrics): BackendHooks {
   const toolCallLog = hotPathLogger(logger);
   return {
     toolCallFinished: (session, tool, outcome, durationMs) => {
@@ -256,6 +258,7 @@ function bridgeHooks(logger: Logger, metrics?: GatewayMetrics): BackendHooks {
     },
     processRestarted: metrics && ((server) => metrics.stdioRestarted(server)),
     toolsListed: metrics && ((server, result) => metrics.toolsListed(server, result)),
+    personOf: (sub) => ({ sub, email: people.cachedEmailOf(sub) }),
   };
 }
 

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { clientInfoForLog } from '../log/bound.js';
+import type { PersonLabels } from '../log/person-labels.js';
 import type { McpBridge } from '../bridge/bridge.js';
 import { PostResponse, EventStream } from '../bridge/http-streams.js';
 import {
@@ -35,6 +37,8 @@ export interface McpEndpointOptions {
   metrics?: GatewayMetrics;
   /** rateLimits.mcp: POSTs per person. */
   rateLimits?: RateLimits;
+  /** Emails for the session and process log lines, read once per person. */
+  people?: PersonLabels;
 }
 
 class HttpError extends Error {
@@ -79,7 +83,7 @@ function accepts(req: IncomingMessage, type: string): boolean {
  * The MCP Streamable HTTP endpoint (protocol revisions 2025-03-26 to 2025-11-25) in front of the
  * stdio bridge. Runs before Express: every MCP request is on the hot path.
  */
-export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwarder, metrics, rateLimits }: McpEndpointOptions) {
+export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwarder, metrics, rateLimits, people }: McpEndpointOptions) {
   const limitPosts = rateLimits?.enabled('mcp') ?? false;
   // One shared listener (no closure per request): `this` is the response.
   const countRequest = metrics
@@ -138,6 +142,7 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
   }
 
   async function initialize(req: IncomingMessage, res: ServerResponse, request: JsonRpcRequest, token: VerifiedAccessToken, serverName: string, headers: Record<string, string>): Promise<void> {
+    const email = await people?.emailOf(token.sub);
     const { session, backend } = bridge.openSession(serverName, token.sub, token.client_id);
     try {
       await backend.ensureStarted();
@@ -150,7 +155,7 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
     session.protocolVersion = typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0]!;
     session.clientCapabilities = (request.params?.capabilities ?? {}) as McpSession['clientCapabilities'];
     bridge.register(session);
-    logger.info({ event: 'mcp.session', server: serverName, sub: token.sub, clientId: token.client_id, sessionId: session.id.slice(-8), protocolVersion: session.protocolVersion, clientInfo: request.params?.clientInfo }, 'MCP session opened');
+    logger.info({ event: 'mcp.session', server: serverName, sub: token.sub, email, clientId: token.client_id, sessionId: session.id.slice(-8), protocolVersion: session.protocolVersion, clientInfo: clientInfoForLog(request.params?.clientInfo) }, 'MCP session opened');
     sendJson(res, 200, { jsonrpc: '2.0', id: request.id, result: { ...backend.initializeResult, protocolVersion: session.protocolVersion } }, { ...headers, 'Mcp-Session-Id': session.id });
   }
 
