@@ -36,13 +36,13 @@ export function hotPathLogger(logger: Logger): Logger {
   return logger.child({}, { redact: { paths: SECRET_FIELDS, censor: '[redacted]' } });
 }
 
-/** Each logger's bound fields (`logger.child({ server })`), parsed once per logger. */
-const bindingsByLogger = new WeakMap<Logger, Record<string, unknown>>();
+/** Each logger's bound fields (`logger.child({ server })`) as [key, value] pairs, parsed once per logger. */
+const bindingsByLogger = new WeakMap<Logger, Array<[string, unknown]>>();
 
-function bindingsOf(logger: Logger): Record<string, unknown> {
+function bindingsOf(logger: Logger): Array<[string, unknown]> {
   let bindings = bindingsByLogger.get(logger);
   if (!bindings) {
-    bindings = logger.bindings();
+    bindings = Object.entries(logger.bindings());
     bindingsByLogger.set(logger, bindings);
   }
   return bindings;
@@ -54,9 +54,9 @@ function bindingsOf(logger: Logger): Record<string, unknown> {
  */
 function prepareLine(fields: object, _level: number, logger: Logger): object {
   let line = boundLogFields(fields as Record<string, unknown>);
-  const bindings = bindingsOf(logger);
-  for (const key in line) {
-    if (bindings[key] === line[key] && Object.hasOwn(bindings, key)) {
+  // A logger has a few bindings and a line several fields: walk the bindings.
+  for (const [key, value] of bindingsOf(logger)) {
+    if (line[key] === value && Object.hasOwn(line, key)) {
       if (line === fields) line = { ...line };
       delete line[key];
     }
