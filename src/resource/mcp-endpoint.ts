@@ -142,7 +142,6 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
   }
 
   async function initialize(req: IncomingMessage, res: ServerResponse, request: JsonRpcRequest, token: VerifiedAccessToken, serverName: string, headers: Record<string, string>): Promise<void> {
-    const email = await people?.emailOf(token.sub);
     const { session, backend } = bridge.openSession(serverName, token.sub, token.client_id);
     try {
       await backend.ensureStarted();
@@ -155,7 +154,7 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
     session.protocolVersion = typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0]!;
     session.clientCapabilities = (request.params?.capabilities ?? {}) as McpSession['clientCapabilities'];
     bridge.register(session);
-    logger.info({ event: 'mcp.session', server: serverName, sub: token.sub, email, clientId: token.client_id, sessionId: session.id.slice(-8), protocolVersion: session.protocolVersion, clientInfo: clientInfoForLog(request.params?.clientInfo) }, 'MCP session opened');
+    logger.info({ event: 'mcp.session', server: serverName, sub: token.sub, email: people?.cachedEmailOf(token.sub), clientId: token.client_id, sessionId: session.id.slice(-8), protocolVersion: session.protocolVersion, clientInfo: clientInfoForLog(request.params?.clientInfo) }, 'MCP session opened');
     sendJson(res, 200, { jsonrpc: '2.0', id: request.id, result: { ...backend.initializeResult, protocolVersion: session.protocolVersion } }, { ...headers, 'Mcp-Session-Id': session.id });
   }
 
@@ -164,6 +163,8 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
     const { messages, batch } = await parseMessages(req);
     const first = messages[0]!;
     if (!req.headers['mcp-session-id'] && !batch && isRequest(first) && first.method === 'initialize') {
+      // The person's email, for the session's and its process's log lines: read before either is written.
+      await people?.emailOf(token.sub);
       await initialize(req, res, first, token, serverName, headers);
       return;
     }
