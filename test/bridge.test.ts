@@ -127,7 +127,10 @@ describe('stdio bridge', () => {
   it('refuses sampling for a client that did not declare the capability', async () => {
     const c = await client('peruser', BOB);
     const result = await c.callTool('sample', { prompt: 'p' });
-    assert.ok(result.error || result.result?.isError, JSON.stringify(result));
+    // The server's request is answered "method not found" by the gateway; the tool reports that as its error.
+    assert.equal(result.result?.isError, true, JSON.stringify(result));
+    assert.match(textOf(result.result) ?? '', /the client does not support sampling\/createMessage/);
+    assert.ok(!result.related.some((m) => 'method' in m && m.method === 'sampling/createMessage'), 'the client never saw the sampling request');
   });
 
   it('never delivers one session\'s log messages to another on a shared process', async () => {

@@ -74,7 +74,9 @@ describe('full flow in headless Chromium', () => {
     try {
       const landed = captureRedirect(page, connectors[0]!.redirect);
       await page.goto(authorizeUrl(gw.url, { client, challenge, method: 'S256' }));
-      const width = await page.evaluate(() => document.documentElement.scrollWidth).catch(() => 375);
+      await page.getByLabel('Email').waitFor();
+      // Evaluating works with the page's own JavaScript off; a failure here is a failure of the test.
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
       assert.ok(width <= 375, `no horizontal scrolling (${width}px)`);
       await page.screenshot({ path: resolve(SCREENSHOTS, 'login-phone.png') });
       await signInAndApprove(page, ALICE);

@@ -19,7 +19,7 @@ const ALL_ROWS = [
   'CORS preflight /mcp/demo', 'CORS on 401 /mcp/demo',
   'DCR ChatGPT (none)', 'DCR ChatGPT (client_secret_post)', 'DCR Claude.ai (client_secret_post)', 'DCR Claude.ai (client_secret_basic)', 'DCR Claude.ai (none)',
   'DCR MCP Inspector (none)', 'DCR mcp-remote (none)', 'DCR refuses http://evil.example/cb',
-  'CIMD ChatGPT', 'CIMD Claude.ai', 'PKCE required', 'PKCE plain refused',
+  'CIMD ChatGPT', 'CIMD Claude.ai', 'PKCE required', 'PKCE plain refused', 'replica addresses',
 ];
 const CORS_ROWS = ALL_ROWS.filter((row) => row.startsWith('CORS'));
 

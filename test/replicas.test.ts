@@ -169,3 +169,48 @@ describe('replicas sharing one Redis', () => {
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
   });
 });
+
+describe('replicas sharing one Redis without a cluster block', () => {
+  let redis: TestRedis;
+  let balancer: SteeringBalancer;
+  const replicas: GatewayProcess[] = [];
+  let publicUrl = '';
+  let resource = '';
+
+  before(async () => {
+    redis = await startRedis();
+    const [lbPort, portA, portB] = [await freePort(), await freePort(), await freePort()];
+    publicUrl = `http://127.0.0.1:${lbPort}`;
+    resource = `${publicUrl}/mcp/tools`;
+    balancer = new SteeringBalancer([portA!, portB!]);
+    await balancer.listen(lbPort!);
+    const base = await testConfigJson({ publicUrl, storage: redis.url, mcpServers: { tools: fixture } });
+    await Promise.all([portA!, portB!].map(async (port, index) => {
+      replicas[index] = await spawnGateway({ ...base, listen: { host: '127.0.0.1', port } }, undefined, `http://127.0.0.1:${port}`);
+    }));
+  });
+  after(async () => {
+    await Promise.all(replicas.map((r) => r?.kill()));
+    await balancer?.close();
+    await redis?.stop();
+  });
+
+  it('each announces the address it detected, and a session opened through A continues through B', async () => {
+    balancer.ports.forEach((port, index) => {
+      assert.match(replicas[index]!.output(), new RegExp(`"event":"cluster.joined".*"advertiseUrl":"http://127.0.0.1:${port}","detected":true`));
+    });
+    balancer.target = 0;
+    const client = await registerClient(publicUrl, { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', client_name: 'No cluster block' });
+    const { verifier, challenge } = pkcePair();
+    const landed = await authorizeWithPassword(new HttpBrowser(publicUrl), authorizeUrl(publicUrl, { client, challenge, method: 'S256', resource }), ALICE);
+    const tokens = await exchangeCode(publicUrl, client, landed.searchParams.get('code')!, verifier, { resource });
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    const mcp = new McpTestClient(resource, (tokens.body as { access_token: string }).access_token);
+    await mcp.initialize();
+    const pidAtA = (await mcp.request('tools/call', { name: 'whoami' })).result.content[0].text;
+    balancer.target = 1;
+    const throughB = await mcp.request('tools/call', { name: 'whoami' });
+    assert.equal(throughB.reply.status, 200, JSON.stringify(throughB.reply.messages));
+    assert.equal(throughB.result.content[0].text, pidAtA, 'the same stdio process on A answered');
+  });
+});

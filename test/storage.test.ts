@@ -63,8 +63,11 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
       assert.equal(await store.get('other'), 3);
     });
 
-    it('answers ping while reachable', async () => {
-      await store.ping();
+    it('answers ping while reachable, and refuses it once the store is gone', async () => {
+      await assert.doesNotReject(store.ping());
+      const gone = await open();
+      await gone.close();
+      await assert.rejects(gone.ping(), /closed/);
     });
 
     describe('as oidc-provider adapter', () => {

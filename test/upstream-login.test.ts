@@ -5,12 +5,14 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { parseConfig } from '../src/config/load.js';
 import { startGateway, type RunningGateway } from '../src/http/server.js';
+import { AccountDirectory, type LoginFacts } from '../src/authz/accounts.js';
 import { createLogger } from '../src/log/logger.js';
 import { packageRoot } from '../src/paths.js';
 import { captureRedirect, launchChromium } from './helpers/chromium.js';
 import { startFakeGithub, startFakeOidcProvider, type FakeGithubUser } from './helpers/fake-identity-providers.js';
 import { ALICE, LogCapture, testConfigJson } from './helpers/gateway.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
+import { McpTestClient } from './helpers/mcp-client.js';
 import { freePort } from './helpers/ports.js';
 
 const SCREENSHOTS = resolve(packageRoot, 'test-results', 'screenshots');
@@ -118,6 +120,21 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
     return tokens.body as { access_token: string; refresh_token: string };
   }
 
+  /**
+   * "Gets in" means: the token opens an MCP session, and it names the account of the person who
+   * signed in at the provider, with what the provider said about them (checked again at refresh).
+   */
+  async function expectSignedInAs(tokens: { access_token: string }, email: string, facts: Partial<LoginFacts>): Promise<void> {
+    const sub = decodeJwt(tokens.access_token).payload.sub as string;
+    const account = await new AccountDirectory(running.store).findBySub(sub);
+    assert.equal(account?.email, email);
+    for (const [fact, value] of Object.entries(facts)) assert.deepEqual(account?.lastLogin?.[fact as keyof LoginFacts], value, fact);
+    const mcp = new McpTestClient(`${base}/mcp/demo`, tokens.access_token);
+    await mcp.initialize();
+    assert.ok(mcp.sessionId, 'the token opens an MCP session');
+    await mcp.close();
+  }
+
   async function expectRefusal(flow: Awaited<ReturnType<typeof beginAt>>, heading: RegExp, text: RegExp): Promise<void> {
     await flow.page.getByRole('heading', { name: heading }).waitFor();
     const main = (await flow.page.textContent('main')) ?? '';
@@ -171,7 +188,7 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
   it('OIDC: a member of an allowed group gets in; a non-member does not', async () => {
     const ok = await beginAt('Okta');
     await signInAtIdp(ok.page, 'grouped');
-    await approveAndGetTokens(ok);
+    await expectSignedInAs(await approveAndGetTokens(ok), 'gus@elsewhere.org', { provider: 'okta', groups: ['mcp-users', 'staff'] });
     const refused = await beginAt('Okta');
     await signInAtIdp(refused.page, 'ungrouped');
     await expectRefusal(refused, /not allowed here/, /una@elsewhere\.org/);
@@ -179,7 +196,7 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
 
   it('GitHub: a member of the allowed team gets in; outsiders and unverified emails do not', async () => {
     github.signInAs(inAcme);
-    await approveAndGetTokens(await beginAt('GitHub'));
+    await expectSignedInAs(await approveAndGetTokens(await beginAt('GitHub')), 'octo@gh.example', { provider: 'github', githubOrgs: ['acme', 'acme/platform'] });
     github.signInAs(notInAcme);
     await expectRefusal(await beginAt('GitHub'), /not allowed here/, /stranger@gh\.example/);
     github.signInAs(noVerifiedEmail);

@@ -55,7 +55,8 @@ export class BackendPool {
     const key = this.keyFor(session);
     let backend = this.backends.get(key);
     if (!backend || backend.closed) {
-      backend = new Backend(this.serverName, this.spec, this.logger.child({ isolation: this.spec.isolation }), this.hooks);
+      const person = this.spec.isolation === 'shared' ? {} : this.hooks.personOf?.(session.sub) ?? { sub: session.sub };
+      backend = new Backend(this.serverName, this.spec, this.logger.child({ isolation: this.spec.isolation, ...person }), this.hooks);
       this.backends.set(key, backend);
     }
     backend.attach(session);

@@ -1,5 +1,6 @@
 import type { StdioServerConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { tellingStderrLine } from './stderr-summary.js';
 import type { ToolCallOutcome } from '../observability/metrics.js';
 import {
   ErrorCode, errorResponse, isRequest, isResponse, progressTokenOf, withProgressToken,
@@ -61,6 +62,8 @@ export interface BackendHooks {
   toolCallFinished?(session: McpSession, tool: string, outcome: ToolCallOutcome, durationMs: number): void;
   /** The server answered tools/list: its result names the tools it offers. */
   toolsListed?(serverName: string, result: unknown): void;
+  /** How the log lines of a process started for one person name them. */
+  personOf?(sub: string): { sub: string; email?: string };
 }
 
 const toolNameOf = (request: JsonRpcRequest): string => {
@@ -147,10 +150,10 @@ export class Backend {
     } catch (error) {
       void proc.stop(500);
       const tail = proc.stderrTail();
-      this.logger.error({ server: this.serverName, err: error, stderr: tail }, 'MCP server failed to start');
+      this.logger.error({ server: this.serverName, err: error, stderr: tellingStderrLine(tail) }, 'MCP server failed to start');
       this.notBefore = Date.now() + this.backoff(++this.crashes);
       const reason = error instanceof Error ? error.message : String(error);
-      throw new BackendUnavailable(`MCP server "${this.serverName}" could not be started: ${reason}${tail ? ` (stderr: ${tail.split('\n').slice(-3).join(' | ')})` : ''}`);
+      throw new BackendUnavailable(`MCP server "${this.serverName}" could not be started: ${reason}${tail ? ` (stderr: ${tellingStderrLine(tail)})` : ''}`);
     }
   }
 
@@ -424,7 +427,7 @@ export class Backend {
     const wasReady = !!this.initializeResult;
     this.hooks.processExited?.(this.serverName, !this.closed);
     if (this.closed) return;
-    this.logger.error({ server: this.serverName, pid: proc.pid, reason, stderr: proc.stderrTail(), inFlight: this.pending.size }, 'MCP server stopped unexpectedly');
+    this.logger.error({ server: this.serverName, pid: proc.pid, reason, stderr: tellingStderrLine(proc.stderrTail()), inFlight: this.pending.size }, 'MCP server stopped unexpectedly');
     for (const backendId of [...this.pending.keys()]) {
       const call = this.finish(backendId, 'crashed')!;
       call.session.deliverResponse(errorResponse(call.clientId, ErrorCode.InternalError, `MCP server "${this.serverName}" stopped unexpectedly (${reason}) before answering ${call.method}`));

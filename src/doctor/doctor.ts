@@ -2,12 +2,13 @@ import { metadataDocumentChecks, pkceChecks } from './authorize-checks.js';
 import { corsChecks } from './cors-checks.js';
 import { discoveryChecks } from './discovery-checks.js';
 import { registrationChecks } from './registration-checks.js';
+import { replicaChecks } from './replica-checks.js';
 import { renderReport, type CheckRow } from './report.js';
 import { DOCTOR_USAGE, DoctorUsageError, resolveTarget, type DoctorTarget } from './target.js';
 
 /**
  * Every check, in the order a client meets them: discovery, browser CORS, registration, then the
- * authorization request. Each check reports its own failure and the run goes on.
+ * authorization request, then the replicas behind it. Each check reports its own failure and the run goes on.
  */
 export async function runDoctor(target: DoctorTarget): Promise<CheckRow[]> {
   const { rows: discovery } = await discoveryChecks(target);
@@ -15,7 +16,8 @@ export async function runDoctor(target: DoctorTarget): Promise<CheckRow[]> {
   const { rows: registration, registered } = await registrationChecks(target);
   const metadataDocuments = await metadataDocumentChecks(target);
   const pkce = await pkceChecks(target, registered);
-  return [...discovery, ...cors, ...registration, ...metadataDocuments, ...pkce];
+  const replicas = await replicaChecks(target);
+  return [...discovery, ...cors, ...registration, ...metadataDocuments, ...pkce, ...replicas];
 }
 
 /** `mcp-oauth-gateway doctor <publicUrl> [--server NAME]`: prints the table; 0 all passed, 1 any failed, 2 usage error. */

@@ -6,6 +6,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import { hotPathLogger, type Logger } from '../log/logger.js';
+import { PersonLabels } from '../log/person-labels.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { storageReachable } from '../storage/storage-reachable.js';
 import { AccessPolicy } from '../authz/access-policy.js';
@@ -26,6 +27,7 @@ import { protectedResourceRouter } from '../resource/protected-resource.js';
 import { McpBridge } from '../bridge/bridge.js';
 import { createRemoteProxies } from '../bridge/remote-proxy.js';
 import { ReplicaDirectory } from '../cluster/replica-directory.js';
+import { detectAdvertiseUrl } from '../cluster/advertise-address.js';
 import { SessionForwarder, sessionIdPrefix } from '../cluster/session-forwarder.js';
 import { openCors } from './cors.js';
 import { requestId } from './request-id.js';
@@ -53,6 +55,8 @@ export interface Gateway {
   /** Where the separate metrics listener (`metrics.listen`) listens. */
   metricsAddress?: AddressInfo;
   rateLimits: RateLimits;
+  /** Once listening, with Redis storage: announces where the other replicas reach this one. */
+  joinCluster(address: AddressInfo): Promise<void>;
   /** Leaves the replica directory: peers stop sending this replica's sessions here. */
   leaveCluster(): Promise<void>;
   /** The last step of shutdown: drops the connections used to forward requests to other replicas and closes the metrics listener. */
@@ -140,8 +144,10 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  // With Redis storage replicas find each other (a cluster block only overrides the address).
+  const replicas = /^rediss?:\/\//.test(config.storage) ? new ReplicaDirectory(store, logger.child({ component: 'cluster' })) : undefined;
   app.get('/readyz', async (_req, res) => {
-    if (await storageReachable(store)) res.json({ status: 'ready', storage: 'ok' });
+    if (await storageReachable(store)) res.json({ status: 'ready', storage: 'ok', ...replicaReadiness(replicas) });
     else res.status(503).set('Retry-After', '5').json({ status: 'unavailable', storage: 'unreachable' });
   });
   const css = stylesheet();
@@ -167,13 +173,12 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
 
   const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
   app.use(protectedResourceRouter(config.publicUrl, resources));
-  const replicas = config.cluster ? new ReplicaDirectory(store, config.cluster.advertiseUrl, logger.child({ component: 'cluster' })) : undefined;
-  await replicas?.start();
   const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
-  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, metrics));
+  const people = new PersonLabels(async (sub) => (await accounts.findBySub(sub))?.email);
+  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, people, metrics));
   metrics?.watchBridge(bridge);
   const mcp = createMcpEndpoint({
-    config, logger, bridge, forwarder, metrics, rateLimits,
+    config, logger, bridge, forwarder, metrics, rateLimits, people,
     auth: new BearerAuth(config.publicUrl, resources, verifier),
     remote: createRemoteProxies(config, logger, sessionIdPrefix(replicas)),
   });
@@ -214,6 +219,10 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
     res.status(500).set(PAGE_SECURITY_HEADERS).type('html').send(errorPage(host, req.id ?? '-', 'Something went wrong', 'The gateway could not complete this request.', 'Try again. If it keeps happening, tell the gateway operator.'));
   });
 
+  const joinCluster = async (address: AddressInfo) => {
+    const configured = config.cluster?.advertiseUrl;
+    await replicas?.start(configured ?? detectAdvertiseUrl(config.listen.host, address.port), !configured);
+  };
   const leaveCluster = async () => {
     await replicas?.stop();
   };
@@ -224,9 +233,16 @@ export async function createGateway({ config, store, logger, throttle, fetch: fe
     metricsServer?.closeAllConnections();
   };
   return {
-    app, mcp, bridge, provider, resources, signingKeys, metrics, rateLimits, leaveCluster, releaseConnections,
+    app, mcp, bridge, provider, resources, signingKeys, metrics, rateLimits, joinCluster, leaveCluster, releaseConnections,
     metricsAddress: metricsServer?.address() as AddressInfo | undefined,
   };
+}
+
+/** What /readyz says about the replicas: addresses only in the log, which the public cannot read. */
+function replicaReadiness(replicas: ReplicaDirectory | undefined): Record<string, string> {
+  if (!replicas) return {};
+  if (!replicas.duplicate) return { replicas: 'ok' };
+  return { replicas: 'duplicate-address', warning: 'two replicas advertise the same address (see the gateway log): give each its own cluster.advertiseUrl' };
 }
 
 /** One line per request, without query strings (they carry codes and state); counted by route when metrics are on. */
@@ -244,7 +260,7 @@ function accessLog(logger: Logger, metrics?: GatewayMetrics) {
 }
 
 /** What the bridge reports about tool calls and processes: metrics and one audit event per tool call. */
-function bridgeHooks(logger: Logger, metrics?: GatewayMetrics): BackendHooks {
+function bridgeHooks(logger: Logger, people: PersonLabels, metrics?: GatewayMetrics): BackendHooks {
   const toolCallLog = hotPathLogger(logger);
   return {
     toolCallFinished: (session, tool, outcome, durationMs) => {
@@ -256,6 +272,7 @@ function bridgeHooks(logger: Logger, metrics?: GatewayMetrics): BackendHooks {
     },
     processRestarted: metrics && ((server) => metrics.stdioRestarted(server)),
     toolsListed: metrics && ((server, result) => metrics.toolsListed(server, result)),
+    personOf: (sub) => ({ sub, email: people.cachedEmailOf(sub) }),
   };
 }
 

@@ -38,6 +38,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, store 
     server.listen(config.listen.port, config.listen.host, () => resolvePromise());
   });
   const address = server.address() as AddressInfo;
+  await gateway.joinCluster(address);
   let closing: Promise<void> | undefined;
   /**
    * Graceful stop: leave the replica directory, stop accepting, let requests in flight finish

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { clientInfoForLog } from '../log/bound.js';
+import type { PersonLabels } from '../log/person-labels.js';
 import type { McpBridge } from '../bridge/bridge.js';
 import { PostResponse, EventStream } from '../bridge/http-streams.js';
 import {
@@ -41,6 +43,8 @@ export interface McpEndpointOptions {
   metrics?: GatewayMetrics;
   /** rateLimits.mcp: POSTs per person. */
   rateLimits?: RateLimits;
+  /** Emails for the session and process log lines, read once per person. */
+  people?: PersonLabels;
 }
 
 class HttpError extends Error {
@@ -85,7 +89,7 @@ function accepts(req: IncomingMessage, type: string): boolean {
  * The MCP Streamable HTTP endpoint (protocol revisions 2025-03-26 to 2025-11-25) in front of the
  * stdio bridge. Runs before Express: every MCP request is on the hot path.
  */
-export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwarder, metrics, rateLimits }: McpEndpointOptions) {
+export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwarder, metrics, rateLimits, people }: McpEndpointOptions) {
   const limitPosts = rateLimits?.enabled('mcp') ?? false;
   const limitInitialize = rateLimits?.enabled('initialize') ?? false;
   // One shared listener (no closure per request): `this` is the response.
@@ -189,7 +193,7 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
     session.protocolVersion = typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0]!;
     session.clientCapabilities = (request.params?.capabilities ?? {}) as McpSession['clientCapabilities'];
     bridge.register(session);
-    logger.info({ event: 'mcp.session', server: serverName, sub: token.sub, clientId: token.client_id, sessionId: session.id.slice(-8), protocolVersion: session.protocolVersion, clientInfo: request.params?.clientInfo }, 'MCP session opened');
+    logger.info({ event: 'mcp.session', server: serverName, sub: token.sub, email: people?.cachedEmailOf(token.sub), clientId: token.client_id, sessionId: session.id.slice(-8), protocolVersion: session.protocolVersion, clientInfo: clientInfoForLog(request.params?.clientInfo) }, 'MCP session opened');
     sendJson(res, 200, { jsonrpc: '2.0', id: request.id, result: { ...backend.initializeResult, protocolVersion: session.protocolVersion } }, { ...headers, 'Mcp-Session-Id': session.id });
   }
 
@@ -197,6 +201,8 @@ export function createMcpEndpoint({ config, auth, bridge, logger, remote, forwar
     const { messages, batch } = posted;
     const first = messages[0]!;
     if (!req.headers['mcp-session-id'] && !batch && isRequest(first) && first.method === 'initialize') {
+      // The person's email, for the session's and its process's log lines: read before either is written.
+      await people?.emailOf(token.sub);
       await initialize(req, res, first, token, serverName, headers);
       return;
     }
