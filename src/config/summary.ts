@@ -37,7 +37,7 @@ export function summarise(config: GatewayConfig): string {
     lines.push(`metrics:       ${where.join(' and ')}${metrics.token ? ' (with the bearer token)' : ''}`);
   }
   const limits = Object.entries(config.rateLimits).map(([name, rule]) => `${name} ${rule ? `${rule.limit}/${rule.window}s` : 'off'}`);
-  lines.push(`rate limits:   ${limits.join(', ')} (login, register, token per IP; mcp per person)`);
+  lines.push(`rate limits:   ${limits.join(', ')} (login, register, token, authorize per IP; mcp, initialize per person)`);
   lines.push('MCP servers (add these URLs as connectors):');
   for (const [name, server] of Object.entries(config.mcpServers)) {
     const target = 'command' in server ? `stdio: ${[server.command, ...server.args].join(' ')} (${server.isolation})` : `remote: ${server.url}`;

@@ -187,7 +187,7 @@ export class GatewayMetrics {
     this.logins = new Counter({ name: METRIC_NAMES.logins, help: 'Successful sign-ins, by method (password or the upstream provider id).', labelNames: ['method'], registers });
     this.loginFailures = new Counter({ name: METRIC_NAMES.loginFailures, help: 'Failed or refused sign-ins, by method and reason.', labelNames: ['method', 'reason'], registers });
     this.restarts = new Counter({ name: METRIC_NAMES.stdioRestarts, help: 'stdio MCP server processes started again after they stopped unexpectedly.', labelNames: ['server'], registers });
-    this.limited = new Counter({ name: METRIC_NAMES.rateLimited, help: 'Requests answered 429 by a rate limit, by limit (login, register, token, mcp).', labelNames: ['limit'], registers });
+    this.limited = new Counter({ name: METRIC_NAMES.rateLimited, help: 'Requests answered 429 by a rate limit, by limit (login, register, token, authorize, mcp, initialize).', labelNames: ['limit'], registers });
     const bridgeGauge = (name: string, help: string, pick: (row: { sessions: number; processes: number }) => number) => new Gauge({
       name, help, labelNames: ['server'], registers,
       collect: () => {
