@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { packageRoot } from '../src/paths.js';
 import { ALICE, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { captureRedirect, launchChromium, signInAndApprove } from './helpers/chromium.js';
+import { captureRedirect, launchChromium, saveScreenshot, signInAndApprove } from './helpers/chromium.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
 
 const SCREENSHOTS = resolve(packageRoot, 'test-results', 'screenshots');
@@ -39,7 +39,7 @@ describe('full flow in headless Chromium', () => {
         const landed = captureRedirect(page, connector.redirect);
         await page.goto(authorizeUrl(gw.url, { client, challenge, method: 'S256', state: 'st', resource: `${gw.url}/mcp/demo` }));
         await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-        if (connector.auth === 'client_secret_post') await page.screenshot({ path: resolve(SCREENSHOTS, 'login.png') });
+        if (connector.auth === 'client_secret_post') await saveScreenshot(page, resolve(SCREENSHOTS, 'login.png'));
         await page.getByLabel('Email').fill(ALICE.email);
         await page.getByLabel('Password').fill(ALICE.password);
         await page.getByRole('button', { name: 'Sign in' }).click();
@@ -49,7 +49,7 @@ describe('full flow in headless Chromium', () => {
         assert.match(consentText ?? '', new RegExp(new URL(connector.redirect).host.replace(/\./g, '\\.')));
         if (connector.redirect.startsWith('http://localhost')) {
           assert.match(consentText ?? '', /runs on your own computer/);
-          await page.screenshot({ path: resolve(SCREENSHOTS, 'consent-localhost.png') });
+          await saveScreenshot(page, resolve(SCREENSHOTS, 'consent-localhost.png'));
         }
         await page.getByRole('button', { name: 'Allow' }).click();
         const url = await landed;
@@ -78,7 +78,7 @@ describe('full flow in headless Chromium', () => {
       // Evaluating works with the page's own JavaScript off; a failure here is a failure of the test.
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
       assert.ok(width <= 375, `no horizontal scrolling (${width}px)`);
-      await page.screenshot({ path: resolve(SCREENSHOTS, 'login-phone.png') });
+      await saveScreenshot(page, resolve(SCREENSHOTS, 'login-phone.png'));
       await signInAndApprove(page, ALICE);
       assert.ok((await landed).searchParams.get('code'));
     } finally {

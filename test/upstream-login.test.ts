@@ -8,7 +8,7 @@ import { startGateway, type RunningGateway } from '../src/http/server.js';
 import { AccountDirectory, type LoginFacts } from '../src/authz/accounts.js';
 import { createLogger } from '../src/log/logger.js';
 import { packageRoot } from '../src/paths.js';
-import { captureRedirect, launchChromium } from './helpers/chromium.js';
+import { captureRedirect, launchChromium, saveScreenshot } from './helpers/chromium.js';
 import { startFakeGithub, startFakeOidcProvider, type FakeGithubUser } from './helpers/fake-identity-providers.js';
 import { ALICE, LogCapture, testConfigJson } from './helpers/gateway.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
@@ -156,7 +156,7 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
     assert.ok(await page.getByLabel('Email').isVisible());
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Continue with Google', 'keyboard focus starts at the first method');
-    await page.screenshot({ path: resolve(SCREENSHOTS, 'login-chooser.png') });
+    await saveScreenshot(page, resolve(SCREENSHOTS, 'login-chooser.png'));
     await page.close();
   });
 
@@ -175,7 +175,7 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
   it('Google: the domain rule needs the Workspace hd claim, not just the address', async () => {
     const flow = await beginAt('Google');
     await signInAtIdp(flow.page, 'consumer');
-    await flow.page.screenshot({ path: resolve(SCREENSHOTS, 'refused.png') });
+    await saveScreenshot(flow.page, resolve(SCREENSHOTS, 'refused.png'));
     await expectRefusal(flow, /not allowed here/, /con@acme\.com/);
   });
 

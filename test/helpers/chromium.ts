@@ -40,3 +40,19 @@ export async function signInAndApprove(page: Page, user: { email: string; passwo
   await consent.waitFor({ state: 'visible', timeout: 10_000 });
   await consent.click();
 }
+
+/**
+ * Saves a picture of the page for people to look at (test-results/screenshots). It is an
+ * artefact, not an assertion: Chromium on a busy machine sometimes cannot capture a frame
+ * ("Unable to capture screenshot"), which must not fail the behaviour under test.
+ */
+export async function saveScreenshot(page: Page, path: string): Promise<void> {
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    try {
+      await page.screenshot({ path });
+      return;
+    } catch (error) {
+      if (attempt === 2) process.stderr.write(`screenshot ${path} not saved: ${(error as Error).message.split('\n')[0]}\n`);
+    }
+  }
+}
