@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse } from './jsonrpc.js';
-import { idKey, type EventStream, type PostResponse } from './http-streams.js';
+import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse } from '../jsonrpc.js';
+import { idKey, type EventStream, type PostResponse } from '../transports/http-streams.js';
 
 export interface ClientCapabilities {
   sampling?: object;

@@ -1,8 +1,8 @@
-import type { GatewayConfig, StdioServerConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
+import type { GatewayConfig, StdioServerConfig } from '../../config/schema.js';
+import type { Logger } from '../../log/logger.js';
 import { BackendPool } from './backend-pool.js';
-import type { Backend, BackendHooks } from './backend.js';
-import { ErrorCode, LimitReached } from './jsonrpc.js';
+import type { Backend, BackendHooks } from './router.js';
+import { ErrorCode, LimitReached } from '../jsonrpc.js';
 import { McpSession } from './session.js';
 
 const personKey = (serverName: string, sub: string) => `${serverName}\u0000${sub}`;

@@ -1,6 +1,6 @@
-import type { StdioServerConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
-import { Backend, type BackendHooks } from './backend.js';
+import type { StdioServerConfig } from '../../config/schema.js';
+import type { Logger } from '../../log/logger.js';
+import { Backend, type BackendHooks } from './router.js';
 import type { McpSession } from './session.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse } from './jsonrpc.js';
+import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse } from '../jsonrpc.js';
 
 export const idKey = (id: JsonRpcId | null): string => (typeof id === 'number' ? `n${id}` : `s${id}`);
 

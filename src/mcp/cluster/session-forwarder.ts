@@ -1,7 +1,7 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
-import { ErrorCode, errorResponse } from '../bridge/jsonrpc.js';
-import type { Logger } from '../log/logger.js';
+import { ErrorCode, errorResponse } from '../jsonrpc.js';
+import type { Logger } from '../../log/logger.js';
 import type { ReplicaDirectory } from './replica-directory.js';
 
 /** Set on a forwarded request so the receiving replica never forwards it again. */

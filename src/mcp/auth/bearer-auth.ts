@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import type { ResourceCatalog } from '../authz/resources.js';
-import { MCP_SCOPE } from '../authz/scopes.js';
+import type { ResourceCatalog } from '../../authz/resources.js';
+import { MCP_SCOPE } from '../../authz/scopes.js';
 import { AccessTokenVerifier, InvalidAccessToken, type VerifiedAccessToken } from './token-verifier.js';
 
 export function metadataUrl(publicUrl: string, serverName: string): string {

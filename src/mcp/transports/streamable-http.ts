@@ -1,23 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { GatewayConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
-import { clientInfoForLog } from '../log/bound.js';
-import type { PersonLabels } from '../log/person-labels.js';
-import type { McpBridge } from '../bridge/bridge.js';
-import { PostResponse, EventStream } from '../bridge/http-streams.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { Logger } from '../../log/logger.js';
+import { clientInfoForLog } from '../../log/bound.js';
+import type { PersonLabels } from '../../log/person-labels.js';
+import type { McpBridge } from '../core/bridge.js';
+import { PostResponse, EventStream } from './http-streams.js';
 import {
   ErrorCode, errorResponse, isJsonRpcMessage, isNotification, isRequest, isResponse, LimitReached,
   type JsonRpcMessage, type JsonRpcRequest,
-} from '../bridge/jsonrpc.js';
-import type { RemoteProxies } from '../bridge/remote-proxy.js';
-import type { RemoteSession } from '../bridge/remote-sessions.js';
-import type { McpSession } from '../bridge/session.js';
+} from '../jsonrpc.js';
+import type { RemoteProxies } from '../remote/remote-proxy.js';
+import type { RemoteSession } from '../remote/remote-sessions.js';
+import type { McpSession } from '../core/session.js';
 import type { SessionForwarder } from '../cluster/session-forwarder.js';
-import type { RateLimitName } from '../config/schema.js';
-import { clientIp, type RateLimits } from '../http/rate-limit.js';
-import type { GatewayMetrics } from '../observability/metrics.js';
-import type { BearerAuth } from './bearer-auth.js';
-import type { VerifiedAccessToken } from './token-verifier.js';
+import type { RateLimitName } from '../../config/schema.js';
+import { clientIp, type RateLimits } from '../../http/rate-limit.js';
+import type { GatewayMetrics } from '../../observability/metrics.js';
+import type { BearerAuth } from '../auth/bearer-auth.js';
+import type { VerifiedAccessToken } from '../auth/token-verifier.js';
 
 export const SUPPORTED_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;

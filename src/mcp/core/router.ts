@@ -1,14 +1,14 @@
-import type { StdioServerConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
-import { tellingStderrLine } from './stderr-summary.js';
-import type { ToolCallOutcome } from '../observability/metrics.js';
+import type { StdioServerConfig } from '../../config/schema.js';
+import type { Logger } from '../../log/logger.js';
+import { tellingStderrLine } from '../process/stderr-summary.js';
+import type { ToolCallOutcome } from '../../observability/metrics.js';
 import {
   ErrorCode, errorResponse, isRequest, isResponse, progressTokenOf, withProgressToken,
   type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse,
-} from './jsonrpc.js';
-import { idKey } from './http-streams.js';
+} from '../jsonrpc.js';
+import { idKey } from '../transports/http-streams.js';
 import type { McpSession } from './session.js';
-import { StdioProcess } from './stdio-process.js';
+import { StdioProcess } from '../process/stdio-process.js';
 
 export const GATEWAY_PROTOCOL_VERSION = '2025-11-25';
 const INITIALIZE_TIMEOUT_MS = 30_000;
