@@ -34,7 +34,7 @@ import { requestId } from './request-id.js';
 import { PAGE_SECURITY_HEADERS, renderPage, SafeHtml, stylesheet } from './views.js';
 import { upstreamLoginRouter } from '../upstream/login-routes.js';
 import { configuredUpstreams } from '../upstream/providers.js';
-import type { BackendHooks } from '../mcp/core/router.js';
+import type { BridgeHooks } from '../mcp/core/router.js';
 import { audit } from '../observability/audit.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { routeOf } from '../observability/routes.js';
@@ -260,7 +260,7 @@ function accessLog(logger: Logger, metrics?: GatewayMetrics) {
 }
 
 /** What the bridge reports about tool calls and processes: metrics and one audit event per tool call. */
-function bridgeHooks(logger: Logger, people: PersonLabels, metrics?: GatewayMetrics): BackendHooks {
+function bridgeHooks(logger: Logger, people: PersonLabels, metrics?: GatewayMetrics): BridgeHooks {
   const toolCallLog = hotPathLogger(logger);
   return {
     toolCallFinished: (session, tool, outcome, durationMs) => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse } from '../jsonrpc.js';
-import { idKey, type EventStream, type PostResponse } from '../transports/http-streams.js';
+import { LATEST_PROTOCOL_VERSION } from '../protocol.js';
+import type { MessageSink } from './sink.js';
 
 export interface ClientCapabilities {
   sampling?: object;
@@ -9,27 +10,36 @@ export interface ClientCapabilities {
   [key: string]: unknown;
 }
 
+/** Who a session belongs to: the person and the client (registration) their token was issued to. */
+export interface SessionOwner {
+  sub: string;
+  clientId: string;
+}
+
 /**
- * One client's MCP session on one server. It belongs to the user who opened it; everything the
- * backend sends for it arrives through the deliver* methods, which only ever write to this
- * session's own HTTP responses.
+ * One client's MCP session on one server. It belongs to the person and client that opened it;
+ * everything the process sends for it goes to its own sink, which its transport gave it. It knows
+ * which of its requests still wait for an answer, so none is left hanging when it ends.
  */
 export class McpSession {
   readonly id: string;
+  readonly sub: string;
+  readonly clientId: string;
   readonly createdAt = Date.now();
   lastActivity = this.createdAt;
   /** Ends the session at its maximum lifetime (limits.sessionLifetime), busy or not. */
   lifetimeTimer?: NodeJS.Timeout;
-  protocolVersion = '2025-11-25';
+  protocolVersion = LATEST_PROTOCOL_VERSION;
   clientCapabilities: ClientCapabilities = {};
   readonly subscriptions = new Set<string>();
-  eventStream?: EventStream;
   closed = false;
-  /** Requests from this session still waiting for their response, by id, with the POST that carries them. */
-  private readonly inFlight = new Map<string, PostResponse>();
+  /** Ids of this session's requests still waiting for their answer: a Set keeps 1 and "1" apart. */
+  private readonly inFlight = new Set<JsonRpcId>();
 
   /** `idPrefix` names the replica holding the session, so any replica can route to it. */
-  constructor(readonly sub: string, readonly serverName: string, readonly clientId: string, idPrefix = '') {
+  constructor(owner: SessionOwner, readonly serverName: string, readonly sink: MessageSink, idPrefix = '') {
+    this.sub = owner.sub;
+    this.clientId = owner.clientId;
     this.id = `${idPrefix}${randomBytes(24).toString('base64url')}`;
   }
 
@@ -37,8 +47,9 @@ export class McpSession {
     this.lastActivity = Date.now();
   }
 
+  /** Answering a request or holding a stream open: never evicted or expired as idle. */
   get busy(): boolean {
-    return this.inFlight.size > 0 || !!this.eventStream;
+    return this.inFlight.size > 0 || this.sink.listening;
   }
 
   get inFlightCount(): number {
@@ -46,49 +57,43 @@ export class McpSession {
   }
 
   isInFlight(id: JsonRpcId): boolean {
-    return this.inFlight.has(idKey(id));
+    return this.inFlight.has(id);
   }
 
-  track(id: JsonRpcId, response: PostResponse): void {
-    this.inFlight.set(idKey(id), response);
+  /** A request of this session now waits for its answer. */
+  track(id: JsonRpcId): void {
+    this.inFlight.add(id);
   }
 
-  forget(id: JsonRpcId): void {
-    this.inFlight.delete(idKey(id));
+  /** The answer to one of this session's requests; one it no longer waits for is dropped. */
+  answer(response: JsonRpcResponse): void {
+    if (response.id === null || !this.inFlight.delete(response.id)) return;
+    this.sink.send(response, { relatedRequestId: response.id });
   }
 
-  deliverResponse(response: JsonRpcResponse): void {
-    if (response.id === null) return;
-    const key = idKey(response.id);
-    const post = this.inFlight.get(key);
-    this.inFlight.delete(key);
-    post?.send(response, true);
+  /** The client cancelled a request: no answer follows, and what carries it may end. */
+  cancel(id: JsonRpcId): void {
+    if (this.inFlight.delete(id)) this.sink.abandon(id);
   }
 
-  /** A message caused by one of this session's requests goes on that request's stream. */
-  deliverRelated(relatedId: JsonRpcId | undefined, message: JsonRpcMessage): boolean {
-    const post = relatedId === undefined ? undefined : this.inFlight.get(idKey(relatedId));
-    if (post?.open && post.send(message, false)) return true;
-    return this.deliverUnrelated(message);
+  /** A message caused by one of this session's requests goes with that request when it can. */
+  sendRelated(relatedId: JsonRpcId | undefined, message: JsonRpcMessage): boolean {
+    return this.sink.send(message, relatedId === undefined ? undefined : { relatedRequestId: relatedId });
   }
 
-  deliverUnrelated(message: JsonRpcMessage): boolean {
-    return this.eventStream?.send(message) ?? false;
+  sendUnrelated(message: JsonRpcMessage): boolean {
+    return this.sink.send(message);
   }
 
   /** Answers every request still waiting with an error, so no client is left hanging. */
   answerInFlight(code: number, message: string): void {
-    for (const [key, post] of this.inFlight) {
-      const id = key.startsWith('n') ? Number(key.slice(1)) : key.slice(1);
-      post.send({ jsonrpc: '2.0', id, error: { code, message } }, true);
-    }
-    this.inFlight.clear();
+    for (const id of [...this.inFlight]) this.answer({ jsonrpc: '2.0', id, error: { code, message } });
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.lifetimeTimer);
-    this.eventStream?.close();
     this.inFlight.clear();
+    this.sink.close();
   }
 }

@@ -4,7 +4,7 @@ import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middlewar
 import type { GatewayConfig, RemoteServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { SESSION_IDLE_TIMEOUT_MS } from '../core/bridge.js';
-import { endStreamAt } from '../transports/http-streams.js';
+import { endStreamAt } from '../stream-deadline.js';
 import { ErrorCode, errorResponse } from '../jsonrpc.js';
 import { RemoteSessions, type RemoteSession } from './remote-sessions.js';
 
