@@ -34,7 +34,7 @@ import { requestId } from './request-id.js';
 import { PAGE_SECURITY_HEADERS, renderPage, SafeHtml, stylesheet } from './views.js';
 import { upstreamLoginRouter } from '../upstream/login-routes.js';
 import { configuredUpstreams } from '../upstream/providers.js';
-import type { BridgeHooks } from '../mcp/core/router.js';
+import type { BridgeHooks } from '../mcp/core/hooks.js';
 import { audit } from '../observability/audit.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { routeOf } from '../observability/routes.js';

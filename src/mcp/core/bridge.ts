@@ -8,7 +8,8 @@ import {
 } from '../jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
 import { ProcessPool } from './process-pool.js';
-import type { BridgeHooks, Router } from './router.js';
+import type { BridgeHooks } from './hooks.js';
+import type { Router } from './router.js';
 import { McpSession, type ClientCapabilities, type SessionOwner } from './session.js';
 import type { MessageSink } from './sink.js';
 

@@ -51,7 +51,7 @@ export class CallTable<S extends { readonly sub: string }> {
     const clientToken = progressTokenOf(request);
     const call: ClientCall<S> = {
       processId, session, clientId: request.id, method: request.method, sent: false, started: 0,
-      ...(clientToken === undefined ? {} : { clientToken, processToken: `gw-${processId}` }),
+      clientToken, processToken: clientToken === undefined ? undefined : `gw-${processId}`,
     };
     this.byProcessId.set(processId, call);
     let mine = this.bySession.get(session);

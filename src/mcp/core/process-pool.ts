@@ -1,6 +1,7 @@
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
-import { Router, type BridgeHooks } from './router.js';
+import type { BridgeHooks } from './hooks.js';
+import { Router } from './router.js';
 import type { McpSession } from './session.js';
 
 /**

@@ -7,11 +7,12 @@ import {
 } from '../jsonrpc.js';
 import { ProcessSupervisor, type ProcessHandle, type ProcessListener } from '../process/supervisor.js';
 import { CallTable, type ClientCall } from './call-table.js';
+import type { BridgeHooks } from './hooks.js';
 import type { McpSession } from './session.js';
 
 const MAX_PENDING = 4096;
 /** One person's calls in flight on one process: a flood from one person never fills the process. */
-export const MAX_IN_FLIGHT_PER_PERSON = 256;
+const MAX_IN_FLIGHT_PER_PERSON = 256;
 
 const CAPABILITY_FOR_METHOD: Record<string, 'sampling' | 'elicitation' | 'roots'> = {
   'sampling/createMessage': 'sampling',
@@ -20,18 +21,6 @@ const CAPABILITY_FOR_METHOD: Record<string, 'sampling' | 'elicitation' | 'roots'
 };
 
 const BROADCAST = new Set(['notifications/tools/list_changed', 'notifications/prompts/list_changed', 'notifications/resources/list_changed']);
-
-/** What the bridge reports to the rest of the gateway (metrics, the audit log, log labels). */
-export interface BridgeHooks {
-  /** A process was started again after it stopped unexpectedly. */
-  processRestarted?(serverName: string): void;
-  /** A tools/call ended (answered, failed, timed out, cancelled or lost in a crash). */
-  toolCallFinished?(session: McpSession, tool: string, outcome: ToolCallOutcome, durationMs: number): void;
-  /** The server answered tools/list: its result names the tools it offers. */
-  toolsListed?(serverName: string, result: unknown): void;
-  /** How the log lines of a process (and a session) of one person name them. */
-  personOf?(sub: string): { sub: string; email?: string };
-}
 
 /** Gives the router its process; tests give it one that lives in memory. */
 export type ProcessFactory = (listener: ProcessListener, allocateId: () => number) => ProcessHandle;
@@ -90,7 +79,6 @@ export class Router {
    * written when the process is ready, and answered through the session whatever happens.
    */
   request(session: McpSession, request: JsonRpcRequest): void {
-    const arrived = performance.now();
     const refusal = this.overFairShare(session.sub);
     if (refusal) {
       if (request.method === 'tools/call') this.hooks.toolCallFinished?.(session, toolNameOf(request), 'error', 0);
@@ -100,7 +88,7 @@ export class Router {
     const call = this.calls.add(session, request);
     if (request.method === 'tools/call' && this.hooks.toolCallFinished) {
       call.tool = toolNameOf(request);
-      call.started = arrived;
+      call.started = performance.now();
     }
     const uri = request.params?.uri;
     if (request.method === 'resources/subscribe' && typeof uri === 'string') session.subscriptions.add(uri);

@@ -8,7 +8,7 @@ import { StdioProcess } from './stdio-process.js';
 
 const INITIALIZE_TIMEOUT_MS = 30_000;
 
-export class BackendUnavailable extends Error {}
+class BackendUnavailable extends Error {}
 
 /** What the supervisor tells the part that routes messages to and from the process. */
 export interface ProcessListener {

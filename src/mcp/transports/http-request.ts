@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode, isJsonRpcMessage, isRequest, type JsonRpcMessage, type JsonRpcRequest } from '../jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
-import { mcpError } from './json-rpc-errors.js';
+import { mcpError } from '../json-rpc-errors.js';
 
-export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** A POST's JSON-RPC messages, and its raw body (forwarded as is to a remote server). */
 export interface PostedMessages {

@@ -17,7 +17,7 @@ import type { RemoteSession } from '../remote/remote-sessions.js';
 import { StreamableHttpSink } from './http-session-sink.js';
 import { EventStream, PostResponse } from './http-streams.js';
 import { checkProtocolVersion, initializeRequest, parseMessages, sessionIdOf, unverifiedClaims, type PostedMessages } from './http-request.js';
-import { mcpError, sendJson, sendJsonRpcError } from './json-rpc-errors.js';
+import { mcpError, sendJson, sendJsonRpcError } from '../json-rpc-errors.js';
 
 const PATH = new RegExp(`^/mcp/(${SERVER_NAME_SOURCE})/?(?:\\?.*)?$`);
 
@@ -55,53 +55,119 @@ const ownerOf = (token: VerifiedAccessToken) => ({ sub: token.sub, clientId: tok
  * to this session's POST responses and GET stream. Runs before Express: it is the hot path.
  * Everything refused is thrown as a GatewayError and rendered once, as a JSON-RPC error body.
  */
-export function createMcpEndpoint(options: McpEndpointOptions) {
-  const { config, bridge, logger, metrics } = options;
-  // One shared listener (no closure per request): `this` is the response.
-  const countRequest = metrics
-    ? function countRequest(this: ServerResponse): void { metrics.httpRequest('/mcp/:server', this.req.method ?? 'GET', this.statusCode); }
-    : undefined;
-  const allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins.map((o) => new URL(o).origin)]);
-  const admission = admitRequests(options);
+export class StreamableHttpTransport {
+  private readonly bridge: McpBridge;
+  private readonly allowedOrigins: Set<string>;
+  private readonly admission: ReturnType<typeof admitRequests>;
+  /** One shared listener (no closure per request): `this` is the response. */
+  private readonly countRequest?: (this: ServerResponse) => void;
+
+  constructor(private readonly options: McpEndpointOptions) {
+    const { config, metrics } = options;
+    this.bridge = options.bridge;
+    this.allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins.map((o) => new URL(o).origin)]);
+    this.admission = admitRequests(options);
+    if (metrics) this.countRequest = function countRequest(this: ServerResponse): void { metrics.httpRequest('/mcp/:server', this.req.method ?? 'GET', this.statusCode); };
+  }
+
+  /** The server name when `url` is an MCP endpoint of this gateway. */
+  match(url: string | undefined): string | undefined {
+    return url?.startsWith('/mcp/') ? PATH.exec(url)?.[1] : undefined;
+  }
+
+  serve(req: IncomingMessage, res: ServerResponse, serverName: string): void {
+    if (this.countRequest) res.on('close', this.countRequest);
+    this.handle(req, res, serverName).catch((error: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (!(error instanceof GatewayError)) this.options.logger.error({ err: error, server: serverName }, 'MCP request failed');
+      sendJsonRpcError(res, asGatewayError(error), corsHeaders(req));
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, serverName: string): Promise<void> {
+    const { config, forwarder, auth, remote } = this.options;
+    const headers = corsHeaders(req);
+    const origin = req.headers.origin;
+    if (origin && !this.allowedOrigins.has(origin)) {
+      // No CORS headers: the foreign page must not read even the refusal.
+      sendJsonRpcError(res, mcpError(403, `Forbidden: origin ${origin} is not allowed (add it to allowedOrigins)`));
+      return;
+    }
+    if (!Object.hasOwn(config.mcpServers, serverName)) throw mcpError(404, `no MCP server named "${serverName}"`);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...headers, ...PREFLIGHT_HEADERS }).end();
+      return;
+    }
+    const token = await this.admission.authenticate(req, res, serverName, headers);
+    if (!token) return;
+    // A session opened through another replica lives there, with its stdio process or its
+    // remote session's owner record (both kinds of session id name their replica).
+    const owner = forwarder?.foreignOwner(req);
+    if (owner) return forwarder!.forward(req, res, owner);
+    if (req.method === 'GET' && token.exp! * 1000 <= Date.now()) {
+      // Accepted within the clock tolerance, but a stream opened now would end at once.
+      const expired = auth.expired(serverName);
+      sendJson(res, expired.status, expired.body, { ...headers, ...expired.headers });
+      return;
+    }
+    const posted = req.method === 'POST' ? await parseMessages(req) : undefined;
+    const exchange: Exchange = { req, res, token, serverName, headers };
+    if (posted) await this.admission.checkRateLimits(exchange, posted);
+    // The token is for the gateway alone; it never travels further.
+    delete req.headers.authorization;
+    if (!this.bridge.serves(serverName)) {
+      if (!remote) throw mcpError(404, `no MCP server named "${serverName}"`);
+      return viaRemote(remote, exchange, posted);
+    }
+    switch (req.method) {
+      case 'POST': return this.post(exchange, posted!);
+      case 'GET': return this.get(exchange);
+      case 'DELETE': return this.remove(exchange);
+      default: throw mcpError(405, `Method Not Allowed: ${req.method}`);
+    }
+  }
 
   /** A stdio server's session named by the request, when it is the caller's and was opened on this wire. */
-  function sessionFor({ req, token, serverName }: Exchange): { session: McpSession; sink: StreamableHttpSink } {
+  private sessionFor({ req, token, serverName }: Exchange): { session: McpSession; sink: StreamableHttpSink } {
     const id = sessionIdOf(req);
     if (!id) throw mcpError(400, 'Bad Request: the Mcp-Session-Id header is required');
-    const session = bridge.find(id, ownerOf(token), serverName);
+    const session = this.bridge.find(id, ownerOf(token), serverName);
     // Another user's (client's, server's) session id is answered exactly like an unknown one.
     if (!session || !(session.sink instanceof StreamableHttpSink)) throw mcpError(404, 'Session not found', ErrorCode.SessionNotFound);
     return { session, sink: session.sink };
   }
 
-  async function initialize(exchange: Exchange, request: JsonRpcRequest): Promise<void> {
+  private async initialize(exchange: Exchange, request: JsonRpcRequest): Promise<void> {
     const { res, token, serverName, headers } = exchange;
     // The person's email, for the session's and its process's log lines: read before either is written.
-    await options.people?.emailOf(token.sub);
-    const { session, response } = await bridge.initialize(serverName, ownerOf(token), request, new StreamableHttpSink());
+    await this.options.people?.emailOf(token.sub);
+    const { session, response } = await this.bridge.initialize(serverName, ownerOf(token), request, new StreamableHttpSink());
     sendJson(res, 200, response, session ? { ...headers, 'Mcp-Session-Id': session.id } : headers);
   }
 
-  async function post(exchange: Exchange, posted: PostedMessages): Promise<void> {
+  private async post(exchange: Exchange, posted: PostedMessages): Promise<void> {
     const { req, res, headers } = exchange;
     const { messages, batch } = posted;
     const first = messages[0]!;
-    if (!req.headers['mcp-session-id'] && !batch && isRequest(first) && first.method === 'initialize') return initialize(exchange, first);
+    if (!req.headers['mcp-session-id'] && !batch && isRequest(first) && first.method === 'initialize') return this.initialize(exchange, first);
     if (messages.some((m) => isRequest(m) && m.method === 'initialize')) throw mcpError(400, 'Invalid Request: the session is already initialized');
-    const { session, sink } = sessionFor(exchange);
+    const { session, sink } = this.sessionFor(exchange);
     checkProtocolVersion(req);
     const requests = messages.filter(isRequest);
-    bridge.admit(session, requests);
+    this.bridge.admit(session, requests);
     const ids = requests.map((request) => request.id);
     if (ids.length === 0) res.writeHead(202, headers).end();
     else sink.carry(ids, new PostResponse(res, ids, batch, headers));
-    bridge.receive(session, messages);
+    this.bridge.receive(session, messages);
   }
 
-  function get(exchange: Exchange): void {
+  private get(exchange: Exchange): void {
     const { req, res, token, headers } = exchange;
     if (!req.headers.accept?.includes('text/event-stream')) throw mcpError(405, 'Method Not Allowed: GET opens an event stream (Accept: text/event-stream)');
-    const { session, sink } = sessionFor(exchange);
+    const { session, sink } = this.sessionFor(exchange);
     checkProtocolVersion(req);
     if (sink.listening) throw mcpError(409, 'Conflict: this session already has an open event stream');
     session.touch();
@@ -112,75 +178,20 @@ export function createMcpEndpoint(options: McpEndpointOptions) {
     }, token.exp! * 1000);
   }
 
-  function remove(exchange: Exchange): void {
-    const { session } = sessionFor(exchange);
-    bridge.closeSession(session);
-    logger.info({ event: 'mcp.session.closed', server: exchange.serverName, sub: exchange.token.sub, sessionId: session.id.slice(-8) }, 'MCP session closed by the client');
+  private remove(exchange: Exchange): void {
+    const { session } = this.sessionFor(exchange);
+    this.bridge.closeSession(session);
+    this.options.logger.info({ event: 'mcp.session.closed', server: exchange.serverName, sub: exchange.token.sub, sessionId: session.id.slice(-8) }, 'MCP session closed by the client');
     exchange.res.writeHead(200, exchange.headers).end();
   }
-
-  async function handle(req: IncomingMessage, res: ServerResponse, serverName: string): Promise<void> {
-    const headers = corsHeaders(req);
-    const origin = req.headers.origin;
-    if (origin && !allowedOrigins.has(origin)) {
-      // No CORS headers: the foreign page must not read even the refusal.
-      sendJsonRpcError(res, mcpError(403, `Forbidden: origin ${origin} is not allowed (add it to allowedOrigins)`));
-      return;
-    }
-    if (!Object.hasOwn(config.mcpServers, serverName)) throw mcpError(404, `no MCP server named "${serverName}"`);
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, { ...headers, ...PREFLIGHT_HEADERS }).end();
-      return;
-    }
-    const token = await admission.authenticate(req, res, serverName, headers);
-    if (!token) return;
-    // A session opened through another replica lives there, with its stdio process or its
-    // remote session's owner record (both kinds of session id name their replica).
-    const owner = options.forwarder?.foreignOwner(req);
-    if (owner) return options.forwarder!.forward(req, res, owner);
-    if (req.method === 'GET' && token.exp! * 1000 <= Date.now()) {
-      // Accepted within the clock tolerance, but a stream opened now would end at once.
-      const expired = options.auth.expired(serverName);
-      sendJson(res, expired.status, expired.body, { ...headers, ...expired.headers });
-      return;
-    }
-    const posted = req.method === 'POST' ? await parseMessages(req) : undefined;
-    const exchange: Exchange = { req, res, token, serverName, headers };
-    if (posted) await admission.checkRateLimits(exchange, posted);
-    // The token is for the gateway alone; it never travels further.
-    delete req.headers.authorization;
-    if (!bridge.serves(serverName)) {
-      if (!options.remote) throw mcpError(404, `no MCP server named "${serverName}"`);
-      return viaRemote(options.remote, exchange, posted);
-    }
-    switch (req.method) {
-      case 'POST': return post(exchange, posted!);
-      case 'GET': return get(exchange);
-      case 'DELETE': return remove(exchange);
-      default: throw mcpError(405, `Method Not Allowed: ${req.method}`);
-    }
-  }
-
-  return {
-    /** The server name when `url` is an MCP endpoint of this gateway. */
-    match(url: string | undefined): string | undefined {
-      return url?.startsWith('/mcp/') ? PATH.exec(url)?.[1] : undefined;
-    },
-    serve(req: IncomingMessage, res: ServerResponse, serverName: string): void {
-      if (countRequest) res.on('close', countRequest);
-      handle(req, res, serverName).catch((error: unknown) => {
-        if (res.headersSent) {
-          res.destroy();
-          return;
-        }
-        if (!(error instanceof GatewayError)) logger.error({ err: error, server: serverName }, 'MCP request failed');
-        sendJsonRpcError(res, asGatewayError(error), corsHeaders(req));
-      });
-    },
-  };
 }
 
-export type McpEndpoint = ReturnType<typeof createMcpEndpoint>;
+/** The MCP endpoint of app.ts: the Streamable HTTP transport over the core. */
+export function createMcpEndpoint(options: McpEndpointOptions): StreamableHttpTransport {
+  return new StreamableHttpTransport(options);
+}
+
+export type McpEndpoint = StreamableHttpTransport;
 
 const PREFLIGHT_HEADERS = {
   'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',

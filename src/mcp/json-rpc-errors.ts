@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { GatewayError } from '../../web/errors.js';
-import { ErrorCode, errorResponse, type JsonRpcId } from '../jsonrpc.js';
+import { GatewayError } from '../web/errors.js';
+import { ErrorCode, errorResponse, type JsonRpcId } from './jsonrpc.js';
 
 /** The machine-readable name of each status the MCP transport answers with (GatewayError.error). */
 const ERROR_NAMES: Record<number, string> = {
