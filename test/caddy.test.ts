@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { hashPassword } from '../src/authz/password-hash.js';
-import type { JsonRpcMessage } from '../src/bridge/jsonrpc.js';
+import type { JsonRpcMessage } from '../src/mcp/jsonrpc.js';
 import { ConfigError, parseConfig } from '../src/config/load.js';
 import { packageRoot } from '../src/paths.js';
 import { ALICE, BOB, startTestGateway, type TestGateway } from './helpers/gateway.js';

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { boundLogFields, clientInfoForLog, LINE_BUDGET } from '../src/log/bound.js';
 import { chooseLogFormat, createLogger } from '../src/log/logger.js';
 import { PersonLabels } from '../src/log/person-labels.js';
-import { tellingStderrLine } from '../src/bridge/stderr-summary.js';
+import { tellingStderrLine } from '../src/mcp/process/stderr-summary.js';
 import { packageRoot } from '../src/paths.js';
 import { ALICE, LogCapture, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { McpTestClient } from './helpers/mcp-client.js';

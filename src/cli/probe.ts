@@ -20,7 +20,7 @@ function transportFor(server: McpServerConfig, stderrLines: string[]): Transport
   const transport = new StdioClientTransport({
     command: server.command,
     args: server.args,
-    // The environment the bridge gives it (src/bridge/stdio-process.ts): the gateway's own secrets stay out.
+    // The environment the bridge gives it (src/mcp/process/stdio-process.ts): the gateway's own secrets stay out.
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: process.env.LANG ?? 'C.UTF-8', ...server.env },
     cwd: server.cwd,
     stderr: 'pipe',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { clientProfiles } from '../authz/client-profiles.js';
 import { parseDuration } from './duration.js';
+import { SERVER_NAME } from './server-names.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -50,7 +51,7 @@ const passwordUser = z.object({
   name: z.string().optional(),
 }).strict();
 
-const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, {
+const serverName = z.string().regex(SERVER_NAME, {
   error: 'server names may only use letters, digits, "-" and "_" (they become the URL path /mcp/<name>)',
 });
 

@@ -1,4 +1,5 @@
 import type { GatewayConfig } from './schema.js';
+import { mcpResourceUrl } from './server-names.js';
 
 /** What `check` prints: the URLs people and clients will use, and what is configured. */
 export function summarise(config: GatewayConfig): string {
@@ -41,7 +42,7 @@ export function summarise(config: GatewayConfig): string {
   lines.push('MCP servers (add these URLs as connectors):');
   for (const [name, server] of Object.entries(config.mcpServers)) {
     const target = 'command' in server ? `stdio: ${[server.command, ...server.args].join(' ')} (${server.isolation})` : `remote: ${server.url}`;
-    lines.push(`  ${config.publicUrl}/mcp/${name}  ->  ${target}`);
+    lines.push(`  ${mcpResourceUrl(config.publicUrl, name)}  ->  ${target}`);
   }
   return lines.join('\n');
 }

@@ -20,21 +20,21 @@ import { registrationBodyLimit } from '../authz/client-metadata-limits.js';
 import { ResourceCatalog } from '../authz/resources.js';
 import { effectiveScope } from '../authz/scopes.js';
 import { profileOf } from '../authz/client-profiles.js';
-import { AccessTokenVerifier } from '../resource/token-verifier.js';
-import { BearerAuth } from '../resource/bearer-auth.js';
-import { createMcpEndpoint, type McpEndpoint } from '../resource/mcp-endpoint.js';
-import { protectedResourceRouter } from '../resource/protected-resource.js';
-import { McpBridge } from '../bridge/bridge.js';
-import { createRemoteProxies } from '../bridge/remote-proxy.js';
-import { ReplicaDirectory } from '../cluster/replica-directory.js';
-import { detectAdvertiseUrl } from '../cluster/advertise-address.js';
-import { SessionForwarder, sessionIdPrefix } from '../cluster/session-forwarder.js';
+import { AccessTokenVerifier } from '../mcp/auth/token-verifier.js';
+import { BearerAuth } from '../mcp/auth/bearer-auth.js';
+import { createMcpEndpoint, type McpEndpoint } from '../mcp/transports/streamable-http.js';
+import { protectedResourceRouter } from '../mcp/auth/protected-resource.js';
+import { McpBridge } from '../mcp/core/bridge.js';
+import { createRemoteProxies } from '../mcp/remote/remote-proxy.js';
+import { ReplicaDirectory } from '../mcp/cluster/replica-directory.js';
+import { detectAdvertiseUrl } from '../mcp/cluster/advertise-address.js';
+import { SessionForwarder, sessionIdPrefix } from '../mcp/cluster/session-forwarder.js';
 import { openCors } from './cors.js';
 import { requestId } from './request-id.js';
 import { PAGE_SECURITY_HEADERS, renderPage, SafeHtml, stylesheet } from './views.js';
 import { upstreamLoginRouter } from '../upstream/login-routes.js';
 import { configuredUpstreams } from '../upstream/providers.js';
-import type { BackendHooks } from '../bridge/backend.js';
+import type { BridgeHooks } from '../mcp/core/hooks.js';
 import { audit } from '../observability/audit.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { routeOf } from '../observability/routes.js';
@@ -260,7 +260,7 @@ function accessLog(logger: Logger, metrics?: GatewayMetrics) {
 }
 
 /** What the bridge reports about tool calls and processes: metrics and one audit event per tool call. */
-function bridgeHooks(logger: Logger, people: PersonLabels, metrics?: GatewayMetrics): BackendHooks {
+function bridgeHooks(logger: Logger, people: PersonLabels, metrics?: GatewayMetrics): BridgeHooks {
   const toolCallLog = hotPathLogger(logger);
   return {
     toolCallFinished: (session, tool, outcome, durationMs) => {

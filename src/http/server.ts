@@ -27,8 +27,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, store 
       res.writeHead(503, { 'Retry-After': '1', Connection: 'close', 'Content-Type': 'application/json' }).end('{"error":"shutting_down"}');
       return;
     }
-    const mcpServer = gateway.mcp.match(req.url);
-    if (mcpServer) gateway.mcp.serve(req, res, mcpServer);
+    const serverName = gateway.mcp.match(req.url);
+    if (serverName) gateway.mcp.serve(req, res, serverName);
     else gateway.app(req, res);
   });
   server.headersTimeout = 30_000;

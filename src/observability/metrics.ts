@@ -119,7 +119,8 @@ class CellCounter {
 
   constructor(private readonly labelNames: readonly string[]) {}
 
-  inc3(a: string, b: string, c: number): void {
+  /** Adds one to the cell of (route, method, status). */
+  increment(a: string, b: string, c: number): void {
     let level1 = this.root.get(a) as Map<string, Map<number, { value: number }>> | undefined;
     if (!level1) {
       level1 = new Map();
@@ -214,7 +215,7 @@ export class GatewayMetrics {
   }
 
   httpRequest(route: string, method: string, status: number): void {
-    this.requests.inc3(route, method, status);
+    this.requests.increment(route, method, status);
   }
 
   toolCall(server: string, tool: string, outcome: ToolCallOutcome, seconds: number): void {

@@ -1,4 +1,4 @@
-import type { JsonRpcMessage } from '../../src/bridge/jsonrpc.js';
+import type { JsonRpcMessage } from '../../src/mcp/jsonrpc.js';
 
 export interface McpReply {
   status: number;

@@ -35,8 +35,13 @@ export const ErrorCode = {
   MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
-  /** MCP: request timed out / connection closed, as the SDK uses it. */
+  /** MCP: the request timed out or its session ended before an answer, as the SDK uses it. */
   RequestTimeout: -32001,
+  /**
+   * The Mcp-Session-Id names no session of this caller (HTTP 404). MCP defines no code for it; the
+   * SDK's own server answers -32001 there too, so clients see the same code from the gateway.
+   */
+  SessionNotFound: -32001,
   ServerUnavailable: -32002,
   ServerBusy: -32003,
   /** The gateway's per-person request limit (rateLimits.mcp); HTTP 429 with Retry-After. */
@@ -81,7 +86,9 @@ export function errorResponse(id: JsonRpcId | null, code: number, message: strin
   return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } };
 }
 
-export function progressTokenOf(request: JsonRpcRequest): string | number | undefined {
+export type ProgressToken = string | number;
+
+export function progressTokenOf(request: JsonRpcRequest): ProgressToken | undefined {
   const meta = request.params?._meta as { progressToken?: unknown } | undefined;
   const token = meta?.progressToken;
   return typeof token === 'string' || typeof token === 'number' ? token : undefined;

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../log/logger.js';
-import type { JsonRpcMessage } from './jsonrpc.js';
-import { isJsonRpcMessage } from './jsonrpc.js';
+import type { Logger } from '../../log/logger.js';
+import type { JsonRpcMessage } from '../jsonrpc.js';
+import { isJsonRpcMessage } from '../jsonrpc.js';
 
 export interface StdioSpec {
   command: string;

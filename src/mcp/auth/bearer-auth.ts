@@ -1,11 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import type { ResourceCatalog } from '../authz/resources.js';
-import { MCP_SCOPE } from '../authz/scopes.js';
+import type { ResourceCatalog } from '../../authz/resources.js';
+import { MCP_SCOPE } from '../../authz/scopes.js';
+import { protectedResourceMetadataUrl } from '../../config/server-names.js';
 import { AccessTokenVerifier, InvalidAccessToken, type VerifiedAccessToken } from './token-verifier.js';
 
-export function metadataUrl(publicUrl: string, serverName: string): string {
-  return `${publicUrl}/.well-known/oauth-protected-resource/mcp/${serverName}`;
-}
 
 export type AuthOutcome =
   | { ok: true; token: VerifiedAccessToken }
@@ -18,7 +16,7 @@ export class BearerAuth {
   constructor(private readonly publicUrl: string, private readonly resources: ResourceCatalog, private readonly verifier: AccessTokenVerifier) {}
 
   private challenge(serverName: string, error?: { code: string; description: string }): AuthOutcome {
-    const parts = [`resource_metadata="${metadataUrl(this.publicUrl, serverName)}"`, `scope="${MCP_SCOPE}"`];
+    const parts = [`resource_metadata="${protectedResourceMetadataUrl(this.publicUrl, serverName)}"`, `scope="${MCP_SCOPE}"`];
     if (error) parts.push(`error="${error.code}"`, `error_description="${error.description.replace(/["\\]/g, '')}"`);
     return {
       ok: false,

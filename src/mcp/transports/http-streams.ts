@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse } from './jsonrpc.js';
-
-export const idKey = (id: JsonRpcId | null): string => (typeof id === 'number' ? `n${id}` : `s${id}`);
+import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse } from '../jsonrpc.js';
+import { endStreamAt } from '../stream-deadline.js';
 
 const SSE_HEADERS = {
   'Content-Type': 'text/event-stream',
@@ -12,17 +11,6 @@ const SSE_HEADERS = {
 };
 
 const KEEPALIVE_MS = 15_000;
-/** setTimeout's longest delay; a later deadline is simply not enforced by a timer. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Calls `end` at `endAt` (ms since the epoch); returns the timer, to clear when the stream closes first. */
-export function endStreamAt(endAt: number, end: () => void): NodeJS.Timeout | undefined {
-  const delay = endAt - Date.now();
-  if (delay > MAX_TIMER_MS) return undefined;
-  const timer = setTimeout(end, Math.max(0, delay));
-  timer.unref();
-  return timer;
-}
 
 function sseEvent(message: JsonRpcMessage): string {
   return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
@@ -31,16 +19,17 @@ function sseEvent(message: JsonRpcMessage): string {
 /**
  * The answer to one POST: a plain JSON body when the response is the only thing to send (the
  * fast path), switching to an SSE stream as soon as a notification or server request for one of
- * its requests must go first. Ends once every request in it has its response.
+ * its requests must go first. Ends once every request in it is answered or abandoned.
  */
 export class PostResponse {
-  private readonly awaiting: Set<string>;
+  /** Ids as they are: 1 and "1" are two requests. */
+  private readonly awaiting: Set<JsonRpcId>;
   private readonly collected: JsonRpcResponse[] = [];
   private streaming = false;
   private ended = false;
 
   constructor(private readonly res: ServerResponse, requestIds: JsonRpcId[], private readonly batch: boolean, private readonly headers: Record<string, string>) {
-    this.awaiting = new Set(requestIds.map(idKey));
+    this.awaiting = new Set(requestIds);
     res.once('close', () => { this.ended = true; });
   }
 
@@ -52,8 +41,7 @@ export class PostResponse {
   send(message: JsonRpcMessage, isResponse: boolean): boolean {
     if (this.ended) return false;
     if (isResponse) {
-      const key = idKey((message as JsonRpcResponse).id);
-      if (!this.awaiting.delete(key)) return false;
+      if (!this.awaiting.delete((message as JsonRpcResponse).id!)) return false;
       if (!this.streaming) {
         this.collected.push(message as JsonRpcResponse);
         if (this.awaiting.size === 0) this.finishJson();
@@ -64,6 +52,21 @@ export class PostResponse {
     this.res.write(sseEvent(message));
     if (isResponse && this.awaiting.size === 0) this.end();
     return true;
+  }
+
+  /**
+   * No response will come for this request (the client cancelled it). Once nothing else is
+   * awaited the HTTP response ends: with the answers collected so far, or as an event stream
+   * with nothing in it (a POST of requests is answered with JSON or a stream, never empty).
+   */
+  abandon(id: JsonRpcId): void {
+    if (this.ended || !this.awaiting.delete(id) || this.awaiting.size > 0) return;
+    if (!this.streaming && this.collected.length > 0) {
+      this.finishJson();
+      return;
+    }
+    if (!this.streaming) this.startStream();
+    this.end();
   }
 
   private finishJson(): void {

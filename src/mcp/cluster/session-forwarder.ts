@@ -1,7 +1,9 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
-import { ErrorCode, errorResponse } from '../bridge/jsonrpc.js';
-import type { Logger } from '../log/logger.js';
+import { ErrorCode } from '../jsonrpc.js';
+import { sendJsonRpcError } from '../json-rpc-errors.js';
+import { GatewayError } from '../../web/errors.js';
+import type { Logger } from '../../log/logger.js';
 import type { ReplicaDirectory } from './replica-directory.js';
 
 /** Set on a forwarded request so the receiving replica never forwards it again. */
@@ -84,6 +86,7 @@ export class SessionForwarder {
 }
 
 function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify(errorResponse(null, status === 404 ? ErrorCode.RequestTimeout : ErrorCode.InternalError, message));
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+  const code = status === 404 ? ErrorCode.SessionNotFound : ErrorCode.InternalError;
+  // The message says what happened to the session, so it is shown at 5xx too.
+  sendJsonRpcError(res, new GatewayError(status, status === 404 ? 'not_found' : 'unavailable', message, { jsonRpcCode: code, headers, expose: true }));
 }

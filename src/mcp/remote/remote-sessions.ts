@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../log/logger.js';
-import { LimitReached } from './jsonrpc.js';
+import type { Logger } from '../../log/logger.js';
+import { LimitReached } from '../jsonrpc.js';
 
 /**
  * A session of a remote (`url`) server as the gateway knows it. The client only ever sees `id`,
@@ -23,7 +23,7 @@ const personKey = (serverName: string, sub: string) => `${serverName}\u0000${sub
 
 /**
  * Who owns each remote session, in memory. The id carries this replica's prefix, so with replicas
- * a request reaching another replica is forwarded here (src/cluster/session-forwarder.ts) and no
+ * a request reaching another replica is forwarded here (src/mcp/cluster/session-forwarder.ts) and no
  * shared store is needed. Sessions expire when idle and at their maximum lifetime, like stdio ones.
  */
 export class RemoteSessions {

@@ -1,4 +1,4 @@
-import type { KeyValueStore } from '../storage/store.js';
+import type { KeyValueStore } from '../../storage/store.js';
 
 /** Two live replicas found advertising one address; every replica reads it from the store. */
 export interface DuplicateAddress {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../log/logger.js';
-import type { KeyValueStore } from '../storage/store.js';
+import type { Logger } from '../../log/logger.js';
+import type { KeyValueStore } from '../../storage/store.js';
 import { AddressClaims, type DuplicateAddress } from './address-claims.js';
 
 const HEARTBEAT_MS = 5_000;

@@ -1,18 +1,37 @@
-import type { GatewayConfig, StdioServerConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
-import { BackendPool } from './backend-pool.js';
-import type { Backend, BackendHooks } from './backend.js';
-import { ErrorCode, LimitReached } from './jsonrpc.js';
-import { McpSession } from './session.js';
+import type { GatewayConfig, StdioServerConfig } from '../../config/schema.js';
+import { clientInfoForLog } from '../../log/bound.js';
+import type { Logger } from '../../log/logger.js';
+import { GatewayError } from '../../web/errors.js';
+import {
+  ErrorCode, errorResponse, isNotification, isRequest, isResponse, LimitReached,
+  type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse,
+} from '../jsonrpc.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
+import { ProcessPool } from './process-pool.js';
+import type { BridgeHooks } from './hooks.js';
+import type { Router } from './router.js';
+import { McpSession, type ClientCapabilities, type SessionOwner } from './session.js';
+import type { MessageSink } from './sink.js';
 
 const personKey = (serverName: string, sub: string) => `${serverName}\u0000${sub}`;
 
 const SWEEP_INTERVAL_MS = 30_000;
 export const SESSION_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
+const MAX_IN_FLIGHT_PER_SESSION = 256;
 
-/** All stdio servers' pools and all live client sessions. */
+/** What opening a session gave: the answer to the client's initialize, and the session when one opened. */
+export interface Opened {
+  session?: McpSession;
+  response: JsonRpcResponse;
+}
+
+/**
+ * The MCP core: every stdio server's processes and every live client session, and the lifecycle
+ * and limits between them. Transports call it with messages (initialize, find, admit, receive,
+ * closeSession) and give each session a sink to be written to; it never sees HTTP.
+ */
 export class McpBridge {
-  private readonly pools = new Map<string, BackendPool>();
+  private readonly pools = new Map<string, ProcessPool>();
   private readonly sessions = new Map<string, McpSession>();
   /** Every session (opening or open) of one person on one server, for limits.sessionsPerPerson. */
   private readonly byPerson = new Map<string, Set<McpSession>>();
@@ -21,9 +40,9 @@ export class McpBridge {
   private readonly sessionLifetimeMs: number;
 
   /** `hooks` observe every process and call (metrics, the audit log). */
-  constructor(config: GatewayConfig, private readonly logger: Logger, private readonly sessionIdleTimeoutMs = SESSION_IDLE_TIMEOUT_MS, private readonly sessionIdPrefix = '', hooks: BackendHooks = {}) {
+  constructor(config: GatewayConfig, private readonly logger: Logger, private readonly sessionIdleTimeoutMs = SESSION_IDLE_TIMEOUT_MS, private readonly sessionIdPrefix = '', private readonly hooks: BridgeHooks = {}) {
     for (const [name, server] of Object.entries(config.mcpServers)) {
-      if ('command' in server) this.pools.set(name, new BackendPool(name, server as StdioServerConfig, logger.child({ server: name }), hooks));
+      if ('command' in server) this.pools.set(name, new ProcessPool(name, server as StdioServerConfig, logger.child({ server: name }), hooks));
     }
     this.processLimit = config.limits.processes;
     this.sessionLifetimeMs = config.limits.sessionLifetime * 1000;
@@ -35,20 +54,51 @@ export class McpBridge {
     return this.pools.has(serverName);
   }
 
+  /**
+   * A client's initialize: opens a session (within the limits), starts or reuses its process and
+   * answers with the process's capabilities at the protocol revision both sides speak.
+   */
+  async initialize(serverName: string, owner: SessionOwner, request: JsonRpcRequest, sink: MessageSink): Promise<Opened> {
+    let opened: { session: McpSession; router: Router };
+    try {
+      opened = this.openSession(serverName, owner, sink);
+    } catch (error) {
+      if (!(error instanceof LimitReached)) throw error;
+      this.logger.warn({ event: 'mcp.session.refused', server: serverName, ...owner, reason: error.message }, 'MCP session refused: a limit is reached');
+      return { response: errorResponse(request.id, ErrorCode.LimitReached, error.message) };
+    }
+    const { session, router } = opened;
+    try {
+      await router.ensureStarted();
+    } catch (error) {
+      this.closeSession(session);
+      return { response: errorResponse(request.id, ErrorCode.ServerUnavailable, (error as Error).message) };
+    }
+    const requested = request.params?.protocolVersion;
+    session.protocolVersion = typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0]!;
+    session.clientCapabilities = (request.params?.capabilities ?? {}) as ClientCapabilities;
+    this.register(session);
+    this.logger.info({
+      event: 'mcp.session', server: serverName, sub: owner.sub, email: this.hooks.personOf?.(owner.sub).email, clientId: owner.clientId,
+      sessionId: session.id.slice(-8), protocolVersion: session.protocolVersion, clientInfo: clientInfoForLog(request.params?.clientInfo),
+    }, 'MCP session opened');
+    return { session, response: { jsonrpc: '2.0', id: request.id, result: { ...router.initializeResult, protocolVersion: session.protocolVersion } } };
+  }
+
   /** A new session and its process; throws LimitReached when a cap leaves no room for it. */
-  openSession(serverName: string, sub: string, clientId: string): { session: McpSession; backend: Backend } {
+  private openSession(serverName: string, owner: SessionOwner, sink: MessageSink): { session: McpSession; router: Router } {
     const pool = this.pools.get(serverName)!;
-    const session = new McpSession(sub, serverName, clientId, this.sessionIdPrefix);
+    const session = new McpSession(owner, serverName, sink, this.sessionIdPrefix);
     this.makeRoom(pool, session);
-    const key = personKey(serverName, sub);
+    const key = personKey(serverName, owner.sub);
     let mine = this.byPerson.get(key);
     if (!mine) this.byPerson.set(key, mine = new Set());
     mine.add(session);
-    return { session, backend: pool.acquire(session) };
+    return { session, router: pool.acquire(session) };
   }
 
   /** The session is initialized: findable by its id, and ended at its maximum lifetime. */
-  register(session: McpSession): void {
+  private register(session: McpSession): void {
     this.sessions.set(session.id, session);
     session.lifetimeTimer = setTimeout(() => this.expire(session), Math.min(this.sessionLifetimeMs, 2 ** 31 - 1));
     session.lifetimeTimer.unref();
@@ -65,7 +115,7 @@ export class McpBridge {
    * `session` opens. At a cap the person's own oldest idle session (or process) goes, then a
    * process nobody has a session on; failing that, the caller gets LimitReached.
    */
-  private makeRoom(pool: BackendPool, session: McpSession): void {
+  private makeRoom(pool: ProcessPool, session: McpSession): void {
     const { sessionsPerPerson, processes } = pool.spec.limits;
     const mine = this.byPerson.get(personKey(pool.serverName, session.sub));
     if (mine && mine.size >= sessionsPerPerson) {
@@ -100,19 +150,19 @@ export class McpBridge {
    * Stops one process among `pools`: the person's own that has gone unused the longest, else the
    * one left without sessions the longest. False when every process is in use.
    */
-  private freeProcess(pools: BackendPool[], sub: string): boolean {
+  private freeProcess(pools: ProcessPool[], sub: string): boolean {
     const own = this.ownIdleProcess(pools, sub);
     if (own) {
-      const backend = own.pool.backendOf(own.sessions[0]!);
+      const router = own.pool.routerOf(own.sessions[0]!);
       for (const session of own.sessions) this.evict(session, 'limits.processes');
-      if (backend) own.pool.stop(backend);
+      if (router) own.pool.stop(router);
       return true;
     }
-    const sessionless = pools.map((pool) => ({ pool, backend: pool.oldestSessionless() })).filter((c) => c.backend)
-      .sort((a, b) => a.backend!.idleSince - b.backend!.idleSince)[0];
+    const sessionless = pools.map((pool) => ({ pool, router: pool.oldestSessionless() })).filter((c) => c.router)
+      .sort((a, b) => a.router!.idleSince - b.router!.idleSince)[0];
     if (!sessionless) return false;
-    this.logger.info({ event: 'mcp.process.evicted', server: sessionless.pool.serverName, pid: sessionless.backend!.pid }, 'stopped an MCP server process without sessions to make room (limits.processes)');
-    sessionless.pool.stop(sessionless.backend!);
+    this.logger.info({ event: 'mcp.process.evicted', server: sessionless.pool.serverName, pid: sessionless.router!.pid }, 'stopped an MCP server process without sessions to make room (limits.processes)');
+    sessionless.pool.stop(sessionless.router!);
     return true;
   }
 
@@ -120,8 +170,8 @@ export class McpBridge {
    * The person's process unused the longest: a per-session process whose session is idle, or a
    * per-user process whose sessions all are. Shared processes serve others too and never count.
    */
-  private ownIdleProcess(pools: BackendPool[], sub: string): { pool: BackendPool; sessions: McpSession[]; lastActivity: number } | undefined {
-    let found: { pool: BackendPool; sessions: McpSession[]; lastActivity: number } | undefined;
+  private ownIdleProcess(pools: ProcessPool[], sub: string): { pool: ProcessPool; sessions: McpSession[]; lastActivity: number } | undefined {
+    let found: { pool: ProcessPool; sessions: McpSession[]; lastActivity: number } | undefined;
     for (const pool of pools) {
       if (pool.spec.isolation === 'shared') continue;
       const mine = [...this.byPerson.get(personKey(pool.serverName, sub)) ?? []];
@@ -146,12 +196,38 @@ export class McpBridge {
     return total;
   }
 
-  find(sessionId: string): McpSession | undefined {
-    return this.sessions.get(sessionId);
+  /** The session with this id when it is the caller's (same person, client and server); else none, alike. */
+  find(sessionId: string, owner: SessionOwner, serverName: string): McpSession | undefined {
+    const session = this.sessions.get(sessionId);
+    if (!session || session.sub !== owner.sub || session.clientId !== owner.clientId || session.serverName !== serverName) return undefined;
+    return session;
   }
 
-  backendOf(session: McpSession): Backend | undefined {
-    return this.pools.get(session.serverName)?.backendOf(session);
+  /** Whether the session may take these requests now: throws (429 or 400) when it may not. */
+  admit(session: McpSession, requests: JsonRpcRequest[]): void {
+    if (session.inFlightCount + requests.length > MAX_IN_FLIGHT_PER_SESSION) {
+      throw new GatewayError(429, 'too_many_requests', `too many requests in flight on this session (limit ${MAX_IN_FLIGHT_PER_SESSION})`);
+    }
+    const ids = new Set(requests.map((request) => request.id));
+    if (ids.size !== requests.length || requests.some((request) => session.isInFlight(request.id))) {
+      throw new GatewayError(400, 'invalid_request', 'Invalid Request: a request with this id is already in flight on this session');
+    }
+  }
+
+  /** Messages from the client, admitted: requests go to the process and are answered through the sink. */
+  receive(session: McpSession, messages: JsonRpcMessage[]): void {
+    const router = this.pools.get(session.serverName)!.routerOf(session)!;
+    session.touch();
+    for (const message of messages) {
+      if (isRequest(message)) {
+        session.track(message.id);
+        router.request(session, message);
+      } else if (isNotification(message)) {
+        router.notify(session, message);
+      } else if (isResponse(message)) {
+        router.respond(session, message);
+      }
+    }
   }
 
   /** Ends a session; requests of it still waiting are answered with an error. */
@@ -195,7 +271,7 @@ export class McpBridge {
 
   /** Ends every GET stream so a shutting-down server is not kept open by idle listeners. */
   closeEventStreams(): void {
-    for (const session of this.sessions.values()) session.eventStream?.close();
+    for (const session of this.sessions.values()) session.sink.stopListening();
   }
 
   async close(): Promise<void> {

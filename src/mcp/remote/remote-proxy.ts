@@ -1,11 +1,11 @@
 import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
-import type { GatewayConfig, RemoteServerConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
-import { SESSION_IDLE_TIMEOUT_MS } from './bridge.js';
-import { endStreamAt } from './http-streams.js';
-import { ErrorCode, errorResponse } from './jsonrpc.js';
+import type { GatewayConfig, RemoteServerConfig } from '../../config/schema.js';
+import type { Logger } from '../../log/logger.js';
+import { SESSION_IDLE_TIMEOUT_MS } from '../core/bridge.js';
+import { endStreamAt } from '../stream-deadline.js';
+import { ErrorCode, errorResponse } from '../jsonrpc.js';
 import { RemoteSessions, type RemoteSession } from './remote-sessions.js';
 
 /** The client's credentials and origin stay at the gateway. */

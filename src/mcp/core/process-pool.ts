@@ -1,0 +1,108 @@
+import type { StdioServerConfig } from '../../config/schema.js';
+import type { Logger } from '../../log/logger.js';
+import type { BridgeHooks } from './hooks.js';
+import { Router } from './router.js';
+import type { McpSession } from './session.js';
+
+/**
+ * The processes of one stdio server, each behind its router, keyed by its isolation mode: one for
+ * everyone (`shared`), one per user (`per-user`), or one per session (`per-session`). Idle ones
+ * are reaped.
+ */
+export class ProcessPool {
+  private readonly routers = new Map<string, Router>();
+  private readonly bySession = new Map<McpSession, Router>();
+
+  constructor(
+    readonly serverName: string,
+    readonly spec: StdioServerConfig,
+    private readonly logger: Logger,
+    private readonly hooks: BridgeHooks = {},
+  ) {}
+
+  private keyFor(session: McpSession): string {
+    switch (this.spec.isolation) {
+      case 'shared': return '*';
+      case 'per-session': return `session:${session.id}`;
+      default: return `user:${session.sub}`;
+    }
+  }
+
+  /** True when this session would start a process of its own (none runs for its key yet). */
+  needsProcess(session: McpSession): boolean {
+    const router = this.routers.get(this.keyFor(session));
+    return !router || router.closed;
+  }
+
+  /** Processes running or starting: what limits.processes counts. */
+  get size(): number {
+    return this.routers.size;
+  }
+
+  /** The process left without sessions the longest (waiting for its idle timeout), if any. */
+  oldestSessionless(): Router | undefined {
+    let oldest: Router | undefined;
+    for (const router of this.routers.values()) {
+      if (router.sessions.size === 0 && (!oldest || router.idleSince < oldest.idleSince)) oldest = router;
+    }
+    return oldest;
+  }
+
+  /** Stops a process now (its sessions must have been released first). */
+  stop(router: Router): void {
+    for (const [key, candidate] of this.routers) if (candidate === router) this.retire(key, router);
+  }
+
+  acquire(session: McpSession): Router {
+    const key = this.keyFor(session);
+    let router = this.routers.get(key);
+    if (!router || router.closed) {
+      const person = this.spec.isolation === 'shared' ? {} : this.hooks.personOf?.(session.sub) ?? { sub: session.sub };
+      router = new Router(this.serverName, this.spec, this.logger.child({ isolation: this.spec.isolation, ...person }), this.hooks);
+      this.routers.set(key, router);
+    }
+    router.attach(session);
+    this.bySession.set(session, router);
+    return router;
+  }
+
+  routerOf(session: McpSession): Router | undefined {
+    return this.bySession.get(session);
+  }
+
+  release(session: McpSession): void {
+    const router = this.bySession.get(session);
+    if (!router) return;
+    this.bySession.delete(session);
+    router.detach(session);
+    if (this.spec.isolation === 'per-session') this.retire(this.keyFor(session), router);
+  }
+
+  private retire(key: string, router: Router): void {
+    if (this.routers.get(key) === router) this.routers.delete(key);
+    void router.close();
+  }
+
+  /** Stops processes nobody has used for the server's idleTimeout. */
+  reap(now = Date.now()): void {
+    for (const [key, router] of this.routers) {
+      if (router.sessions.size === 0 && now - router.idleSince >= this.spec.idleTimeout * 1000) {
+        this.logger.info({ server: this.serverName, pid: router.pid }, 'stopping idle MCP server');
+        this.retire(key, router);
+      }
+    }
+  }
+
+  get processCount(): number {
+    let count = 0;
+    for (const router of this.routers.values()) if (router.pid !== undefined) count++;
+    return count;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.routers.values()];
+    this.routers.clear();
+    this.bySession.clear();
+    await Promise.all(all.map((router) => router.close()));
+  }
+}

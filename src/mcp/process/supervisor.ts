@@ -1,0 +1,171 @@
+import type { StdioServerConfig } from '../../config/schema.js';
+import type { Logger } from '../../log/logger.js';
+import { isResponse, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
+import { GATEWAY_CLIENT_INFO, LATEST_PROTOCOL_VERSION } from '../protocol.js';
+import { RestartBackoff } from './restart-backoff.js';
+import { tellingStderrLine } from './stderr-summary.js';
+import { StdioProcess } from './stdio-process.js';
+
+const INITIALIZE_TIMEOUT_MS = 30_000;
+
+class BackendUnavailable extends Error {}
+
+/** What the supervisor tells the part that routes messages to and from the process. */
+export interface ProcessListener {
+  /** A message of the process, other than the answer to its initialize handshake. */
+  message(message: JsonRpcMessage): void;
+  /** A running process stopped on its own: whatever was sent to it is lost. */
+  stopped(exit: { pid?: number; reason: string; stderr: string }): void;
+  /** Whether anyone still uses the process, so it is started again after it stopped. */
+  wanted(): boolean;
+}
+
+export interface SupervisorOptions {
+  /** Ids for what the gateway itself sends the process, from the same sequence as the calls. */
+  allocateId(): number;
+  /** A process was started again after it stopped unexpectedly. */
+  restarted?(serverName: string): void;
+}
+
+/** What the router needs of a process: tests give it one that lives in memory. */
+export interface ProcessHandle {
+  readonly ready: boolean;
+  readonly pid: number | undefined;
+  readonly initializeResult?: Record<string, unknown>;
+  ensureStarted(): Promise<void>;
+  send(message: JsonRpcMessage): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Keeps one stdio server process running: spawns it, initializes it once for every session,
+ * starts it again with backoff after it stops, and reports its stderr when it cannot start.
+ */
+export class ProcessSupervisor implements ProcessHandle {
+  private process?: StdioProcess;
+  private starting?: Promise<void>;
+  private handshake?: { id: number; answer(response: JsonRpcResponse): void };
+  initializeResult?: Record<string, unknown>;
+  private readonly backoff = new RestartBackoff();
+  private notBefore = 0;
+  private restartTimer?: NodeJS.Timeout;
+  /** The last process stopped unexpectedly; the next start is a restart. */
+  private crashed = false;
+  private closed = false;
+
+  constructor(
+    private readonly serverName: string,
+    private readonly spec: StdioServerConfig,
+    private readonly logger: Logger,
+    private readonly listener: ProcessListener,
+    private readonly options: SupervisorOptions,
+  ) {}
+
+  get ready(): boolean {
+    return !!this.process?.alive && !!this.initializeResult && !this.starting;
+  }
+
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
+  /** Starts (or restarts) the process if needed and resolves once it is initialized. */
+  ensureStarted(): Promise<void> {
+    if (this.closed) return Promise.reject(new BackendUnavailable(`MCP server "${this.serverName}" is shutting down`));
+    if (this.ready) return Promise.resolve();
+    this.starting ??= this.launch().finally(() => { this.starting = undefined; });
+    return this.starting;
+  }
+
+  send(message: JsonRpcMessage): boolean {
+    return this.process?.send(message) ?? false;
+  }
+
+  private async launch(): Promise<void> {
+    const wait = this.notBefore - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    this.initializeResult = undefined;
+    const proc = new StdioProcess(this.serverName, this.spec, this.logger);
+    this.process = proc;
+    proc.on('message', (message) => this.onMessage(message));
+    proc.on('exit', (info) => this.onExit(proc, info));
+    proc.start();
+    try {
+      this.initializeResult = await this.initialize(proc);
+      this.logger.info({ server: this.serverName, pid: proc.pid, serverInfo: this.initializeResult.serverInfo }, 'MCP server started');
+      if (this.crashed) {
+        this.crashed = false;
+        this.options.restarted?.(this.serverName);
+      }
+    } catch (error) {
+      void proc.stop(500);
+      const stderr = tellingStderrLine(proc.stderrTail());
+      this.logger.error({ server: this.serverName, err: error, stderr }, 'MCP server failed to start');
+      this.notBefore = Date.now() + this.backoff.afterFailedStart();
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new BackendUnavailable(`MCP server "${this.serverName}" could not be started: ${reason}${stderr ? ` (stderr: ${stderr})` : ''}`);
+    }
+  }
+
+  /** The gateway initializes the process once, as a client; sessions reuse the answer. */
+  private initialize(proc: StdioProcess): Promise<Record<string, unknown>> {
+    const id = this.options.allocateId();
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`no answer to initialize within ${INITIALIZE_TIMEOUT_MS / 1000}s`)), INITIALIZE_TIMEOUT_MS);
+      let settled = false;
+      const settle = () => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        this.handshake = undefined;
+        return true;
+      };
+      const fail = (error: Error) => {
+        if (settle()) reject(error);
+      };
+      this.handshake = {
+        id,
+        answer: (response) => {
+          if (response.error) return fail(new Error(`${response.error.message} (code ${response.error.code})`));
+          if (!settle()) return;
+          proc.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+          resolve((response.result ?? {}) as Record<string, unknown>);
+        },
+      };
+      const params = { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } }, clientInfo: GATEWAY_CLIENT_INFO };
+      if (!proc.send({ jsonrpc: '2.0', id, method: 'initialize', params })) fail(new Error('the process is not accepting input'));
+      proc.once('exit', (info) => fail(new Error(`the process exited (${exitReason(info)})`)));
+    });
+  }
+
+  private onMessage(message: JsonRpcMessage): void {
+    if (this.handshake && isResponse(message) && message.id === this.handshake.id) this.handshake.answer(message);
+    else this.listener.message(message);
+  }
+
+  private onExit(proc: StdioProcess, info: ExitInfo): void {
+    if (proc !== this.process) return;
+    this.process = undefined;
+    // A failed start is reported by launch(); so is a stop the gateway asked for.
+    if (this.closed || !this.initializeResult) return;
+    this.listener.stopped({ pid: proc.pid, reason: exitReason(info), stderr: tellingStderrLine(proc.stderrTail()) });
+    this.crashed = true;
+    const delay = this.backoff.afterCrash(Date.now() - proc.startedAt);
+    this.notBefore = Date.now() + delay;
+    if (!this.listener.wanted()) return;
+    this.restartTimer = setTimeout(() => {
+      this.ensureStarted().catch((error: Error) => this.logger.error({ server: this.serverName, err: error.message }, 'MCP server restart failed'));
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.restartTimer);
+    await this.process?.stop();
+  }
+}
+
+type ExitInfo = { code: number | null; signal: NodeJS.Signals | null; error?: Error };
+
+const exitReason = (info: ExitInfo): string => (info.error ? info.error.message : info.signal ? `killed by ${info.signal}` : `exit code ${info.code}`);

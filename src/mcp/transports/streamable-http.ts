@@ -1,0 +1,272 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayConfig, RateLimitName } from '../../config/schema.js';
+import { SERVER_NAME_SOURCE } from '../../config/server-names.js';
+import { clientIp, type RateLimits } from '../../http/rate-limit.js';
+import type { Logger } from '../../log/logger.js';
+import type { PersonLabels } from '../../log/person-labels.js';
+import type { GatewayMetrics } from '../../observability/metrics.js';
+import { asGatewayError, GatewayError } from '../../web/errors.js';
+import type { BearerAuth } from '../auth/bearer-auth.js';
+import type { VerifiedAccessToken } from '../auth/token-verifier.js';
+import type { SessionForwarder } from '../cluster/session-forwarder.js';
+import type { McpBridge } from '../core/bridge.js';
+import type { McpSession } from '../core/session.js';
+import { ErrorCode, errorResponse, isRequest, LimitReached, type JsonRpcRequest } from '../jsonrpc.js';
+import type { RemoteProxies } from '../remote/remote-proxy.js';
+import type { RemoteSession } from '../remote/remote-sessions.js';
+import { StreamableHttpSink } from './http-session-sink.js';
+import { EventStream, PostResponse } from './http-streams.js';
+import { checkProtocolVersion, initializeRequest, parseMessages, sessionIdOf, unverifiedClaims, type PostedMessages } from './http-request.js';
+import { mcpError, sendJson, sendJsonRpcError } from '../json-rpc-errors.js';
+
+const PATH = new RegExp(`^/mcp/(${SERVER_NAME_SOURCE})/?(?:\\?.*)?$`);
+
+export interface McpEndpointOptions {
+  config: GatewayConfig;
+  auth: BearerAuth;
+  bridge: McpBridge;
+  logger: Logger;
+  remote?: RemoteProxies;
+  /** With replicas: sends requests for sessions held by another replica there. */
+  forwarder?: SessionForwarder;
+  /** Counts every answered request (route /mcp/:server) when metrics are on. */
+  metrics?: GatewayMetrics;
+  /** rateLimits.mcp: POSTs per person. */
+  rateLimits?: RateLimits;
+  /** Emails for the session and process log lines, read once per person. */
+  people?: PersonLabels;
+}
+
+/** One authenticated request on its way through the endpoint. */
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  token: VerifiedAccessToken;
+  serverName: string;
+  /** CORS headers for the caller's origin, on every answer. */
+  headers: Record<string, string>;
+}
+
+const ownerOf = (token: VerifiedAccessToken) => ({ sub: token.sub, clientId: token.client_id });
+
+/**
+ * The MCP Streamable HTTP transport (protocol revisions 2024-11-05 to 2025-11-25): turns each
+ * HTTP request into calls on the MCP core (McpBridge) and gives every session a sink that writes
+ * to this session's POST responses and GET stream. Runs before Express: it is the hot path.
+ * Everything refused is thrown as a GatewayError and rendered once, as a JSON-RPC error body.
+ */
+export class StreamableHttpTransport {
+  private readonly bridge: McpBridge;
+  private readonly allowedOrigins: Set<string>;
+  private readonly admission: ReturnType<typeof admitRequests>;
+  /** One shared listener (no closure per request): `this` is the response. */
+  private readonly countRequest?: (this: ServerResponse) => void;
+
+  constructor(private readonly options: McpEndpointOptions) {
+    const { config, metrics } = options;
+    this.bridge = options.bridge;
+    this.allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins.map((o) => new URL(o).origin)]);
+    this.admission = admitRequests(options);
+    if (metrics) this.countRequest = function countRequest(this: ServerResponse): void { metrics.httpRequest('/mcp/:server', this.req.method ?? 'GET', this.statusCode); };
+  }
+
+  /** The server name when `url` is an MCP endpoint of this gateway. */
+  match(url: string | undefined): string | undefined {
+    return url?.startsWith('/mcp/') ? PATH.exec(url)?.[1] : undefined;
+  }
+
+  serve(req: IncomingMessage, res: ServerResponse, serverName: string): void {
+    if (this.countRequest) res.on('close', this.countRequest);
+    this.handle(req, res, serverName).catch((error: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (!(error instanceof GatewayError)) this.options.logger.error({ err: error, server: serverName }, 'MCP request failed');
+      sendJsonRpcError(res, asGatewayError(error), corsHeaders(req));
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, serverName: string): Promise<void> {
+    const { config, forwarder, auth, remote } = this.options;
+    const headers = corsHeaders(req);
+    const origin = req.headers.origin;
+    if (origin && !this.allowedOrigins.has(origin)) {
+      // No CORS headers: the foreign page must not read even the refusal.
+      sendJsonRpcError(res, mcpError(403, `Forbidden: origin ${origin} is not allowed (add it to allowedOrigins)`));
+      return;
+    }
+    if (!Object.hasOwn(config.mcpServers, serverName)) throw mcpError(404, `no MCP server named "${serverName}"`);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...headers, ...PREFLIGHT_HEADERS }).end();
+      return;
+    }
+    const token = await this.admission.authenticate(req, res, serverName, headers);
+    if (!token) return;
+    // A session opened through another replica lives there, with its stdio process or its
+    // remote session's owner record (both kinds of session id name their replica).
+    const owner = forwarder?.foreignOwner(req);
+    if (owner) return forwarder!.forward(req, res, owner);
+    if (req.method === 'GET' && token.exp! * 1000 <= Date.now()) {
+      // Accepted within the clock tolerance, but a stream opened now would end at once.
+      const expired = auth.expired(serverName);
+      sendJson(res, expired.status, expired.body, { ...headers, ...expired.headers });
+      return;
+    }
+    const posted = req.method === 'POST' ? await parseMessages(req) : undefined;
+    const exchange: Exchange = { req, res, token, serverName, headers };
+    if (posted) await this.admission.checkRateLimits(exchange, posted);
+    // The token is for the gateway alone; it never travels further.
+    delete req.headers.authorization;
+    if (!this.bridge.serves(serverName)) {
+      if (!remote) throw mcpError(404, `no MCP server named "${serverName}"`);
+      return viaRemote(remote, exchange, posted);
+    }
+    switch (req.method) {
+      case 'POST': return this.post(exchange, posted!);
+      case 'GET': return this.get(exchange);
+      case 'DELETE': return this.remove(exchange);
+      default: throw mcpError(405, `Method Not Allowed: ${req.method}`);
+    }
+  }
+
+  /** A stdio server's session named by the request, when it is the caller's and was opened on this wire. */
+  private sessionFor({ req, token, serverName }: Exchange): { session: McpSession; sink: StreamableHttpSink } {
+    const id = sessionIdOf(req);
+    if (!id) throw mcpError(400, 'Bad Request: the Mcp-Session-Id header is required');
+    const session = this.bridge.find(id, ownerOf(token), serverName);
+    // Another user's (client's, server's) session id is answered exactly like an unknown one.
+    if (!session || !(session.sink instanceof StreamableHttpSink)) throw mcpError(404, 'Session not found', ErrorCode.SessionNotFound);
+    return { session, sink: session.sink };
+  }
+
+  private async initialize(exchange: Exchange, request: JsonRpcRequest): Promise<void> {
+    const { res, token, serverName, headers } = exchange;
+    // The person's email, for the session's and its process's log lines: read before either is written.
+    await this.options.people?.emailOf(token.sub);
+    const { session, response } = await this.bridge.initialize(serverName, ownerOf(token), request, new StreamableHttpSink());
+    sendJson(res, 200, response, session ? { ...headers, 'Mcp-Session-Id': session.id } : headers);
+  }
+
+  private async post(exchange: Exchange, posted: PostedMessages): Promise<void> {
+    const { req, res, headers } = exchange;
+    const { messages, batch } = posted;
+    const first = messages[0]!;
+    if (!req.headers['mcp-session-id'] && !batch && isRequest(first) && first.method === 'initialize') return this.initialize(exchange, first);
+    if (messages.some((m) => isRequest(m) && m.method === 'initialize')) throw mcpError(400, 'Invalid Request: the session is already initialized');
+    const { session, sink } = this.sessionFor(exchange);
+    checkProtocolVersion(req);
+    const requests = messages.filter(isRequest);
+    this.bridge.admit(session, requests);
+    const ids = requests.map((request) => request.id);
+    if (ids.length === 0) res.writeHead(202, headers).end();
+    else sink.carry(ids, new PostResponse(res, ids, batch, headers));
+    this.bridge.receive(session, messages);
+  }
+
+  private get(exchange: Exchange): void {
+    const { req, res, token, headers } = exchange;
+    if (!req.headers.accept?.includes('text/event-stream')) throw mcpError(405, 'Method Not Allowed: GET opens an event stream (Accept: text/event-stream)');
+    const { session, sink } = this.sessionFor(exchange);
+    checkProtocolVersion(req);
+    if (sink.listening) throw mcpError(409, 'Conflict: this session already has an open event stream');
+    session.touch();
+    // The stream ends when the token does; the client reconnects with a fresh one.
+    sink.eventStream = new EventStream(res, headers, () => {
+      sink.eventStream = undefined;
+      session.touch();
+    }, token.exp! * 1000);
+  }
+
+  private remove(exchange: Exchange): void {
+    const { session } = this.sessionFor(exchange);
+    this.bridge.closeSession(session);
+    this.options.logger.info({ event: 'mcp.session.closed', server: exchange.serverName, sub: exchange.token.sub, sessionId: session.id.slice(-8) }, 'MCP session closed by the client');
+    exchange.res.writeHead(200, exchange.headers).end();
+  }
+}
+
+/** The MCP endpoint of app.ts: the Streamable HTTP transport over the core. */
+export function createMcpEndpoint(options: McpEndpointOptions): StreamableHttpTransport {
+  return new StreamableHttpTransport(options);
+}
+
+export type McpEndpoint = StreamableHttpTransport;
+
+const PREFLIGHT_HEADERS = {
+  'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID',
+  'Access-Control-Max-Age': '600',
+};
+
+function corsHeaders(req: IncomingMessage): Record<string, string> {
+  const origin = req.headers.origin;
+  return origin ? { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version', Vary: 'Origin' } : {};
+}
+
+/** The bearer check and the per-person rate limits, in front of both kinds of server. */
+function admitRequests({ auth, logger, rateLimits, config }: McpEndpointOptions) {
+  const limitPosts = rateLimits?.enabled('mcp') ?? false;
+  const limitInitialize = rateLimits?.enabled('initialize') ?? false;
+
+  /**
+   * The last link of an OAuth flow trace: a refused token is logged with the client it claims to
+   * come from (read without trusting it), so "the connector says unauthorized" has an answer.
+   */
+  function logRefusedToken(req: IncomingMessage, serverName: string, body: { error: string; error_description: string }): void {
+    if (body.error === 'unauthorized') {
+      logger.debug({ event: 'mcp.challenge', server: serverName }, 'no token: answered with the OAuth challenge');
+      return;
+    }
+    const claims = unverifiedClaims(req.headers.authorization);
+    logger.warn({ event: 'mcp.token_refused', server: serverName, clientId: claims.client_id, sub: claims.sub, audience: claims.aud, error: body.error, description: body.error_description }, 'MCP request with a refused token');
+  }
+
+  async function refuseOver(name: RateLimitName, points: number, what: string, { req, token, serverName }: Exchange): Promise<void> {
+    const pending = rateLimits!.takeWithoutWaiting(name, token.sub, points);
+    const retryAfter = typeof pending === 'number' ? pending : await pending;
+    if (retryAfter <= 0) return;
+    rateLimits!.refused(name, token.sub, retryAfter, { sub: token.sub, clientId: token.client_id, server: serverName, ip: clientIp(req, config.trustProxy) });
+    const rule = rateLimits!.rule(name)!;
+    throw mcpError(429, `Too many requests: at most ${rule.limit} ${what} per ${rule.window}s per person; retry in ${retryAfter}s`, ErrorCode.RateLimited,
+      { headers: { 'Retry-After': String(retryAfter) }, data: { retryAfter } });
+  }
+
+  return {
+    /** The verified token, or undefined once the OAuth challenge (401) is sent. */
+    async authenticate(req: IncomingMessage, res: ServerResponse, serverName: string, headers: Record<string, string>): Promise<VerifiedAccessToken | undefined> {
+      const pending = auth.authenticate(req, serverName);
+      const outcome = 'then' in pending ? await pending : pending;
+      if (outcome.ok) return outcome.token;
+      logRefusedToken(req, serverName, outcome.body);
+      sendJson(res, outcome.status, outcome.body, { ...headers, ...outcome.headers });
+      return undefined;
+    },
+    /** rateLimits.mcp counts every message of a POST (a batch is no way round it); rateLimits.initialize new sessions. */
+    async checkRateLimits(exchange: Exchange, posted: PostedMessages): Promise<void> {
+      if (limitPosts) await refuseOver('mcp', posted.messages.length, 'MCP requests', exchange);
+      if (limitInitialize && initializeRequest(exchange.req, posted)) await refuseOver('initialize', 1, 'new sessions', exchange);
+    },
+  };
+}
+
+/** A remote server: the session must be the caller's, and a new one must fit limits.sessionsPerPerson. */
+function viaRemote(remote: RemoteProxies, { req, res, token, serverName, headers }: Exchange, posted: PostedMessages | undefined): void {
+  const sessionId = sessionIdOf(req);
+  let session: RemoteSession | undefined;
+  if (sessionId) {
+    session = remote.sessions.find(sessionId, serverName, token.sub, token.client_id);
+    if (!session) throw mcpError(404, 'Session not found', ErrorCode.SessionNotFound);
+  }
+  const initializing = posted && initializeRequest(req, posted);
+  if (initializing) {
+    try {
+      remote.sessions.makeRoom(serverName, token.sub);
+    } catch (error) {
+      if (!(error instanceof LimitReached)) throw error;
+      sendJson(res, 200, errorResponse(initializing.id, ErrorCode.LimitReached, error.message), headers);
+      return;
+    }
+  }
+  remote.proxy(req, res, serverName, { sub: token.sub, clientId: token.client_id, tokenExpiresAt: token.exp! * 1000, body: posted?.body, session });
+}
