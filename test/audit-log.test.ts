@@ -5,6 +5,7 @@ import { ALICE, BOB, startTestGateway, type TestGateway } from './helpers/gatewa
 import { authorizeWithPassword, HttpBrowser, interactionAction } from './helpers/http-browser.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient, type RegisteredClient } from './helpers/oauth-client.js';
+import { waitFor } from './helpers/wait.js';
 
 type LogLine = Record<string, unknown> & { event?: string; audit?: boolean; msg?: string };
 
@@ -81,7 +82,8 @@ describe('audit log', () => {
     for (const jar of [browser.cookieValues, bobBrowser.cookieValues]) {
       for (const [name, values] of jar) cookies.set(name, new Set([...(cookies.get(name) ?? []), ...values]));
     }
-    await new Promise((r) => setTimeout(r, 50));
+    const written = (event: string) => gw.logs.lines.some((line) => line.includes(`"event":"${event}"`));
+    await waitFor(() => written('consent.denied') && written('mcp.tool_call'), { message: 'the last audit lines' });
     lines = gw.logs.lines.map((line) => JSON.parse(line) as LogLine);
   });
   after(async () => { await gw.close(); });

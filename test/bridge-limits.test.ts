@@ -5,9 +5,9 @@ import { packageRoot } from '../src/paths.js';
 import { ALICE, BOB, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { sleep, unlessThrows, waitFor } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const textOf = (result: { content?: Array<{ text?: string }> } | undefined) => result?.content?.[0]?.text;
 const LIMIT_REACHED = -32030;
 
@@ -21,6 +21,14 @@ async function tokensFor(gw: TestGateway, servers: string[]): Promise<Tokens> {
   }
   return tokens;
 }
+
+/** A session of `c`, once the gateway accepts one (it refuses while the limit is reached). */
+const initializedOnceRoom = (c: () => McpTestClient) =>
+  waitFor(() => unlessThrows(async () => {
+    const session = c();
+    await session.initialize();
+    return session;
+  }), { message: 'a new session to be accepted' });
 
 /** The JSON-RPC error an initialize got instead of a session. */
 async function refusedInitialize(c: McpTestClient): Promise<{ code: number; message: string }> {
@@ -60,8 +68,7 @@ describe('caps on sessions and processes', () => {
       assert.equal(textOf((await c.callTool('echo', { text: `s${i}` })).result), `s${i}`);
       clients.push(c);
     }
-    await sleep(200);
-    assert.ok(processesOf(gw, 'persession') <= 10, `${processesOf(gw, 'persession')} processes`);
+    await waitFor(() => processesOf(gw, 'persession') <= 10, { message: () => `at most 10 processes, not ${processesOf(gw, 'persession')}` });
     assert.equal((await clients[0]!.callTool('echo', { text: 'x' })).reply.status, 404, 'the oldest idle session was closed');
     assert.equal((await clients[1]!.callTool('echo', { text: 'x' })).reply.status, 404);
     assert.equal(textOf((await clients[2]!.callTool('echo', { text: 'kept' })).result), 'kept');
@@ -81,9 +88,7 @@ describe('caps on sessions and processes', () => {
     await bob.initialize();
     assert.ok((await bob.callTool('echo', { text: 'bob' })).result, 'another person is not affected');
     streams[0]!.close();
-    await sleep(100);
-    const c = client('capped');
-    await c.initialize();
+    const c = await initializedOnceRoom(() => client('capped'));
     assert.equal((await a.callTool('echo', { text: 'x' })).reply.status, 404, 'the now idle session made room');
     assert.ok((await c.callTool('echo', { text: 'x' })).result);
     streams[1]!.close();
@@ -98,10 +103,8 @@ describe('caps on sessions and processes', () => {
     assert.equal(error.code, LIMIT_REACHED);
     assert.match(error.message, /processes/);
     stream.close();
-    await sleep(100);
     assert.equal(await alice.close(), 200);
-    const bob = client('peruser', BOB);
-    await bob.initialize();
+    const bob = await initializedOnceRoom(() => client('peruser', BOB));
     assert.ok((await bob.callTool('echo', { text: 'bob' })).result, 'Alice\'s process, left without sessions, made room');
     assert.equal(processesOf(gw, 'peruser'), 1);
     await bob.close();
@@ -117,6 +120,7 @@ describe('caps on sessions and processes', () => {
       const batch = Array.from({ length: 256 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'hang', arguments: {} } }));
       floods.push(c.post(batch).catch(() => undefined));
     }
+    // Lets the floods reach the process; were they slower, the test would only show less, never fail.
     await sleep(1000);
     const bob = client('shared', BOB);
     await bob.initialize();
@@ -147,6 +151,7 @@ describe('rate limits on initialize and on batches', () => {
     const refused = await c.post(batch);
     assert.equal(refused.status, 429);
     assert.equal((refused.messages[0] as { error: { code: number } }).error.code, -32029);
+    // The 2 s window must pass on the clock before the next test starts afresh.
     await sleep(2100);
   });
 
@@ -189,10 +194,8 @@ describe('the total process cap', () => {
     assert.equal(error.code, LIMIT_REACHED);
     assert.match(error.message, /limits\.processes/);
     streams[1]!.close();
-    await sleep(100);
     await bob.close();
-    const again = client('two');
-    await again.initialize();
+    const again = await initializedOnceRoom(() => client('two'));
     assert.ok((await again.callTool('echo', { text: 'x' })).result);
     assert.equal(gw.running.gateway.bridge.processCount, 2);
     streams[0]!.close();

@@ -5,10 +5,12 @@ import { packageRoot } from '../src/paths.js';
 import { ALICE, BOB, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { waitFor } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const textOf = (result: { content?: Array<{ text?: string }> } | undefined) => result?.content?.[0]?.text;
+/** The fixture's counter `tool` (running_count, cancelled_count) as seen through session `c`. */
+const countOf = async (c: McpTestClient, tool: string) => Number(textOf((await c.callTool(tool)).result));
 
 describe('stdio bridge', () => {
   let gw: TestGateway;
@@ -152,7 +154,7 @@ describe('stdio bridge', () => {
     await alice.request('resources/subscribe', { uri: 'test://watched' });
     await bob.callTool('announce');
     await bob.callTool('touch', { uri: 'test://watched' });
-    await sleep(200);
+    await waitFor(() => sa.messages.length >= 2 && sb.messages.length >= 1, { message: 'the notifications to arrive' });
     sa.close();
     sb.close();
     const methods = (messages: typeof sa.messages) => messages.map((m) => ('method' in m ? m.method : '?'));
@@ -162,12 +164,12 @@ describe('stdio bridge', () => {
 
   it('passes a client\'s cancellation to the process', async () => {
     const c = await client('peruser', BOB);
-    const before = Number(textOf((await c.callTool('cancelled_count')).result));
+    const before = await countOf(c, 'cancelled_count');
+    const running = await countOf(c, 'running_count');
     const pending = c.callTool('hang', {}, 'to-cancel');
-    await sleep(200);
+    await waitFor(async () => (await countOf(c, 'running_count')) > running, { message: 'the call to reach the process' });
     await c.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'to-cancel', reason: 'user' } });
-    await sleep(200);
-    assert.equal(Number(textOf((await c.callTool('cancelled_count')).result)), before + 1);
+    await waitFor(async () => (await countOf(c, 'cancelled_count')) === before + 1, { message: 'the process to see the cancellation' });
     void pending.catch(() => {});
   });
 
@@ -178,8 +180,7 @@ describe('stdio bridge', () => {
     assert.ok(Date.now() - started < 3000);
     assert.equal(hung.error?.code, -32001);
     assert.match(hung.error?.message ?? '', /"hangs" did not answer tools\/call within 1s/);
-    await sleep(100);
-    assert.equal(textOf((await c.callTool('cancelled_count')).result), '1');
+    await waitFor(async () => (await countOf(c, 'cancelled_count')) === 1, { message: 'the process to be told' });
   });
 
   it('answers in-flight calls within a second when the process crashes, then restarts it for the same session', async () => {
@@ -257,8 +258,9 @@ describe('stdio bridge', () => {
 
     it('refuses a duplicate in-flight id and an unsupported protocol version header', async () => {
       const c = await client('shared');
-      const first = c.callTool('slow_echo', { text: 'a', ms: 300 }, 7);
-      await sleep(50);
+      const running = await countOf(c, 'running_count');
+      const first = c.callTool('slow_echo', { text: 'a', ms: 1000 }, 7);
+      await waitFor(async () => (await countOf(c, 'running_count')) > running, { message: 'the first call to reach the process' });
       assert.equal((await c.callTool('echo', { text: 'b' }, 7)).reply.status, 400);
       assert.equal(textOf((await first).result), 'a');
       assert.equal((await c.post({ jsonrpc: '2.0', id: 8, method: 'ping' }, { 'mcp-protocol-version': '1999-01-01' })).status, 400);
@@ -309,7 +311,6 @@ describe('stdio bridge', () => {
     await c.callTool('echo', { text: 'x' });
     await c.close();
     bridge.sweep(Date.now() + 60 * 60 * 1000);
-    await sleep(300);
-    assert.equal(bridge.processCount, 0);
+    await waitFor(() => bridge.processCount === 0, { message: () => `the processes to be reaped (${bridge.processCount} left)` });
   });
 });

@@ -16,6 +16,7 @@ import { McpTestClient, parseSse } from './helpers/mcp-client.js';
 import { authorizeUrl, exchangeCode, pkcePair, registerClient } from './helpers/oauth-client.js';
 import { freePort } from './helpers/ports.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
+import { unlessThrows, waitFor } from './helpers/wait.js';
 
 /**
  * The production setup (Caddyfile, docker-compose.yml) with the real Caddy (Debian's `caddy`): the deploy Caddyfile
@@ -161,15 +162,13 @@ http://127.0.0.1:${untrustingPort} {
     caddy.stdout!.on('data', (d) => { caddyOutput += d; });
     caddy.stderr!.on('data', (d) => { caddyOutput += d; });
     caddy.on('error', (error) => { caddyOutput += `\n${error.message} (install it: apt-get install -y caddy)`; });
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (caddy.exitCode !== null || caddyOutput.includes('ENOENT')) throw new Error(`caddy exited:\n${caddyOutput}`);
-      try {
-        if ((await fetch(`${publicUrl}/healthz`)).ok && (await fetch(`${untrustingUrl}/healthz`)).ok) break;
-      } catch { /* not listening yet */ }
-      if (Date.now() > deadline) throw new Error(`caddy did not start:\n${caddyOutput}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(
+      () => {
+        if (caddy!.exitCode !== null || caddyOutput.includes('ENOENT')) throw new Error(`caddy exited:\n${caddyOutput}`);
+        return unlessThrows(async () => (await fetch(`${publicUrl}/healthz`)).ok && (await fetch(`${untrustingUrl}/healthz`)).ok);
+      },
+      { timeout: 15_000, message: () => `caddy to start:\n${caddyOutput}` },
+    );
   });
 
   after(async () => {

@@ -10,20 +10,10 @@ import { RedisStore } from '../src/storage/redis-store.js';
 import { LogCapture, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { freePort } from './helpers/ports.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 const CLI = resolve(packageRoot, 'dist/src/cli/main.js');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const address = (address: string, internal = false, family: 'IPv4' | 'IPv6' = 'IPv4') => ({ address, internal, family, netmask: '', mac: '', cidr: null }) as never;
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} within ${ms} ms`);
-    await sleep(100);
-  }
-}
 
 describe('the address a replica advertises', () => {
   it('is loopback when it listens on loopback', () => {
@@ -66,7 +56,7 @@ describe('replicas advertising the same address', () => {
     const [a, b] = [open('dup:', logsA), open('dup:', logsB)];
     await a.start('http://10.0.0.5:8080');
     await b.start('http://10.0.0.5:8080');
-    await until('both replicas report the duplicate', 3000, () => (a.duplicate && b.duplicate ? true : undefined));
+    await waitFor(() => a.duplicate && b.duplicate, { message: 'both replicas to report the duplicate' });
     assert.deepEqual(b.duplicate, { url: 'http://10.0.0.5:8080', replicas: [a.id, b.id] });
     for (const logs of [logsA, logsB]) {
       assert.ok(logs.lines.some((line) => line.includes('"event":"cluster.duplicate_address"') && line.includes('http://10.0.0.5:8080')), logs.lines.join('\n'));
@@ -84,6 +74,7 @@ describe('replicas advertising the same address', () => {
     await store.set('replica-address:http://10.0.0.7:8080', 'ghost', 15);
     const restarted = open('ghost:');
     await restarted.start('http://10.0.0.7:8080');
+    // Nothing is reported: eight of the directories' 100 ms checks pass without a duplicate.
     await sleep(800);
     assert.equal(a.duplicate, undefined);
     assert.equal(b.duplicate, undefined);
@@ -120,10 +111,13 @@ describe('a gateway on Redis without a cluster block', () => {
     twinStore = new RedisStore(redis.url);
     twin = new ReplicaDirectory(twinStore, createLogger({ destination: new LogCapture() }), 200);
     await twin.start(`http://127.0.0.1:${port}`);
-    const readiness = await until('the gateway reports the duplicate', 15_000, async () => {
-      const body = await (await fetch(`${gw.url}/readyz`)).json() as Record<string, string>;
-      return body.replicas === 'duplicate-address' ? body : undefined;
-    });
+    const readiness = await waitFor(
+      async () => {
+        const body = (await (await fetch(`${gw.url}/readyz`)).json()) as Record<string, string>;
+        return body.replicas === 'duplicate-address' && body;
+      },
+      { timeout: 15_000, interval: 100, message: 'the gateway to report the duplicate' },
+    );
     assert.match(readiness.warning!, /two replicas advertise the same address/);
     assert.ok(!JSON.stringify(readiness).includes('127.0.0.1'), 'the public readiness answer names no internal address');
     const stdout = await new Promise<string>((resolvePromise) => {

@@ -12,6 +12,7 @@ import { ALICE, spawnGateway, testConfigJson, type GatewayProcess } from './help
 import { McpTestClient } from './helpers/mcp-client.js';
 import { authorizeWithPassword, HttpBrowser } from './helpers/http-browser.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient, type RegisteredClient } from './helpers/oauth-client.js';
+import { sleep } from './helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -56,7 +57,8 @@ describe('signing key rotation', () => {
     const rotated = await rotateSigningKeys(store, 1);
     assert.equal(rotated.length, 2);
     assert.equal(rotated[1]!.jwk.kid, first!.jwk.kid);
-    await new Promise((r) => setTimeout(r, 1100));
+    // A token signed with the retired key lives at most 1 s: once that has passed, it is not published.
+    await sleep(1100);
     const later = await loadSigningKeys(store, 1);
     assert.deepEqual(later.map((k) => k.jwk.kid), [rotated[0]!.jwk.kid]);
     await store.close();

@@ -9,23 +9,9 @@ import { RedisStore } from '../src/storage/redis-store.js';
 import type { KeyValueStore } from '../src/storage/store.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
 import { BOB, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { authorizeWithPassword, HttpBrowser, interactionAction } from './helpers/http-browser.js';
+import { authorizeWithPassword, ForwardedBrowser, HttpBrowser, interactionAction } from './helpers/http-browser.js';
 import { authorizeUrl, pkcePair, registerClient, type RegisteredClient } from './helpers/oauth-client.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** An HttpBrowser whose every request arrives through the (trusted, loopback) proxy from `ip`. */
-class ForwardedBrowser extends HttpBrowser {
-  constructor(origin: string, private readonly ip: string) {
-    super(origin);
-  }
-
-  override request(url: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    headers.set('x-forwarded-for', this.ip);
-    return super.request(url, { ...init, headers });
-  }
-}
+import { waitOutRetryAfter } from './helpers/wait.js';
 
 describe('password sign-in throttle (behind trustProxy)', () => {
   let gw: TestGateway;
@@ -73,7 +59,7 @@ describe('password sign-in throttle (behind trustProxy)', () => {
     for (let tries = 0; tries < 3 && !landed?.leftTo; tries++) {
       const step = await attacker.follow(url());
       landed = await attacker.submit(step.url, step.page!, interactionAction(step.page!, 'login'), BOB);
-      if (landed.response?.status === 429) await sleep(Number(landed.response.headers.get('retry-after')) * 1000 + 100);
+      if (landed.response?.status === 429) await waitOutRetryAfter(Number(landed.response.headers.get('retry-after')));
     }
     assert.ok(landed?.leftTo && new URL(landed.leftTo).searchParams.get('code'), 'after the wait the right password works from that address too');
   });
@@ -91,7 +77,7 @@ describe('password sign-in throttle (behind trustProxy)', () => {
     }
     assert.deepEqual(statuses, [401, 401, 401, 429], 'three free tries, then a wait');
     assert.equal(last!.response!.headers.get('retry-after'), '1');
-    await sleep(1100);
+    await waitOutRetryAfter(1);
     let step = await browser.follow(url());
     const fourth = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: BOB.email, password: 'wrong 4' });
     assert.equal(fourth.response?.status, 401, 'after the wait the next try is checked');
@@ -101,7 +87,7 @@ describe('password sign-in throttle (behind trustProxy)', () => {
     const wait = Number(early.response?.headers.get('retry-after'));
     assert.ok(wait >= 1 && wait <= 2, `the wait doubled to 2 s: ${wait}`);
     assert.match(early.page!, /Try again in [12] seconds?/);
-    await sleep(wait * 1000 + 100);
+    await waitOutRetryAfter(wait);
     assert.ok((await authorizeWithPassword(new ForwardedBrowser(gw.url, ip), url(), BOB)).searchParams.get('code'));
     step = await browser.follow(url());
     const afterReset = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: BOB.email, password: 'wrong again' });

@@ -248,17 +248,23 @@ describe('mcp-remote (stdio ⇄ Streamable HTTP + OAuth) through the gateway', {
     assert.ok(storedTokens().refresh_token, 'mcp-remote stored a refresh token');
   });
 
-  it('second run with the same config directory: stored tokens, no browser, no token request', async (t) => {
+  /** Runs mcp-remote again on the same config directory, uses the tools, and checks it opened no browser. */
+  async function runAgainWithoutBrowser(): Promise<{ remote: McpRemote; requests: WireRecord[] }> {
     const from = wire.length;
     const remote = startMcpRemote();
     await remote.waitForStderr(/Local STDIO server running/);
     await useTools(remote);
     await remote.close();
     assert.doesNotMatch(remote.stderr, AUTH_URL);
-    assert.deepEqual(summary(oauthRequests(wire.slice(from))).filter((line) => /\/(register|token|authorize)\b/.test(line)), []);
-    t.diagnostic(`requests: ${summary(wire.slice(from)).join(' | ')}`);
+    return { remote, requests: wire.slice(from) };
+  }
+
+  it('second run with the same config directory: stored tokens, no browser, no token request', async (t) => {
+    const { requests } = await runAgainWithoutBrowser();
+    assert.deepEqual(summary(oauthRequests(requests)).filter((line) => /\/(register|token|authorize)\b/.test(line)), []);
+    t.diagnostic(`requests: ${summary(requests).join(' | ')}`);
     // The one refusal is its unauthenticated probe for the challenge; every request with the stored token passes.
-    assert.deepEqual(wire.slice(from).filter((r) => (r.status ?? 0) >= 400).map((r) => `${r.method} ${r.path} ${r.status}`), ['GET /mcp/demo 401']);
+    assert.deepEqual(requests.filter((r) => (r.status ?? 0) >= 400).map((r) => `${r.method} ${r.path} ${r.status}`), ['GET /mcp/demo 401']);
     assert.deepEqual(events('mcp.token_refused'), []);
     assert.equal(events('token.issued').length, 1);
   });
@@ -267,13 +273,7 @@ describe('mcp-remote (stdio ⇄ Streamable HTTP + OAuth) through the gateway', {
     // Stands in for an hour passing: mcp-remote refreshes a token within 60 s of the expiry it recorded.
     const stale = storedTokens();
     writeFileSync(tokensFile(), JSON.stringify({ ...stale, expires_at: Date.now() + 1_000 }));
-    const from = wire.length;
-    const remote = startMcpRemote();
-    await remote.waitForStderr(/Local STDIO server running/);
-    await useTools(remote);
-    await remote.close();
-    assert.doesNotMatch(remote.stderr, AUTH_URL);
-    const later = wire.slice(from);
+    const { remote, requests: later } = await runAgainWithoutBrowser();
     t.diagnostic(`OAuth requests: ${summary(oauthRequests(later)).join(' | ')}`);
     const tokenRequests = later.filter((r) => r.path === '/token');
     assert.equal(tokenRequests.length, 1, remote.stderr);

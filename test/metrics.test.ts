@@ -9,9 +9,10 @@ import { authorizeWithPassword, HttpBrowser, interactionAction } from './helpers
 import { McpTestClient } from './helpers/mcp-client.js';
 import { authorizeUrl, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { countOf, untilRunningMoreThan } from './helpers/bridge-fixture.js';
+import { waitFor } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 
 /** The value of one series in Prometheus text, or undefined when it is absent. */
@@ -111,20 +112,23 @@ describe('metrics', () => {
       assert.ok(unknown.error || unknown.result?.isError, 'an unknown tool fails');
       const timedOut = await mcp.callTool('hang');
       assert.equal(timedOut.error?.code, -32001);
-      // A cancelled call gets no answer; the client drops its request, as SDK clients do.
+      // A cancelled call gets no answer; the client drops its request, as SDK clients do. Once the
+      // timed-out call has been cancelled in the process too, the next one to run there is this one.
+      await waitFor(async () => (await countOf(mcp, 'running_count')) === 0, { message: 'the timed-out call to be cancelled' });
       const abort = new AbortController();
       const pending = fetch(mcp.endpoint, { method: 'POST', headers: mcp.headers(), body: JSON.stringify({ jsonrpc: '2.0', id: 'cancel-me', method: 'tools/call', params: { name: 'hang', arguments: {} } }), signal: abort.signal });
       void pending.catch(() => {});
-      await sleep(150);
+      await untilRunningMoreThan(mcp, 0);
       await mcp.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'cancel-me', reason: 'test' } });
       abort.abort();
       const crashed = await mcp.callTool('crash');
       assert.match(crashed.error?.message ?? '', /stopped unexpectedly/);
       assert.ok((await mcp.callTool('whoami')).result, 'restarted');
-      await sleep(100);
 
-      const text = await scrape();
+      let text = '';
       const calls = (tool: string, outcome: string) => sample(text, METRIC_NAMES.toolCalls, { server: 'tools', tool, outcome });
+      const recorded = async () => ((text = await scrape()), calls('whoami', 'ok') === 1 && calls('hang', 'cancelled') === 1);
+      await waitFor(recorded, { message: () => `the calls to be counted:\n${text}` });
       assert.equal(calls('echo', 'ok'), 3);
       assert.equal(calls('slow_echo', 'ok'), 1);
       assert.equal(calls('other', 'error'), 1, 'a tool name the server never offered is not a label');

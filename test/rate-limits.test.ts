@@ -6,29 +6,16 @@ import { clientIp } from '../src/http/rate-limit.js';
 import { METRIC_NAMES } from '../src/observability/metrics.js';
 import { ALICE, BOB, startTestGateway, testConfigJson, type TestGateway } from './helpers/gateway.js';
 import { startFakeGithub } from './helpers/fake-identity-providers.js';
-import { authorizeWithPassword, HttpBrowser, interactionAction } from './helpers/http-browser.js';
+import { authorizeWithPassword, ForwardedBrowser, interactionAction } from './helpers/http-browser.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { authorizeUrl, pkcePair, type RegisteredClient } from './helpers/oauth-client.js';
 import { freePort } from './helpers/ports.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { waitOutRetryAfter } from './helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const METRICS_TOKEN = 'rate-limit-test-metrics-token';
 const WINDOW = '2s';
-
-/** An HttpBrowser whose every request arrives through the (trusted, loopback) proxy from `ip`. */
-class ForwardedBrowser extends HttpBrowser {
-  constructor(origin: string, private readonly ip: string) {
-    super(origin);
-  }
-
-  override request(url: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    headers.set('x-forwarded-for', this.ip);
-    return super.request(url, { ...init, headers });
-  }
-}
 
 function register(gw: TestGateway, ip: string, origin?: string): Promise<Response> {
   return fetch(`${gw.url}/register`, {
@@ -99,7 +86,7 @@ describe('rate limits', () => {
     assert.deepEqual(Object.keys(JSON.parse(body)).sort(), ['error', 'error_description', 'retry_after']);
     assert.equal(JSON.parse(body).error, 'rate_limited');
     assert.equal((await register(gw, '203.0.113.2')).status, 201, 'another address is not affected');
-    await sleep(retryAfter * 1000 + 100);
+    await waitOutRetryAfter(retryAfter);
     assert.equal((await register(gw, '203.0.113.1')).status, 201, 'the window has passed');
     const logged = auditEvents('rate_limited').find((line) => line.limit === 'register');
     assert.equal(logged?.audit, true);
@@ -117,7 +104,7 @@ describe('rate limits', () => {
     const other = await tokenRequest(gw.url, '203.0.113.4');
     assert.equal(other.status, 401, 'another address reaches the token endpoint (and is refused for its made-up client)');
     assert.equal(((await other.json()) as { error: string }).error, 'invalid_client');
-    await sleep(retryAfter * 1000 + 100);
+    await waitOutRetryAfter(retryAfter);
     assert.notEqual((await tokenRequest(gw.url, '203.0.113.3')).status, 429);
   });
 
@@ -144,7 +131,7 @@ describe('rate limits', () => {
 
     const landed = await authorizeWithPassword(new ForwardedBrowser(gw.url, '198.51.100.8'), url(), ALICE);
     assert.ok(landed.searchParams.get('code'), 'another address signs in');
-    await sleep(retryAfter * 1000 + 100);
+    await waitOutRetryAfter(retryAfter);
     const again = await authorizeWithPassword(new ForwardedBrowser(gw.url, '198.51.100.7'), url(), ALICE);
     assert.ok(again.searchParams.get('code'), 'the window has passed');
   });
@@ -190,7 +177,7 @@ describe('rate limits', () => {
     const other = new McpTestClient(`${gw.url}/mcp/demo`, bob.access_token);
     await other.initialize();
     assert.ok((await other.request('tools/list')).result, 'another person is not affected');
-    await sleep(retryAfter * 1000 + 100);
+    await waitOutRetryAfter(retryAfter);
     assert.ok((await mcp.request('tools/list')).result, 'the window has passed');
 
     const metrics = await (await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();

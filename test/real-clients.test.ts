@@ -74,6 +74,16 @@ describe('real clients, played step by step', () => {
     return { code, verifier, landed };
   }
 
+  /** authorizeInBrowser in a fresh browser context (no cookies: a first visit), closed afterwards. */
+  async function authorizeInFreshBrowser(client: RegisteredClient, options: Parameters<typeof authorizeInBrowser>[2]) {
+    const context = await browser.newContext();
+    try {
+      return await authorizeInBrowser(await context.newPage(), client, options);
+    } finally {
+      await context.close();
+    }
+  }
+
   async function callTool(accessToken: string, endpoint = resource): Promise<string> {
     const mcp = new McpTestClient(endpoint, accessToken);
     await mcp.initialize();
@@ -120,39 +130,29 @@ describe('real clients, played step by step', () => {
 
     it('two exchanges of one code at the same moment: exactly one gets tokens, and they work', async () => {
       const client = await registerClient(gw.url, { client_name: 'ChatGPT', redirect_uris: [CHATGPT_CONNECTOR], token_endpoint_auth_method: 'none' });
-      const context = await browser.newContext();
-      try {
-        const { code, verifier } = await authorizeInBrowser(await context.newPage(), client, { scope: 'mcp', signIn: true });
-        const results = await Promise.all([1, 2, 3].map(() => exchangeCode(gw.url, client, code, verifier, { resource })));
-        const winners = results.filter((r) => r.status === 200);
-        assert.equal(winners.length, 1, JSON.stringify(results.map((r) => r.body.error_description ?? r.status)));
-        assert.ok(results.filter((r) => r.status !== 200).every((r) => r.body.error === 'invalid_grant'));
-        assert.equal(await callTool(winners[0]!.body.access_token!), 'hello from a connector');
-        const refreshed = await refresh(gw.url, client, winners[0]!.body.refresh_token!);
-        assert.equal(refreshed.status, 200, 'the grant survived the duplicates');
-      } finally {
-        await context.close();
-      }
+      const { code, verifier } = await authorizeInFreshBrowser(client, { scope: 'mcp', signIn: true });
+      const results = await Promise.all([1, 2, 3].map(() => exchangeCode(gw.url, client, code, verifier, { resource })));
+      const winners = results.filter((r) => r.status === 200);
+      assert.equal(winners.length, 1, JSON.stringify(results.map((r) => r.body.error_description ?? r.status)));
+      assert.ok(results.filter((r) => r.status !== 200).every((r) => r.body.error === 'invalid_grant'));
+      assert.equal(await callTool(winners[0]!.body.access_token!), 'hello from a connector');
+      const refreshed = await refresh(gw.url, client, winners[0]!.body.refresh_token!);
+      assert.equal(refreshed.status, 200, 'the grant survived the duplicates');
     });
 
     it('a code replayed after the duplicate window revokes what it issued, as the spec requires', async () => {
       const client = await registerClient(gw.url, { client_name: 'ChatGPT', redirect_uris: [CHATGPT_CONNECTOR], token_endpoint_auth_method: 'none' });
-      const context = await browser.newContext();
-      try {
-        const { code, verifier } = await authorizeInBrowser(await context.newPage(), client, { scope: 'mcp', signIn: true });
-        const tokens = await exchangeCode(gw.url, client, code, verifier, { resource });
-        assert.equal(tokens.status, 200);
-        // Let the duplicate window pass without waiting: the code was consumed a minute ago.
-        await gw.running.store.set(`oidc:consumed:AuthorizationCode:${code}`, Math.floor(Date.now() / 1000) - 30);
-        const replay = await exchangeCode(gw.url, client, code, verifier, { resource });
-        assert.equal(replay.status, 400);
-        assert.ok(gw.logs.lines.some((l) => l.includes('"event":"token.error"') && l.includes('authorization code already consumed')), 'the log says why');
-        const refreshed = await refresh(gw.url, client, tokens.body.refresh_token!);
-        assert.equal(refreshed.status, 400, 'the grant was revoked');
-        assert.equal(refreshed.body.error, 'invalid_grant');
-      } finally {
-        await context.close();
-      }
+      const { code, verifier } = await authorizeInFreshBrowser(client, { scope: 'mcp', signIn: true });
+      const tokens = await exchangeCode(gw.url, client, code, verifier, { resource });
+      assert.equal(tokens.status, 200);
+      // Let the duplicate window pass without waiting: the code was consumed a minute ago.
+      await gw.running.store.set(`oidc:consumed:AuthorizationCode:${code}`, Math.floor(Date.now() / 1000) - 30);
+      const replay = await exchangeCode(gw.url, client, code, verifier, { resource });
+      assert.equal(replay.status, 400);
+      assert.ok(gw.logs.lines.some((l) => l.includes('"event":"token.error"') && l.includes('authorization code already consumed')), 'the log says why');
+      const refreshed = await refresh(gw.url, client, tokens.body.refresh_token!);
+      assert.equal(refreshed.status, 400, 'the grant was revoked');
+      assert.equal(refreshed.body.error, 'invalid_grant');
     });
 
     it('CIMD: the client.json client id with the legacy redirect', async () => {
@@ -180,51 +180,36 @@ describe('real clients, played step by step', () => {
         const client = await registerClient(gw.url, { client_name: 'Claude', redirect_uris: [redirect], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: method });
         assert.equal(client.token_endpoint_auth_method, method);
         assert.ok(client.client_secret);
-        const context = await browser.newContext();
-        try {
-          const { code, verifier } = await authorizeInBrowser(await context.newPage(), client, { scope: 'mcp', signIn: true });
-          const tokens = await exchangeCode(gw.url, client, code, verifier, { resource });
-          assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-          assert.ok(tokens.body.refresh_token, 'a refresh token without offline_access');
-          // tokens.clients.claude.accessTokenTtl: Claude.ai often never refreshes.
-          assert.equal(tokens.body.expires_in, 8 * 3600);
-          const claims = decodeJwt(tokens.body.access_token!).payload;
-          assert.equal(Number(claims.exp) - Number(claims.iat), 8 * 3600);
-          assert.equal(await callTool(tokens.body.access_token!), 'hello from a connector');
-        } finally {
-          await context.close();
-        }
+        const { code, verifier } = await authorizeInFreshBrowser(client, { scope: 'mcp', signIn: true });
+        const tokens = await exchangeCode(gw.url, client, code, verifier, { resource });
+        assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+        assert.ok(tokens.body.refresh_token, 'a refresh token without offline_access');
+        // tokens.clients.claude.accessTokenTtl: Claude.ai often never refreshes.
+        assert.equal(tokens.body.expires_in, 8 * 3600);
+        const claims = decodeJwt(tokens.body.access_token!).payload;
+        assert.equal(Number(claims.exp) - Number(claims.iat), 8 * 3600);
+        assert.equal(await callTool(tokens.body.access_token!), 'hello from a connector');
       });
     }
 
     it("a stranger who adds Claude.ai's redirect URI to its own does not get Claude.ai's token lifetime", async () => {
       const client = await registerClient(gw.url, { client_name: 'Claude', redirect_uris: [CLAUDE_AI, 'https://evil.example/cb'], token_endpoint_auth_method: 'none' });
-      const context = await browser.newContext();
-      try {
-        const { code, verifier } = await authorizeInBrowser(await context.newPage(), client, { redirectUri: 'https://evil.example/cb', scope: 'mcp', signIn: true });
-        const tokens = await tokenRequest(gw.url, client, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: 'https://evil.example/cb', resource });
-        assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-        assert.equal(tokens.body.expires_in, 3600);
-      } finally {
-        await context.close();
-      }
+      const { code, verifier } = await authorizeInFreshBrowser(client, { redirectUri: 'https://evil.example/cb', scope: 'mcp', signIn: true });
+      const tokens = await tokenRequest(gw.url, client, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: 'https://evil.example/cb', resource });
+      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+      assert.equal(tokens.body.expires_in, 3600);
     });
 
     it('refreshes from two addresses at once: both succeed and the grant lives on', async () => {
       const client = await registerClient(gw.url, { client_name: 'Claude', redirect_uris: [CLAUDE_AI], token_endpoint_auth_method: 'client_secret_post' });
-      const context = await browser.newContext();
-      try {
-        const { code, verifier } = await authorizeInBrowser(await context.newPage(), client, { scope: 'mcp', signIn: true });
-        const tokens = await exchangeCode(gw.url, client, code, verifier, { resource });
-        const [a, b] = await Promise.all([refresh(gw.url, client, tokens.body.refresh_token!), refresh(gw.url, client, tokens.body.refresh_token!)]);
-        assert.equal(a.status, 200, JSON.stringify(a.body));
-        assert.equal(b.status, 200, JSON.stringify(b.body));
-        const next = await refresh(gw.url, client, a.body.refresh_token!);
-        assert.equal(next.status, 200, JSON.stringify(next.body));
-        assert.equal(await callTool(next.body.access_token!), 'hello from a connector');
-      } finally {
-        await context.close();
-      }
+      const { code, verifier } = await authorizeInFreshBrowser(client, { scope: 'mcp', signIn: true });
+      const tokens = await exchangeCode(gw.url, client, code, verifier, { resource });
+      const [a, b] = await Promise.all([refresh(gw.url, client, tokens.body.refresh_token!), refresh(gw.url, client, tokens.body.refresh_token!)]);
+      assert.equal(a.status, 200, JSON.stringify(a.body));
+      assert.equal(b.status, 200, JSON.stringify(b.body));
+      const next = await refresh(gw.url, client, a.body.refresh_token!);
+      assert.equal(next.status, 200, JSON.stringify(next.body));
+      assert.equal(await callTool(next.body.access_token!), 'hello from a connector');
     });
 
     it('CIMD: the pinned Claude.ai metadata document', async () => {

@@ -6,9 +6,9 @@ import { ALICE, startTestGateway, type TestGateway } from './helpers/gateway.js'
 import { McpTestClient } from './helpers/mcp-client.js';
 import { startRecordedUpstream, type RecordedUpstream } from './helpers/remote-upstream.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { sleep } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const textOf = (result: { content?: Array<{ text?: string }> } | undefined) => result?.content?.[0]?.text;
 const TOKEN_TTL_S = 3;
 
@@ -71,6 +71,7 @@ describe('an open GET stream ends when its token expires', () => {
     const token = (await obtainTokens(gw.url, 'stdio', ALICE)).access_token;
     const c = new McpTestClient(`${gw.url}/mcp/stdio`, token);
     await c.initialize();
+    // The token's lifetime must pass on the clock.
     await sleep(expiryOf(token) - Date.now() + 200);
     const stream = await openStream(c);
     stream.close();

@@ -8,8 +8,8 @@ import { createOidcAdapterClass } from '../src/storage/oidc-adapter.js';
 import { RedisStore } from '../src/storage/redis-store.js';
 import type { KeyValueStore } from '../src/storage/store.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
+import { waitFor } from './helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const epoch = () => Math.floor(Date.now() / 1000);
 
 /** The one suite both stores must pass. */
@@ -30,8 +30,7 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
       await store.set('short', 1, 1);
       await store.set('long', 2, 60);
       assert.equal(await store.get('short'), 1);
-      await sleep(1100);
-      assert.equal(await store.get('short'), undefined);
+      await waitFor(async () => (await store.get('short')) === undefined, { timeout: 3000, message: 'a 1 s value to expire' });
       assert.equal(await store.get('long'), 2);
     });
 
@@ -39,7 +38,7 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
       assert.equal(await store.setIfAbsent('once', 'first', 1), true);
       assert.equal(await store.setIfAbsent('once', 'second', 1), false);
       assert.equal(await store.get('once'), 'first');
-      await sleep(1100);
+      await waitFor(async () => (await store.get('once')) === undefined, { timeout: 3000, message: 'a 1 s value to expire' });
       assert.equal(await store.setIfAbsent('once', 'third'), true);
       assert.equal(await store.get('once'), 'third');
     });
@@ -126,8 +125,8 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
         await refresh.consume('old');
         assert.equal((await refresh.find('old'))?.consumed, undefined, 'latest rotation is within grace');
         assert.equal(typeof (await refresh.find('older'))?.consumed, 'number', 'an earlier rotation is not');
-        await sleep(2100);
-        assert.equal(typeof (await refresh.find('old'))?.consumed, 'number', 'grace period over');
+        const consumed = async () => typeof (await refresh.find('old'))?.consumed === 'number';
+        await waitFor(consumed, { timeout: 4000, message: 'the 1 s grace period to end' });
       });
     });
 

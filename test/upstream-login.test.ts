@@ -14,6 +14,7 @@ import { ALICE, LogCapture, testConfigJson } from './helpers/gateway.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { freePort } from './helpers/ports.js';
+import { sleep } from './helpers/wait.js';
 
 const SCREENSHOTS = resolve(packageRoot, 'test-results', 'screenshots');
 const CLAUDE = 'https://claude.ai/api/mcp/auth_callback';
@@ -52,8 +53,9 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
 
   async function restartWith(json: Record<string, unknown>): Promise<void> {
     await running.close();
-    // Give this process's fetch pool a moment to notice its keep-alive sockets to the old server closed.
-    await new Promise((r) => setTimeout(r, 200));
+    // Give this process's fetch pool a moment to notice its keep-alive sockets to the old server closed
+    // (nothing shows it but a failed request).
+    await sleep(200);
     await start(json);
   }
 
@@ -270,7 +272,8 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
     const tokens = await approveAndGetTokens(flow);
     const client = { client_id: decodeJwt(tokens.access_token).payload.client_id as string, redirect_uris: [CLAUDE], token_endpoint_auth_method: 'none' };
     await restartWith({ ...configJson, access: { ...(configJson.access as object), signInAgainAfter: 1 } });
-    await new Promise((r) => setTimeout(r, 1200));
+    // The 1 s must pass on the clock: only the refresh shows it, and it ends the grant.
+    await sleep(1200);
     const refreshed = await refresh(base, client, tokens.refresh_token);
     assert.equal(refreshed.status, 400);
     assert.equal(refreshed.body.error, 'invalid_grant');

@@ -10,6 +10,7 @@ import { startGateway, type RunningGateway } from '../../src/http/server.js';
 import { createLogger } from '../../src/log/logger.js';
 import { packageRoot } from '../../src/paths.js';
 import { freePort } from './ports.js';
+import { unlessThrows, waitFor } from './wait.js';
 
 export const ALICE = { email: 'alice@example.com', password: 'correct horse battery staple' };
 export const BOB = { email: 'bob@example.com', password: 'hunter2 but longer' };
@@ -89,15 +90,13 @@ export async function spawnGateway(configJson: Record<string, unknown>, configDi
   child.stderr!.on('data', (d) => { output += d; });
   // Replicas share a publicUrl (their load balancer); each is checked at its own address.
   const url = directUrl;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway exited early:\n${output}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) throw new Error(`gateway did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited early:\n${output}`);
+      return unlessThrows(async () => (await fetch(`${url}/healthz`)).ok);
+    },
+    { timeout: 15_000, message: () => `the gateway to start:\n${output}` },
+  );
   return {
     url,
     child,

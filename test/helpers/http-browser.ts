@@ -71,6 +71,19 @@ export class HttpBrowser {
   }
 }
 
+export /** An HttpBrowser whose every request arrives through the (trusted, loopback) proxy from `ip`. */
+class ForwardedBrowser extends HttpBrowser {
+  constructor(origin: string, private readonly ip: string) {
+    super(origin);
+  }
+
+  override request(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('x-forwarded-for', this.ip);
+    return super.request(url, { ...init, headers });
+  }
+}
+
 export function interactionAction(page: string, suffix: 'login' | 'confirm' | 'abort'): string {
   const match = new RegExp(`action="(/interaction/[^"]+/${suffix})"`).exec(page);
   if (!match) throw new Error(`no ${suffix} form on the page:\n${page.slice(0, 500)}`);
