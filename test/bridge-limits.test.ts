@@ -24,15 +24,24 @@ async function tokensFor(gw: TestGateway, servers: string[]): Promise<Tokens> {
 
 /** A session of `c`, once the gateway accepts one (it refuses while the limit is reached). */
 const initializedOnceRoom = (c: () => McpTestClient) =>
-  waitFor(() => unlessThrows(async () => {
-    const session = c();
-    await session.initialize();
-    return session;
-  }), { message: 'a new session to be accepted' });
+  waitFor(
+    () =>
+      unlessThrows(async () => {
+        const session = c();
+        await session.initialize();
+        return session;
+      }),
+    { message: 'a new session to be accepted' },
+  );
 
 /** The JSON-RPC error an initialize got instead of a session. */
 async function refusedInitialize(c: McpTestClient): Promise<{ code: number; message: string }> {
-  const reply = await c.post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+  const reply = await c.post({
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+  });
   assert.equal(reply.headers.get('mcp-session-id'), null, 'no session was opened');
   const error = (reply.messages[0] as { error?: { code: number; message: string } }).error;
   assert.ok(error, `expected a JSON-RPC error, got HTTP ${reply.status} ${JSON.stringify(reply.messages)}`);
@@ -56,11 +65,13 @@ describe('caps on sessions and processes', () => {
     });
     tokens = await tokensFor(gw, ['persession', 'capped', 'peruser', 'shared']);
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   const client = (server: string, user = ALICE) => new McpTestClient(`${gw.url}/mcp/${server}`, tokens[user.email]![server]!);
 
-  it('by default, one person\'s initialize calls on a per-session server run at most 10 processes: the oldest idle session goes', async () => {
+  it("by default, one person's initialize calls on a per-session server run at most 10 processes: the oldest idle goes", async () => {
     const clients: McpTestClient[] = [];
     for (let i = 0; i < 12; i++) {
       const c = client('persession');
@@ -68,7 +79,9 @@ describe('caps on sessions and processes', () => {
       assert.equal(textOf((await c.callTool('echo', { text: `s${i}` })).result), `s${i}`);
       clients.push(c);
     }
-    await waitFor(() => processesOf(gw, 'persession') <= 10, { message: () => `at most 10 processes, not ${processesOf(gw, 'persession')}` });
+    await waitFor(() => processesOf(gw, 'persession') <= 10, {
+      message: () => `at most 10 processes, not ${processesOf(gw, 'persession')}`,
+    });
     assert.equal((await clients[0]!.callTool('echo', { text: 'x' })).reply.status, 404, 'the oldest idle session was closed');
     assert.equal((await clients[1]!.callTool('echo', { text: 'x' })).reply.status, 404);
     assert.equal(textOf((await clients[2]!.callTool('echo', { text: 'kept' })).result), 'kept');
@@ -105,19 +118,24 @@ describe('caps on sessions and processes', () => {
     stream.close();
     assert.equal(await alice.close(), 200);
     const bob = await initializedOnceRoom(() => client('peruser', BOB));
-    assert.ok((await bob.callTool('echo', { text: 'bob' })).result, 'Alice\'s process, left without sessions, made room');
+    assert.ok((await bob.callTool('echo', { text: 'bob' })).result, "Alice's process, left without sessions, made room");
     assert.equal(processesOf(gw, 'peruser'), 1);
     await bob.close();
   });
 
-  it('shares a process\'s in-flight slots fairly: one person\'s flood of batches never blocks another person\'s call', async () => {
+  it("shares a process's in-flight slots fairly: one person's flood of batches never blocks another person's call", async () => {
     const floods: Array<Promise<unknown>> = [];
     const flooders: McpTestClient[] = [];
     for (let s = 0; s < 16; s++) {
       const c = client('shared');
       await c.initialize();
       flooders.push(c);
-      const batch = Array.from({ length: 256 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'hang', arguments: {} } }));
+      const batch = Array.from({ length: 256 }, (_, i) => ({
+        jsonrpc: '2.0',
+        id: i,
+        method: 'tools/call',
+        params: { name: 'hang', arguments: {} },
+      }));
       floods.push(c.post(batch).catch(() => undefined));
     }
     // Lets the floods reach the process; were they slower, the test would only show less, never fail.
@@ -142,7 +160,9 @@ describe('rate limits on initialize and on batches', () => {
     });
     tokens = await tokensFor(gw, ['shared']);
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   it('counts every request of a batch', async () => {
     const c = new McpTestClient(`${gw.url}/mcp/shared`, tokens[ALICE.email]!.shared!);
@@ -160,7 +180,12 @@ describe('rate limits on initialize and on batches', () => {
     const first = open();
     await first.initialize();
     for (let i = 0; i < 2; i++) await open().initialize();
-    const reply = await open().post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    const reply = await open().post({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
     assert.equal(reply.status, 429);
     const error = (reply.messages[0] as { error: { code: number; message: string } }).error;
     assert.equal(error.code, -32029);
@@ -182,7 +207,9 @@ describe('the total process cap', () => {
     });
     tokens = await tokensFor(gw, ['one', 'two']);
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   it('refuses a process past limits.processes, and lets a process without sessions make room', async () => {
     const client = (server: string, user = ALICE) => new McpTestClient(`${gw.url}/mcp/${server}`, tokens[user.email]![server]!);

@@ -1,3 +1,4 @@
+/* eslint-disable max-lines -- one gateway with six stdio servers, and the bridge behaviours that share it */
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -34,7 +35,9 @@ describe('stdio bridge', () => {
       for (const server of servers) tokens[user.email]![server] = (await obtainTokens(gw.url, server, user)).access_token;
     }
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   const client = async (server: string, user = ALICE, capabilities: Record<string, unknown> = {}) => {
     const c = new McpTestClient(`${gw.url}/mcp/${server}`, tokens[user.email]![server]!, capabilities);
@@ -63,8 +66,15 @@ describe('stdio bridge', () => {
     const bob = await client('shared', BOB);
     const calls = [];
     for (let id = 1; id <= 40; id++) {
-      for (const [who, c] of [['alice', alice], ['bob', bob]] as const) {
-        calls.push(c.callTool('slow_echo', { text: `${who}-${id}`, ms: (id * 7) % 23 }, id).then((r) => ({ who, id, text: textOf(r.result), reply: r.reply })));
+      for (const [who, c] of [
+        ['alice', alice],
+        ['bob', bob],
+      ] as const) {
+        calls.push(
+          c
+            .callTool('slow_echo', { text: `${who}-${id}`, ms: (id * 7) % 23 }, id)
+            .then((r) => ({ who, id, text: textOf(r.result), reply: r.reply })),
+        );
       }
     }
     const results = await Promise.all(calls);
@@ -81,9 +91,14 @@ describe('stdio bridge', () => {
       alice.callTool('progress', { steps: 5, label: 'alice' }, 1, { progressToken: 'same' }),
       bob.callTool('progress', { steps: 5, label: 'bob' }, 1, { progressToken: 'same' }),
     ]);
-    for (const [who, r] of [['alice', a], ['bob', b]] as const) {
+    for (const [who, r] of [
+      ['alice', a],
+      ['bob', b],
+    ] as const) {
       assert.equal(textOf(r.result), `done ${who}`);
-      const progress = r.related.filter((m) => "method" in m && m.method === "notifications/progress") as unknown as Array<{ params: { progressToken: string; message: string; progress: number } }>;
+      const progress = r.related.filter((m) => 'method' in m && m.method === 'notifications/progress') as unknown as Array<{
+        params: { progressToken: string; message: string; progress: number };
+      }>;
       assert.equal(progress.length, 5);
       for (const p of progress) {
         assert.equal(p.params.progressToken, 'same');
@@ -120,7 +135,11 @@ describe('stdio bridge', () => {
     const idle = await client('shared', ALICE, { sampling: {} });
     const caller = await client('shared', BOB, { sampling: {} });
     const idleStream = await idle.openEventStream();
-    const result = await caller.requestInteractive('tools/call', { name: 'sample', arguments: { prompt: 'p' } }, () => ({ role: 'assistant', model: 't', content: { type: 'text', text: 'bob' } }));
+    const result = await caller.requestInteractive('tools/call', { name: 'sample', arguments: { prompt: 'p' } }, () => ({
+      role: 'assistant',
+      model: 't',
+      content: { type: 'text', text: 'bob' },
+    }));
     assert.equal(textOf(result.result), 'sampled: bob');
     idleStream.close();
     assert.equal(idleStream.messages.length, 0, 'the idle session saw nothing');
@@ -132,14 +151,20 @@ describe('stdio bridge', () => {
     // The server's request is answered "method not found" by the gateway; the tool reports that as its error.
     assert.equal(result.result?.isError, true, JSON.stringify(result));
     assert.match(textOf(result.result) ?? '', /the client does not support sampling\/createMessage/);
-    assert.ok(!result.related.some((m) => 'method' in m && m.method === 'sampling/createMessage'), 'the client never saw the sampling request');
+    assert.ok(
+      !result.related.some((m) => 'method' in m && m.method === 'sampling/createMessage'),
+      'the client never saw the sampling request',
+    );
   });
 
-  it('never delivers one session\'s log messages to another on a shared process', async () => {
+  it("never delivers one session's log messages to another on a shared process", async () => {
     const alice = await client('shared', ALICE);
     const bob = await client('shared', BOB);
     const [a, b] = await Promise.all([alice.callTool('log', { label: 'alice' }), bob.callTool('log', { label: 'bob' })]);
-    for (const [who, r] of [['alice', a], ['bob', b]] as const) {
+    for (const [who, r] of [
+      ['alice', a],
+      ['bob', b],
+    ] as const) {
       assert.equal(textOf(r.result), `logged ${who}`);
       for (const m of r.related) assert.equal((m as { params?: { data?: string } }).params?.data, who, 'no foreign log line');
     }
@@ -162,7 +187,7 @@ describe('stdio bridge', () => {
     assert.deepEqual(methods(sb.messages), ['notifications/tools/list_changed']);
   });
 
-  it('passes a client\'s cancellation to the process', async () => {
+  it("passes a client's cancellation to the process", async () => {
     const c = await client('peruser', BOB);
     const before = await countOf(c, 'cancelled_count');
     const running = await countOf(c, 'running_count');
@@ -201,7 +226,12 @@ describe('stdio bridge', () => {
   it('reports a server that cannot start by name, with its stderr in the log', async () => {
     for (const server of ['broken', 'missing']) {
       const c = new McpTestClient(`${gw.url}/mcp/${server}`, tokens[ALICE.email]![server]!);
-      const reply = await c.post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+      const reply = await c.post({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      });
       assert.equal(reply.status, 200);
       const message = (reply.messages[0] as { error?: { message: string } }).error?.message ?? '';
       assert.match(message, new RegExp(`MCP server "${server}" could not be started`));
@@ -213,7 +243,7 @@ describe('stdio bridge', () => {
   });
 
   describe('HTTP contract', () => {
-    it('answers another user\'s session id with 404, and an unknown or missing one', async () => {
+    it("answers another user's session id with 404, and an unknown or missing one", async () => {
       const alice = await client('shared', ALICE);
       const bob = new McpTestClient(`${gw.url}/mcp/shared`, tokens[BOB.email]!.shared!);
       bob.sessionId = alice.sessionId;
@@ -241,13 +271,18 @@ describe('stdio bridge', () => {
       const notRpc = await c.post({ hello: 'world' });
       assert.equal(notRpc.status, 400);
       assert.equal((notRpc.messages[0] as { error: { code: number } }).error.code, -32600);
-      const huge = await c.post({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x'.repeat(5 * 1024 * 1024) } } });
+      const huge = await c.post({
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'x'.repeat(5 * 1024 * 1024) } },
+      });
       assert.equal(huge.status, 413);
       assert.equal((await c.post('x', { 'content-type': 'text/plain' })).status, 415);
       assert.equal(textOf((await c.callTool('echo', { text: 'alive' })).result), 'alive');
     });
 
-    it('refuses a foreign Origin and allows the gateway\'s own', async () => {
+    it("refuses a foreign Origin and allows the gateway's own", async () => {
       const c = await client('shared');
       const foreign = await c.post({ jsonrpc: '2.0', id: 1, method: 'ping' }, { origin: 'http://evil.example' });
       assert.equal(foreign.status, 403);
@@ -271,7 +306,10 @@ describe('stdio bridge', () => {
       c.protocolVersion = '2025-03-26';
       const init = await c.initialize();
       assert.equal(init.protocolVersion, '2025-03-26');
-      const reply = await c.post([{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'b' } } }]);
+      const reply = await c.post([
+        { jsonrpc: '2.0', id: 1, method: 'ping' },
+        { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'b' } } },
+      ]);
       assert.equal(reply.status, 200);
       assert.deepEqual(reply.messages.map((m) => (m as { id: number }).id).sort(), [1, 2]);
     });

@@ -13,7 +13,8 @@ import { startRedis, type TestRedis } from './helpers/redis-server.js';
 import { sleep, waitFor } from './helpers/wait.js';
 
 const CLI = resolve(packageRoot, 'dist/src/cli/main.js');
-const address = (address: string, internal = false, family: 'IPv4' | 'IPv6' = 'IPv4') => ({ address, internal, family, netmask: '', mac: '', cidr: null }) as never;
+const address = (address: string, internal = false, family: 'IPv4' | 'IPv6' = 'IPv4') =>
+  ({ address, internal, family, netmask: '', mac: '', cidr: null }) as never;
 
 describe('the address a replica advertises', () => {
   it('is loopback when it listens on loopback', () => {
@@ -26,7 +27,11 @@ describe('the address a replica advertises', () => {
     assert.equal(detectAdvertiseUrl('fd00::7', 9000), 'http://[fd00::7]:9000');
   });
   it('is its first non-internal IPv4 address when it listens on all of them, else loopback', () => {
-    const interfaces = { lo: [address('127.0.0.1', true), address('::1', true, 'IPv6')], eth0: [address('fe80::1', false, 'IPv6'), address('10.1.2.3')], eth1: [address('192.168.9.9')] };
+    const interfaces = {
+      lo: [address('127.0.0.1', true), address('::1', true, 'IPv6')],
+      eth0: [address('fe80::1', false, 'IPv6'), address('10.1.2.3')],
+      eth1: [address('192.168.9.9')],
+    };
     assert.equal(detectAdvertiseUrl('0.0.0.0', 8080, interfaces), 'http://10.1.2.3:8080');
     assert.equal(detectAdvertiseUrl('::', 8080, interfaces), 'http://10.1.2.3:8080');
     assert.equal(detectAdvertiseUrl('0.0.0.0', 8080, { lo: [address('127.0.0.1', true)] }), 'http://127.0.0.1:8080');
@@ -44,7 +49,9 @@ describe('replicas advertising the same address', () => {
     directories.push(directory);
     return directory;
   };
-  before(async () => { redis = await startRedis(); });
+  before(async () => {
+    redis = await startRedis();
+  });
   after(async () => {
     await Promise.all(directories.map((directory) => directory.stop()));
     await Promise.all(stores.map((store) => store.close()));
@@ -59,7 +66,10 @@ describe('replicas advertising the same address', () => {
     await waitFor(() => a.duplicate && b.duplicate, { message: 'both replicas to report the duplicate' });
     assert.deepEqual(b.duplicate, { url: 'http://10.0.0.5:8080', replicas: [a.id, b.id] });
     for (const logs of [logsA, logsB]) {
-      assert.ok(logs.lines.some((line) => line.includes('"event":"cluster.duplicate_address"') && line.includes('http://10.0.0.5:8080')), logs.lines.join('\n'));
+      assert.ok(
+        logs.lines.some((line) => line.includes('"event":"cluster.duplicate_address"') && line.includes('http://10.0.0.5:8080')),
+        logs.lines.join('\n'),
+      );
     }
   });
 

@@ -12,14 +12,22 @@ import { waitFor } from './helpers/wait.js';
 
 describe('npm start without a config file', () => {
   let child: ChildProcess | undefined;
-  after(() => { child?.kill('SIGKILL'); });
+  after(() => {
+    child?.kill('SIGKILL');
+  });
 
   it('serves the built-in demo: a printed one-time password signs in, and the demo tool answers', async () => {
     const port = await freePort();
     const cwd = mkdtempSync(join(tmpdir(), 'gw-demo-'));
-    child = spawn(process.execPath, [resolve(packageRoot, 'dist/src/cli/main.js'), 'start'], { cwd, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [resolve(packageRoot, 'dist/src/cli/main.js'), 'start'], {
+      cwd,
+      env: { ...process.env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
-    child.stdout!.on('data', (d) => { output += d; });
+    child.stdout!.on('data', (d) => {
+      output += d;
+    });
     const password = await waitFor(
       () => {
         if (child!.exitCode !== null) assert.fail(`the demo exited:\n${output}`);

@@ -17,16 +17,22 @@ describe('password sign-in throttle (behind trustProxy)', () => {
   let gw: TestGateway;
   let client: RegisteredClient;
   /** Every wrong password that was really checked against the hash logs one login.failed event. */
-  const verifiedFailures = (email: string, ip: string) => gw.logs.lines
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((line) => line.event === 'login.failed' && line.who === email && line.ip === ip).length;
+  const verifiedFailures = (email: string, ip: string) =>
+    gw.logs.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.event === 'login.failed' && line.who === email && line.ip === ip).length;
   const url = () => authorizeUrl(gw.url, { client, challenge: pkcePair().challenge, method: 'S256' });
 
   before(async () => {
     gw = await startTestGateway({ trustProxy: true });
-    client = await registerClient(gw.url, { redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'none' });
+    client = await registerClient(gw.url, {
+      redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+      token_endpoint_auth_method: 'none',
+    });
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   it('60 parallel wrong passwords: few are verified, the owner elsewhere is not locked out, the attacker address waits', async () => {
     const attackerIp = '203.0.113.66';
@@ -35,13 +41,20 @@ describe('password sign-in throttle (behind trustProxy)', () => {
     const action = new URL(interactionAction(loginStep.page!, 'login'), gw.url).toString();
     const csrf = /name="csrf" value="([^"]+)"/.exec(loginStep.page!)![1]!;
     const started = Date.now();
-    const guesses = await Promise.all(Array.from({ length: 60 }, (_, i) => attacker.request(action, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ csrf, email: BOB.email, password: `wrong guess ${i}` }),
-    })));
+    const guesses = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        attacker.request(action, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ csrf, email: BOB.email, password: `wrong guess ${i}` }),
+        }),
+      ),
+    );
     const statuses = guesses.map((response) => response.status);
-    assert.ok(statuses.every((status) => status === 401 || status === 429), statuses.join(','));
+    assert.ok(
+      statuses.every((status) => status === 401 || status === 429),
+      statuses.join(','),
+    );
     const verified = verifiedFailures(BOB.email, attackerIp);
     // Three free tries, plus one per elapsed wait (1 s, 2 s, 4 s…) should the burst outlast them on a slow machine.
     const bound = 3 + Math.floor(Math.log2((Date.now() - started) / 1000 + 1));
@@ -61,7 +74,10 @@ describe('password sign-in throttle (behind trustProxy)', () => {
       landed = await attacker.submit(step.url, step.page!, interactionAction(step.page!, 'login'), BOB);
       if (landed.response?.status === 429) await waitOutRetryAfter(Number(landed.response.headers.get('retry-after')));
     }
-    assert.ok(landed?.leftTo && new URL(landed.leftTo).searchParams.get('code'), 'after the wait the right password works from that address too');
+    assert.ok(
+      landed?.leftTo && new URL(landed.leftTo).searchParams.get('code'),
+      'after the wait the right password works from that address too',
+    );
   });
 
   it('makes each further failure wait longer, even for the right password; success resets', async () => {
@@ -71,7 +87,10 @@ describe('password sign-in throttle (behind trustProxy)', () => {
     let last: Awaited<ReturnType<HttpBrowser['follow']>> | undefined;
     for (let i = 0; i < 4; i++) {
       const step = await browser.follow(url());
-      last = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: BOB.email, password: `wrong ${i}` });
+      last = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), {
+        email: BOB.email,
+        password: `wrong ${i}`,
+      });
       statuses.push(last.response!.status);
       if (last.response!.status === 429) break;
     }
@@ -79,7 +98,10 @@ describe('password sign-in throttle (behind trustProxy)', () => {
     assert.equal(last!.response!.headers.get('retry-after'), '1');
     await waitOutRetryAfter(1);
     let step = await browser.follow(url());
-    const fourth = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: BOB.email, password: 'wrong 4' });
+    const fourth = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), {
+      email: BOB.email,
+      password: 'wrong 4',
+    });
     assert.equal(fourth.response?.status, 401, 'after the wait the next try is checked');
     step = await browser.follow(url());
     const early = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), BOB);
@@ -90,13 +112,21 @@ describe('password sign-in throttle (behind trustProxy)', () => {
     await waitOutRetryAfter(wait);
     assert.ok((await authorizeWithPassword(new ForwardedBrowser(gw.url, ip), url(), BOB)).searchParams.get('code'));
     step = await browser.follow(url());
-    const afterReset = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: BOB.email, password: 'wrong again' });
+    const afterReset = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), {
+      email: BOB.email,
+      password: 'wrong again',
+    });
     assert.equal(afterReset.response?.status, 401, 'a success resets the count: free tries again');
   });
 });
 
 /** One checked password: admitted attempts get an outcome, refused ones are returned as they are. */
-async function tryPassword(throttle: LoginThrottle, email: string, ip: string, correct: boolean): Promise<AdmittedAttempt | RefusedAttempt> {
+async function tryPassword(
+  throttle: LoginThrottle,
+  email: string,
+  ip: string,
+  correct: boolean,
+): Promise<AdmittedAttempt | RefusedAttempt> {
   const attempt = await throttle.admit(email, ip);
   if (!attempt.admitted) return attempt;
   if (correct) await throttle.recordSuccess(attempt);
@@ -107,8 +137,12 @@ async function tryPassword(throttle: LoginThrottle, email: string, ip: string, c
 function throttleSuite(name: string, open: () => Promise<KeyValueStore>) {
   describe(`LoginThrottle on ${name}`, () => {
     let store: KeyValueStore;
-    before(async () => { store = await open(); });
-    after(async () => { await store.close(); });
+    before(async () => {
+      store = await open();
+    });
+    after(async () => {
+      await store.close();
+    });
 
     it('admits one check at a time per (account, address), counted atomically', async () => {
       const throttle = new LoginThrottle(store);
@@ -122,7 +156,9 @@ function throttleSuite(name: string, open: () => Promise<KeyValueStore>) {
 
     it('caps failures per address across accounts (spraying), leaving other addresses alone', async () => {
       const throttle = new LoginThrottle(store, { perIp: 5 });
-      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => tryPassword(throttle, `spray${i}@example.com`, '192.0.2.20', false)));
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => tryPassword(throttle, `spray${i}@example.com`, '192.0.2.20', false)),
+      );
       assert.equal(results.filter((result) => result.admitted).length, 5, 'no more than perIp checks, even in parallel');
       const refused = results.find((result) => !result.admitted) as RefusedAttempt;
       assert.equal(refused.reason, 'address');
@@ -160,13 +196,20 @@ function throttleSuite(name: string, open: () => Promise<KeyValueStore>) {
 
     it('grows the wait 1 s, 2 s, 4 s… up to the cap', () => {
       const throttle = new LoginThrottle(store, { maxDelaySeconds: 30 });
-      assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 100].map((n) => throttle.delayAfter(n)), [0, 0, 1, 2, 4, 8, 16, 30, 30]);
+      assert.deepEqual(
+        [1, 2, 3, 4, 5, 6, 7, 8, 100].map((n) => throttle.delayAfter(n)),
+        [0, 0, 1, 2, 4, 8, 16, 30, 30],
+      );
     });
   });
 }
 
 throttleSuite('LMDB', async () => new LmdbStore(mkdtempSync(join(tmpdir(), 'gw-throttle-'))));
 let redis: TestRedis;
-before(async () => { redis = await startRedis(); });
-after(async () => { await redis.stop(); });
+before(async () => {
+  redis = await startRedis();
+});
+after(async () => {
+  await redis.stop();
+});
 throttleSuite('Redis', async () => new RedisStore(redis.url, `throttle-test-${process.pid}:`));

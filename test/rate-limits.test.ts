@@ -36,8 +36,18 @@ async function registeredFrom(gw: TestGateway, ip: string): Promise<RegisteredCl
 function tokenRequest(url: string, ip?: string, origin?: string): Promise<Response> {
   return fetch(`${url}/token`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(ip ? { 'x-forwarded-for': ip } : {}), ...(origin ? { origin } : {}) },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code: 'nothing', code_verifier: 'x'.repeat(43), client_id: 'no-such-client', redirect_uri: 'https://claude.ai/api/mcp/auth_callback' }),
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(ip ? { 'x-forwarded-for': ip } : {}),
+      ...(origin ? { origin } : {}),
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: 'nothing',
+      code_verifier: 'x'.repeat(43),
+      client_id: 'no-such-client',
+      redirect_uri: 'https://claude.ai/api/mcp/auth_callback',
+    }),
   });
 }
 
@@ -52,7 +62,8 @@ async function expect429(response: Response): Promise<{ retryAfter: number; body
 describe('rate limits', () => {
   let gw: TestGateway;
   let github: Awaited<ReturnType<typeof startFakeGithub>>;
-  const auditEvents = (event: string) => gw.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.event === event);
+  const auditEvents = (event: string) =>
+    gw.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.event === event);
 
   before(async () => {
     github = await startFakeGithub('gh-client', 'gh-secret');
@@ -114,10 +125,16 @@ describe('rate limits', () => {
     const guesser = new ForwardedBrowser(gw.url, '198.51.100.7');
     let step = await guesser.follow(url());
     for (let i = 0; i < 3; i++) {
-      step = await guesser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: 'nobody@example.com', password: `guess ${i}` });
+      step = await guesser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), {
+        email: 'nobody@example.com',
+        password: `guess ${i}`,
+      });
       assert.equal(step.response?.status, 401);
     }
-    const limited = await guesser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: 'nobody@example.com', password: 'guess 3' });
+    const limited = await guesser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), {
+      email: 'nobody@example.com',
+      password: 'guess 3',
+    });
     assert.equal(limited.response?.status, 429);
     const retryAfter = Number(limited.response?.headers.get('retry-after'));
     assert.ok(retryAfter >= 1 && retryAfter <= 2);
@@ -139,9 +156,14 @@ describe('rate limits', () => {
   it('counts upstream sign-in starts in the same per-IP login limit', async () => {
     const client = await registeredFrom(gw, '198.51.100.90');
     const browser = new ForwardedBrowser(gw.url, '198.51.100.9');
-    const chooser = await browser.follow(authorizeUrl(gw.url, { client, challenge: pkcePair().challenge, method: 'S256', resource: `${gw.url}/mcp/demo` }));
+    const chooser = await browser.follow(
+      authorizeUrl(gw.url, { client, challenge: pkcePair().challenge, method: 'S256', resource: `${gw.url}/mcp/demo` }),
+    );
     const start = /href="(\/interaction\/[^"]+\/upstream\/github)"/.exec(chooser.page!)![1]!;
-    const failed = await browser.submit(chooser.url, chooser.page!, interactionAction(chooser.page!, 'login'), { email: 'nobody@example.com', password: 'guess' });
+    const failed = await browser.submit(chooser.url, chooser.page!, interactionAction(chooser.page!, 'login'), {
+      email: 'nobody@example.com',
+      password: 'guess',
+    });
     assert.equal(failed.response?.status, 401);
     for (let i = 0; i < 2; i++) {
       const response = await browser.request(`${gw.url}${start}`);
@@ -164,7 +186,11 @@ describe('rate limits', () => {
     assert.equal(refused.status, 429);
     const retryAfter = Number(refused.headers.get('retry-after'));
     assert.ok(retryAfter >= 1 && retryAfter <= 2, `Retry-After ${retryAfter}`);
-    const error = refused.messages[0] as { jsonrpc: string; id: null; error: { code: number; message: string; data: { retryAfter: number } } };
+    const error = refused.messages[0] as {
+      jsonrpc: string;
+      id: null;
+      error: { code: number; message: string; data: { retryAfter: number } };
+    };
     assert.equal(error.jsonrpc, '2.0');
     assert.equal(error.id, null);
     assert.equal(error.error.code, -32029);
@@ -181,16 +207,26 @@ describe('rate limits', () => {
     assert.ok((await mcp.request('tools/list')).result, 'the window has passed');
 
     const metrics = await (await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-    for (const limit of ['login', 'register', 'token', 'mcp']) assert.match(metrics, new RegExp(`^${METRIC_NAMES.rateLimited}\\{limit="${limit}"\\} [1-9]`, 'm'));
+    for (const limit of ['login', 'register', 'token', 'mcp'])
+      assert.match(metrics, new RegExp(`^${METRIC_NAMES.rateLimited}\\{limit="${limit}"\\} [1-9]`, 'm'));
   });
 
   it('takes the client IP like Express does with trustProxy', () => {
-    const req = (remoteAddress: string, forwarded?: string) => ({ socket: { remoteAddress }, headers: forwarded ? { 'x-forwarded-for': forwarded } : {} }) as unknown as IncomingMessage;
+    const req = (remoteAddress: string, forwarded?: string) =>
+      ({ socket: { remoteAddress }, headers: forwarded ? { 'x-forwarded-for': forwarded } : {} }) as unknown as IncomingMessage;
     assert.equal(clientIp(req('127.0.0.1', '203.0.113.9'), false), '127.0.0.1', 'without trustProxy the header is ignored');
     assert.equal(clientIp(req('127.0.0.1', '203.0.113.9'), true), '203.0.113.9');
-    assert.equal(clientIp(req('127.0.0.1', '1.2.3.4, 203.0.113.9, 10.0.0.7'), true), '203.0.113.9', 'the nearest hop that is not a trusted proxy');
+    assert.equal(
+      clientIp(req('127.0.0.1', '1.2.3.4, 203.0.113.9, 10.0.0.7'), true),
+      '203.0.113.9',
+      'the nearest hop that is not a trusted proxy',
+    );
     assert.equal(clientIp(req('::ffff:127.0.0.1', '203.0.113.9'), true), '203.0.113.9');
-    assert.equal(clientIp(req('198.51.100.1', '203.0.113.9'), true), '198.51.100.1', 'a public peer is not a trusted proxy: its header is not believed');
+    assert.equal(
+      clientIp(req('198.51.100.1', '203.0.113.9'), true),
+      '198.51.100.1',
+      'a public peer is not a trusted proxy: its header is not believed',
+    );
     assert.equal(clientIp(req('10.1.2.3', '192.168.1.1, fe80::1'), true), '192.168.1.1', 'all trusted: the farthest hop');
     assert.equal(clientIp(req('127.0.0.1'), true), '127.0.0.1');
   });
@@ -203,7 +239,11 @@ describe('rate limits on Redis', () => {
   let bDirect: string;
   before(async () => {
     redis = await startRedis();
-    const shared = { storage: redis.url, trustProxy: true, rateLimits: { token: { limit: 3, window: '5s' }, mcp: { limit: 4, window: '5s' } } };
+    const shared = {
+      storage: redis.url,
+      trustProxy: true,
+      rateLimits: { token: { limit: 3, window: '5s' }, mcp: { limit: 4, window: '5s' } },
+    };
     a = await startTestGateway(shared);
     // Replicas behind one load balancer: one publicUrl (so tokens work on both), two addresses.
     b = await startTestGateway({ ...shared, publicUrl: a.url, listen: { host: '127.0.0.1', port: await freePort() } });
@@ -238,7 +278,10 @@ describe('rate limits on Redis', () => {
     for (const mcp of [onA, onB]) {
       const statuses: number[] = [];
       for (let i = 0; i < 3; i++) statuses.push((await mcp.post({ jsonrpc: '2.0', id: 100 + i, method: 'tools/list' })).status);
-      assert.ok(statuses.filter((status) => status === 200).length <= 1, `at most one request past the shared limit per gateway: ${statuses.join(', ')}`);
+      assert.ok(
+        statuses.filter((status) => status === 200).length <= 1,
+        `at most one request past the shared limit per gateway: ${statuses.join(', ')}`,
+      );
       assert.equal(statuses.at(-1), 429, statuses.join(', '));
     }
   });

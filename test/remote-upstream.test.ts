@@ -25,7 +25,7 @@ describe('remote MCP upstream (server-everything over Streamable HTTP)', () => {
     await upstream.close();
   });
 
-  it('lists and calls tools, with progress streamed, and never forwards the client\'s token', async () => {
+  it("lists and calls tools, with progress streamed, and never forwards the client's token", async () => {
     const client = new McpTestClient(`${gw.url}/mcp/everything`, token);
     const init = await client.initialize();
     assert.ok(client.sessionId, 'the upstream session id comes through');
@@ -60,7 +60,12 @@ describe('remote MCP upstream (server-everything over Streamable HTTP)', () => {
   it('turns an unreachable upstream into a clear 502', async () => {
     const deadToken = (await obtainTokens(gw.url, 'dead', ALICE)).access_token;
     const client = new McpTestClient(`${gw.url}/mcp/dead`, deadToken);
-    const reply = await client.post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    const reply = await client.post({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
     assert.equal(reply.status, 502);
     assert.match(JSON.stringify(reply.messages), /remote MCP server \\"dead\\" is unreachable/);
   });

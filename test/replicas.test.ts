@@ -27,11 +27,17 @@ class SteeringBalancer {
 
   async listen(port: number): Promise<void> {
     this.server = createServer((req, res) => {
-      const upstream = request({ host: '127.0.0.1', port: this.ports[this.target], path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+      const upstream = request(
+        { host: '127.0.0.1', port: this.ports[this.target], path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => {
+        if (!res.headersSent) res.writeHead(502).end();
+        else res.destroy();
       });
-      upstream.on('error', () => { if (!res.headersSent) res.writeHead(502).end(); else res.destroy(); });
       req.pipe(upstream);
     });
     this.server.keepAliveTimeout = 1;
@@ -40,7 +46,7 @@ class SteeringBalancer {
 
   close(): Promise<void> {
     this.server?.closeAllConnections();
-    return new Promise((r) => this.server ? this.server.close(() => r()) : r());
+    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 }
 
@@ -86,10 +92,18 @@ function replicasOnRedis(options: { persistent: boolean; cluster: boolean }) {
 
 /** Registers a public client and signs Alice in through `publicUrl`: the client and the token response. */
 async function signIn(publicUrl: string, resource: string, steps: { beforeLogin?(): void; beforeToken?(): void } = {}) {
-  const client = await registerClient(publicUrl, { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', client_name: 'Replicated' });
+  const client = await registerClient(publicUrl, {
+    redirect_uris: [REDIRECT],
+    token_endpoint_auth_method: 'none',
+    client_name: 'Replicated',
+  });
   steps.beforeLogin?.();
   const { verifier, challenge } = pkcePair();
-  const landed = await authorizeWithPassword(new HttpBrowser(publicUrl), authorizeUrl(publicUrl, { client, challenge, method: 'S256', resource }), ALICE);
+  const landed = await authorizeWithPassword(
+    new HttpBrowser(publicUrl),
+    authorizeUrl(publicUrl, { client, challenge, method: 'S256', resource }),
+    ALICE,
+  );
   steps.beforeToken?.();
   const tokens = await exchangeCode(publicUrl, client, landed.searchParams.get('code')!, verifier, { resource });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
@@ -100,7 +114,9 @@ describe('replicas sharing one Redis', () => {
   const set = replicasOnRedis({ persistent: true, cluster: true });
   const { replicas, startReplica } = set;
 
-  const via = (index: number) => { set.balancer.target = index; };
+  const via = (index: number) => {
+    set.balancer.target = index;
+  };
 
   /** Registers at replica `registerAt`, signs in at `loginAt`, exchanges the code at `tokenAt`. */
   function connect(registerAt: number, loginAt: number, tokenAt: number) {
@@ -132,7 +148,11 @@ describe('replicas sharing one Redis', () => {
     assert.equal(await callEcho(mcp, 'through B'), 'through B');
     const pidThroughB = (await mcp.request('tools/call', { name: 'whoami' })).result.content[0].text;
     assert.equal(pidThroughB, pidAtA, 'the same stdio process on A answered');
-    const streamed = await mcp.request('tools/call', { name: 'progress', arguments: { steps: 3, label: 'p' }, _meta: { progressToken: 'tok' } });
+    const streamed = await mcp.request('tools/call', {
+      name: 'progress',
+      arguments: { steps: 3, label: 'p' },
+      _meta: { progressToken: 'tok' },
+    });
     assert.equal(streamed.reply.contentType.split(';')[0], 'text/event-stream');
     assert.equal(streamed.related.filter((m) => 'method' in m && m.method === 'notifications/progress').length, 3);
   });
@@ -143,7 +163,10 @@ describe('replicas sharing one Redis', () => {
     const mcp = new McpTestClient(set.resource, tokens.access_token);
     await mcp.initialize();
     via(1);
-    const inFlight = mcp.callTool('slow_echo', { text: 'never', ms: 5000 }).then((r) => r.reply.status, () => 'connection lost');
+    const inFlight = mcp.callTool('slow_echo', { text: 'never', ms: 5000 }).then(
+      (r) => r.reply.status,
+      () => 'connection lost',
+    );
     await untilRunningMoreThan(mcp, 0);
     await replicas[0]!.kill('SIGKILL');
     assert.notEqual(await inFlight, 200);

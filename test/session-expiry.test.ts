@@ -15,11 +15,19 @@ const TOKEN_TTL_S = 3;
 /** Opens a session's GET stream; `ended` resolves with the time the gateway ended it (or never). */
 async function openStream(c: McpTestClient): Promise<{ status: number; ended: Promise<number>; close(): void }> {
   const controller = new AbortController();
-  const response = await fetch(c.endpoint, { method: 'GET', headers: c.headers({ accept: 'text/event-stream' }), signal: controller.signal });
+  const response = await fetch(c.endpoint, {
+    method: 'GET',
+    headers: c.headers({ accept: 'text/event-stream' }),
+    signal: controller.signal,
+  });
   const ended = (async () => {
     try {
-      for await (const _chunk of response.body as unknown as AsyncIterable<Uint8Array>) { /* keep reading */ }
-    } catch { /* aborted */ }
+      for await (const _chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        /* keep reading */
+      }
+    } catch {
+      /* aborted */
+    }
     return Date.now();
   })();
   return { status: response.status, ended, close: () => controller.abort() };
@@ -54,9 +62,12 @@ describe('an open GET stream ends when its token expires', () => {
       const stream = await openStream(c);
       assert.equal(stream.status, 200);
       const expiresAt = expiryOf(token);
-      const call = server === 'stdio'
-        ? c.callTool('progress', { steps: Math.ceil((expiresAt - Date.now() + 1500) / 5), label: 'long' }, 'long', { progressToken: 'p' })
-        : c.callTool('trigger-long-running-operation', { duration: Math.ceil((expiresAt - Date.now()) / 1000) + 1, steps: 4 }, 'long', { progressToken: 'p' });
+      const call =
+        server === 'stdio'
+          ? c.callTool('progress', { steps: Math.ceil((expiresAt - Date.now() + 1500) / 5), label: 'long' }, 'long', { progressToken: 'p' })
+          : c.callTool('trigger-long-running-operation', { duration: Math.ceil((expiresAt - Date.now()) / 1000) + 1, steps: 4 }, 'long', {
+              progressToken: 'p',
+            });
       const endedAt = await endedWithin(stream, expiresAt - Date.now() + 2000);
       stream.close();
       assert.ok(endedAt !== undefined, 'the stream was still open 2s after the token expired');

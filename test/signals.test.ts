@@ -13,7 +13,12 @@ const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/t
 describe('terminal signals', () => {
   for (const signal of ['SIGHUP', 'SIGINT'] as const) {
     it(`${signal} to the whole job lets the call in flight finish, then stops the stdio servers and exits 0`, async () => {
-      const gateway = await spawnGateway(await testConfigJson({ mcpServers: { tools: fixture }, shutdownDeadline: '5s' }), undefined, undefined, { detached: true });
+      const gateway = await spawnGateway(
+        await testConfigJson({ mcpServers: { tools: fixture }, shutdownDeadline: '5s' }),
+        undefined,
+        undefined,
+        { detached: true },
+      );
       try {
         const mcp = await signedInClient(gateway);
         const backendPid = Number(textOf((await mcp.callTool('whoami')).result));

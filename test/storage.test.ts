@@ -16,8 +16,12 @@ const epoch = () => Math.floor(Date.now() / 1000);
 function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (store: KeyValueStore) => Promise<KeyValueStore>) {
   describe(`${name} store`, () => {
     let store: KeyValueStore;
-    before(async () => { store = await open(); });
-    after(async () => { await store.close(); });
+    before(async () => {
+      store = await open();
+    });
+    after(async () => {
+      await store.close();
+    });
 
     it('stores, reads and deletes JSON values', async () => {
       await store.set('a', { x: [1, 2], y: 'z', empty: [] });
@@ -45,7 +49,10 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
 
     it('increments counters atomically', async () => {
       const counts = await Promise.all(Array.from({ length: 20 }, () => store.increment('counter', 60)));
-      assert.deepEqual([...counts].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.deepEqual(
+        [...counts].sort((a, b) => a - b),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
     });
 
     it('deletes every key of an index at once', async () => {
@@ -143,18 +150,30 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
 }
 
 const lmdbDir = mkdtempSync(join(tmpdir(), 'gw-store-'));
-storeSuite('LMDB', async () => new LmdbStore(lmdbDir), async (store) => {
-  await store.close();
-  return new LmdbStore(lmdbDir);
-});
+storeSuite(
+  'LMDB',
+  async () => new LmdbStore(lmdbDir),
+  async (store) => {
+    await store.close();
+    return new LmdbStore(lmdbDir);
+  },
+);
 
 let redis: TestRedis;
-before(async () => { redis = await startRedis(); });
-after(async () => { await redis.stop(); });
-storeSuite('Redis', async () => new RedisStore(redis.url, `test-${process.pid}:`), async (store) => {
-  await store.close();
-  return new RedisStore(redis.url, `test-${process.pid}:`);
+before(async () => {
+  redis = await startRedis();
 });
+after(async () => {
+  await redis.stop();
+});
+storeSuite(
+  'Redis',
+  async () => new RedisStore(redis.url, `test-${process.pid}:`),
+  async (store) => {
+    await store.close();
+    return new RedisStore(redis.url, `test-${process.pid}:`);
+  },
+);
 
 describe('Redis store', () => {
   it('reports an unreachable server through ping instead of crashing', async () => {

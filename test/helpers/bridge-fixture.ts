@@ -9,7 +9,8 @@ export const bridgeFixture = { command: process.execPath, args: [resolve(package
 export const textOf = (result: { content?: Array<{ text?: string }> } | undefined) => result?.content?.[0]?.text;
 
 /** One of the fixture's counters (`running_count`, `cancelled_count`), asked through session `c`. */
-export const countOf = async (c: McpTestClient, tool: 'running_count' | 'cancelled_count') => Number(textOf((await c.callTool(tool)).result));
+export const countOf = async (c: McpTestClient, tool: 'running_count' | 'cancelled_count') =>
+  Number(textOf((await c.callTool(tool)).result));
 
 /**
  * Waits until the fixture process behind `c` runs more slow_echo and hang calls than `before`:

@@ -17,7 +17,10 @@ export function processAlive(pid: number): boolean {
 /** An initialized MCP session on `server` of a spawned gateway, for Alice through a public client. */
 export async function signedInClient(gateway: GatewayProcess, server = 'tools'): Promise<McpTestClient> {
   const resource = `${gateway.url}/mcp/${server}`;
-  const client = await registerClient(gateway.url, { redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'none' });
+  const client = await registerClient(gateway.url, {
+    redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+    token_endpoint_auth_method: 'none',
+  });
   const { verifier, challenge } = pkcePair();
   const authorize = authorizeUrl(gateway.url, { client, challenge, method: 'S256', resource });
   const landed = await authorizeWithPassword(new HttpBrowser(gateway.url), authorize, ALICE);

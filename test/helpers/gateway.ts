@@ -34,10 +34,14 @@ export async function testConfigJson(overrides: Record<string, unknown> = {}): P
     publicUrl: `http://127.0.0.1:${port}`,
     listen: { host: '127.0.0.1', port },
     storage: `lmdb:${mkdtempSync(join(tmpdir(), 'gw-data-'))}`,
-    login: { password: { users: [
-      { email: ALICE.email, passwordHash: hashes[ALICE.email] },
-      { email: BOB.email, passwordHash: hashes[BOB.email] },
-    ] } },
+    login: {
+      password: {
+        users: [
+          { email: ALICE.email, passwordHash: hashes[ALICE.email] },
+          { email: BOB.email, passwordHash: hashes[BOB.email] },
+        ],
+      },
+    },
     mcpServers: { demo: demoServerCommand },
     // Suites and the benchmark send far more than a person would, all from 127.0.0.1 as one user;
     // test/rate-limits.test.ts and test/audit-log.test.ts configure the limits they test.
@@ -63,7 +67,10 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(overrides: Record<string, unknown> = {}, options: { fetch?: typeof fetch } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  overrides: Record<string, unknown> = {},
+  options: { fetch?: typeof fetch } = {},
+): Promise<TestGateway> {
   const config = parseConfig(await testConfigJson(overrides), 'test config');
   const logs = new LogCapture();
   const running = await startGateway(config, createLogger({ level: 'debug', destination: logs }), undefined, options);
@@ -81,13 +88,25 @@ export interface GatewayProcess {
  * Runs `mcp-oauth-gateway start --config FILE` as its own process, as a user would. `detached`
  * gives it its own process group, which a test can signal as a terminal signals its foreground job.
  */
-export async function spawnGateway(configJson: Record<string, unknown>, configDir = mkdtempSync(join(tmpdir(), 'gw-conf-')), directUrl = configJson.publicUrl as string, options: { detached?: boolean } = {}): Promise<GatewayProcess> {
+export async function spawnGateway(
+  configJson: Record<string, unknown>,
+  configDir = mkdtempSync(join(tmpdir(), 'gw-conf-')),
+  directUrl = configJson.publicUrl as string,
+  options: { detached?: boolean } = {},
+): Promise<GatewayProcess> {
   const file = join(configDir, 'gateway.json');
   writeFileSync(file, JSON.stringify(configJson, null, 2));
-  const child = spawn(process.execPath, [resolve(packageRoot, 'dist/src/cli/main.js'), 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
+  const child = spawn(process.execPath, [resolve(packageRoot, 'dist/src/cli/main.js'), 'start', '--config', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
   let output = '';
-  child.stdout!.on('data', (d) => { output += d; });
-  child.stderr!.on('data', (d) => { output += d; });
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
+  child.stderr!.on('data', (d) => {
+    output += d;
+  });
   // Replicas share a publicUrl (their load balancer); each is checked at its own address.
   const url = directUrl;
   await waitFor(

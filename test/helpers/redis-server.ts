@@ -21,10 +21,14 @@ export interface TestRedis {
  * `persistent`, every write goes to an append-only file, as in production.
  */
 export async function startRedis(options: { port?: number; dir?: string; persistent?: boolean } = {}): Promise<TestRedis> {
-  const port = options.port ?? await freePort();
+  const port = options.port ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'gw-redis-'));
   const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir],
+    { stdio: 'ignore' },
+  );
   const url = `redis://127.0.0.1:${port}/0`;
   await waitFor(
     async () => {
