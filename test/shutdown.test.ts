@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { packageRoot } from '../src/paths.js';
-import { textOf, untilRunningMoreThan } from './helpers/bridge-fixture.js';
+import { textOf } from './helpers/bridge-fixture.js';
 import { spawnGateway, testConfigJson } from './helpers/gateway.js';
-import { exitOf, processAlive, signedInClient } from './helpers/gateway-process.js';
+import { callInFlight, processAlive } from './helpers/gateway-process.js';
 import { unlessThrows, waitFor } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
@@ -13,11 +13,7 @@ describe('SIGTERM', () => {
   it('stops accepting, lets the call in flight finish, stops the stdio servers and exits 0', async () => {
     const gateway = await spawnGateway(await testConfigJson({ mcpServers: { tools: fixture }, shutdownDeadline: '5s' }));
     try {
-      const mcp = await signedInClient(gateway);
-      const backendPid = Number(textOf((await mcp.callTool('whoami')).result));
-      const call = mcp.callTool('slow_echo', { text: 'finished', ms: 1500 });
-      await untilRunningMoreThan(mcp, 0);
-      const stopping = exitOf(gateway);
+      const { call, backendPid, stopping } = await callInFlight(gateway, 'slow_echo', { text: 'finished', ms: 1500 });
       const signalledAt = Date.now();
       gateway.child.kill('SIGTERM');
       const refused = () => unlessThrows(() => fetch(`${gateway.url}/healthz`)).then((response) => response === undefined);
@@ -38,11 +34,7 @@ describe('SIGTERM', () => {
   it('a call still running at the deadline gets an error answer, not a dropped connection', async () => {
     const gateway = await spawnGateway(await testConfigJson({ mcpServers: { tools: fixture }, shutdownDeadline: '1s' }));
     try {
-      const mcp = await signedInClient(gateway);
-      const backendPid = Number(textOf((await mcp.callTool('whoami')).result));
-      const call = mcp.callTool('hang');
-      await untilRunningMoreThan(mcp, 0);
-      const stopping = exitOf(gateway);
+      const { call, backendPid, stopping } = await callInFlight(gateway, 'hang');
       gateway.child.kill('SIGTERM');
       const { error, reply } = await call;
       assert.equal(reply.status, 200);

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { packageRoot } from '../src/paths.js';
-import { textOf, untilRunningMoreThan } from './helpers/bridge-fixture.js';
+import { textOf } from './helpers/bridge-fixture.js';
 import { spawnGateway, testConfigJson } from './helpers/gateway.js';
-import { exitOf, processAlive, signedInClient } from './helpers/gateway-process.js';
+import { callInFlight, processAlive } from './helpers/gateway-process.js';
 
 // Closing a terminal sends SIGHUP, and Ctrl-C sends SIGINT, to every process of its foreground job:
 // the gateway and, unless they run apart, the stdio servers it started. Both must stop gracefully.
@@ -20,11 +20,7 @@ describe('terminal signals', () => {
         { detached: true },
       );
       try {
-        const mcp = await signedInClient(gateway);
-        const backendPid = Number(textOf((await mcp.callTool('whoami')).result));
-        const call = mcp.callTool('slow_echo', { text: 'finished', ms: 1500 });
-        await untilRunningMoreThan(mcp, 0);
-        const stopping = exitOf(gateway);
+        const { call, backendPid, stopping } = await callInFlight(gateway, 'slow_echo', { text: 'finished', ms: 1500 });
         process.kill(-gateway.child.pid!, signal); // the process group, as the terminal does
         const { result, error } = await call;
         assert.equal(error, undefined, `the call failed: ${JSON.stringify(error)}`);

@@ -1,3 +1,4 @@
+import { textOf, untilRunningMoreThan } from './bridge-fixture.js';
 import type { GatewayProcess } from './gateway.js';
 import { ALICE } from './gateway.js';
 import { authorizeWithPassword, HttpBrowser } from './http-browser.js';
@@ -35,4 +36,16 @@ export function exitOf(gateway: GatewayProcess): Promise<{ code: number | null; 
   const { child } = gateway;
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/**
+ * A signed-in session on a spawned gateway serving the bridge fixture as `tools`, with one call of
+ * `tool` running in the stdio server: the call, that server's pid, and how the gateway will exit.
+ */
+export async function callInFlight(gateway: GatewayProcess, tool: string, args: Record<string, unknown> = {}) {
+  const mcp = await signedInClient(gateway);
+  const backendPid = Number(textOf((await mcp.callTool('whoami')).result));
+  const call = mcp.callTool(tool, args);
+  await untilRunningMoreThan(mcp, 0);
+  return { call, backendPid, stopping: exitOf(gateway) };
 }
