@@ -5,6 +5,7 @@ import { ALICE, BOB, startTestGateway, type TestGateway } from './helpers/gatewa
 import { authorizeWithPassword, HttpBrowser, interactionAction } from './helpers/http-browser.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient, type RegisteredClient } from './helpers/oauth-client.js';
+import { waitFor } from './helpers/wait.js';
 
 type LogLine = Record<string, unknown> & { event?: string; audit?: boolean; msg?: string };
 
@@ -36,7 +37,11 @@ describe('audit log', () => {
 
   before(async () => {
     gw = await startTestGateway();
-    confidential = await registerClient(gw.url, { redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'client_secret_post', client_name: 'Claude (confidential)' });
+    confidential = await registerClient(gw.url, {
+      redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+      token_endpoint_auth_method: 'client_secret_post',
+      client_name: 'Claude (confidential)',
+    });
     secrets.set('client_secret', confidential.client_secret!);
     secrets.set('password', ALICE.password);
     secrets.set('BOB password', BOB.password);
@@ -49,7 +54,10 @@ describe('audit log', () => {
     const first = await browser.follow(authorize);
     const wrong = 'not the password 7f3a9c';
     secrets.set('wrong password', wrong);
-    const refused = await browser.submit(first.url, first.page!, interactionAction(first.page!, 'login'), { email: ALICE.email, password: wrong });
+    const refused = await browser.submit(first.url, first.page!, interactionAction(first.page!, 'login'), {
+      email: ALICE.email,
+      password: wrong,
+    });
     assert.equal(refused.response?.status, 401);
     const landed = await authorizeWithPassword(browser, authorize, ALICE);
     const code = landed.searchParams.get('code')!;
@@ -75,16 +83,24 @@ describe('audit log', () => {
 
     // Bob says no.
     const bobBrowser = new CookieRecordingBrowser(gw.url);
-    const denied = await authorizeWithPassword(bobBrowser, authorizeUrl(gw.url, { client: confidential, challenge, method: 'S256', resource: resource() }), BOB, 'deny');
+    const denied = await authorizeWithPassword(
+      bobBrowser,
+      authorizeUrl(gw.url, { client: confidential, challenge, method: 'S256', resource: resource() }),
+      BOB,
+      'deny',
+    );
     assert.equal(denied.searchParams.get('error'), 'access_denied');
 
     for (const jar of [browser.cookieValues, bobBrowser.cookieValues]) {
       for (const [name, values] of jar) cookies.set(name, new Set([...(cookies.get(name) ?? []), ...values]));
     }
-    await new Promise((r) => setTimeout(r, 50));
+    const written = (event: string) => gw.logs.lines.some((line) => line.includes(`"event":"${event}"`));
+    await waitFor(() => written('consent.denied') && written('mcp.tool_call'), { message: 'the last audit lines' });
     lines = gw.logs.lines.map((line) => JSON.parse(line) as LogLine);
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   it('writes one audit event per login, success or failure, with method, who and client', () => {
     const failed = events('login.failed');
@@ -97,14 +113,24 @@ describe('audit log', () => {
     const succeeded = events('login.success');
     assert.equal(succeeded.length, 2, 'Alice, then Bob');
     assert.deepEqual(
-      { audit: succeeded[0]!.audit, outcome: succeeded[0]!.outcome, method: succeeded[0]!.method, who: succeeded[0]!.who, sub: succeeded[0]!.sub, clientId: succeeded[0]!.clientId },
+      {
+        audit: succeeded[0]!.audit,
+        outcome: succeeded[0]!.outcome,
+        method: succeeded[0]!.method,
+        who: succeeded[0]!.who,
+        sub: succeeded[0]!.sub,
+        clientId: succeeded[0]!.clientId,
+      },
       { audit: true, outcome: 'success', method: 'password', who: ALICE.email, sub: alice.sub, clientId: confidential.client_id },
     );
   });
 
   it('writes consent granted and denied with who, client and resource', () => {
     const [granted] = events('consent.granted');
-    assert.deepEqual({ audit: granted!.audit, sub: granted!.sub, clientId: granted!.clientId, resource: granted!.resource }, { audit: true, sub: alice.sub, clientId: confidential.client_id, resource: resource() });
+    assert.deepEqual(
+      { audit: granted!.audit, sub: granted!.sub, clientId: granted!.clientId, resource: granted!.resource },
+      { audit: true, sub: alice.sub, clientId: confidential.client_id, resource: resource() },
+    );
     const [denied] = events('consent.denied');
     assert.equal(denied!.audit, true);
     assert.equal(denied!.clientId, confidential.client_id);
@@ -114,7 +140,10 @@ describe('audit log', () => {
 
   it('writes token issuance with grant type, client, sub and resource', () => {
     const issued = events('token.issued');
-    assert.deepEqual(issued.map((line) => line.grantType), ['authorization_code', 'refresh_token']);
+    assert.deepEqual(
+      issued.map((line) => line.grantType),
+      ['authorization_code', 'refresh_token'],
+    );
     for (const line of issued) {
       assert.equal(line.audit, true);
       assert.equal(line.clientId, confidential.client_id);
@@ -156,7 +185,9 @@ describe('audit log', () => {
       assert.ok(!raw.some((line) => line.includes(signature)), `${what} signature in the log`);
     }
     assert.ok(cookies.size >= 3, `cookies seen: ${[...cookies.keys()].join(', ')}`);
-    const interactionIds = new Set(lines.filter((l) => typeof l.path === 'string' && l.path.startsWith('/interaction/')).map((l) => (l.path as string).split('/')[2]!));
+    const interactionIds = new Set(
+      lines.filter((l) => typeof l.path === 'string' && l.path.startsWith('/interaction/')).map((l) => (l.path as string).split('/')[2]!),
+    );
     for (const [name, values] of cookies) {
       for (const value of values) {
         // The interaction cookie holds the interaction id, which is also in the sign-in page's URL

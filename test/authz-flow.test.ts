@@ -1,21 +1,42 @@
+/* eslint-disable max-lines -- one gateway walked through every authorization-server rule in order */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ALICE, BOB, demoServerCommand, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { authorizeWithPassword, HttpBrowser, interactionAction } from './helpers/http-browser.js';
-import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, register, registerClient, type AuthorizeParams, type RegisteredClient } from './helpers/oauth-client.js';
+import {
+  authorizeUrl,
+  decodeJwt,
+  exchangeCode,
+  pkcePair,
+  refresh,
+  register,
+  registerClient,
+  type AuthorizeParams,
+  type RegisteredClient,
+} from './helpers/oauth-client.js';
+import { sleep } from './helpers/wait.js';
 
 const CHATGPT = 'https://chatgpt.com/connector_platform_oauth_redirect';
 
 describe('authorization server', () => {
   let gw: TestGateway;
-  before(async () => { gw = await startTestGateway({ tokens: { refreshGracePeriod: '3s' } }); });
-  after(async () => { await gw.close(); });
+  before(async () => {
+    gw = await startTestGateway({ tokens: { refreshGracePeriod: '3s' } });
+  });
+  after(async () => {
+    await gw.close();
+  });
 
-  const publicClient = (redirect = CHATGPT) => registerClient(gw.url, { redirect_uris: [redirect], token_endpoint_auth_method: 'none', client_name: 'Test connector' });
+  const publicClient = (redirect = CHATGPT) =>
+    registerClient(gw.url, { redirect_uris: [redirect], token_endpoint_auth_method: 'none', client_name: 'Test connector' });
 
   async function authorize(client: RegisteredClient, params: Partial<AuthorizeParams> = {}, user = ALICE) {
     const { verifier, challenge } = pkcePair();
-    const landed = await authorizeWithPassword(new HttpBrowser(gw.url), authorizeUrl(gw.url, { client, challenge, method: 'S256', ...params }), user);
+    const landed = await authorizeWithPassword(
+      new HttpBrowser(gw.url),
+      authorizeUrl(gw.url, { client, challenge, method: 'S256', ...params }),
+      user,
+    );
     return { landed, verifier };
   }
 
@@ -62,7 +83,14 @@ describe('authorization server', () => {
 
     it('answers CORS preflights for /register and /token, and serves /jwks cross-origin', async () => {
       for (const path of ['/register', '/token']) {
-        const response = await fetch(`${gw.url}${path}`, { method: 'OPTIONS', headers: { origin: 'http://localhost:6274', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+        const response = await fetch(`${gw.url}${path}`, {
+          method: 'OPTIONS',
+          headers: {
+            origin: 'http://localhost:6274',
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'content-type',
+          },
+        });
         assert.ok(response.status === 204 || response.status === 200, `${path}: ${response.status}`);
         assert.ok(response.headers.get('access-control-allow-origin'), path);
       }
@@ -77,7 +105,11 @@ describe('authorization server', () => {
   describe('dynamic client registration', () => {
     for (const method of ['none', 'client_secret_post', 'client_secret_basic']) {
       it(`registers a client with token_endpoint_auth_method ${method} and completes the flow with it`, async () => {
-        const client = await registerClient(gw.url, { redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: method, client_name: `c-${method}` });
+        const client = await registerClient(gw.url, {
+          redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+          token_endpoint_auth_method: method,
+          client_name: `c-${method}`,
+        });
         assert.equal(client.token_endpoint_auth_method, method);
         assert.equal(Boolean(client.client_secret), method !== 'none');
         const tokens = await tokensFor(client);
@@ -86,7 +118,11 @@ describe('authorization server', () => {
     }
 
     it('answers CORS on the registration response itself', async () => {
-      const response = await fetch(`${gw.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'http://localhost:6274' }, body: JSON.stringify({ redirect_uris: ['http://localhost:6274/oauth/callback'], token_endpoint_auth_method: 'none' }) });
+      const response = await fetch(`${gw.url}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: 'http://localhost:6274' },
+        body: JSON.stringify({ redirect_uris: ['http://localhost:6274/oauth/callback'], token_endpoint_auth_method: 'none' }),
+      });
       assert.equal(response.status, 201);
       assert.equal(response.headers.get('access-control-allow-origin'), '*');
     });
@@ -110,16 +146,29 @@ describe('authorization server', () => {
     }
 
     it('refuses malformed JSON and nonsense metadata with 400, never 500', async () => {
-      const malformed = await fetch(`${gw.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"redirect_uris": [' });
+      const malformed = await fetch(`${gw.url}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"redirect_uris": [',
+      });
       assert.equal(malformed.status, 400);
-      for (const body of [{ redirect_uris: ['https://a.example/cb'], token_endpoint_auth_method: 'magic' }, { redirect_uris: ['https://a.example/cb'], grant_types: 'x' }, []]) {
+      for (const body of [
+        { redirect_uris: ['https://a.example/cb'], token_endpoint_auth_method: 'magic' },
+        { redirect_uris: ['https://a.example/cb'], grant_types: 'x' },
+        [],
+      ]) {
         const response = await register(gw.url, body as never);
         assert.equal(response.status, 400, JSON.stringify(response.body));
       }
     });
 
     it('accepts loopback http redirects (Inspector) and https ones', async () => {
-      for (const uri of ['http://localhost:6274/oauth/callback', 'http://127.0.0.1:6276/oauth/callback', 'http://[::1]:8080/cb', 'https://chatgpt.com/connector/oauth/abc123']) {
+      for (const uri of [
+        'http://localhost:6274/oauth/callback',
+        'http://127.0.0.1:6276/oauth/callback',
+        'http://[::1]:8080/cb',
+        'https://chatgpt.com/connector/oauth/abc123',
+      ]) {
         const { status, body } = await register(gw.url, { redirect_uris: [uri], token_endpoint_auth_method: 'none' });
         assert.equal(status, 201, `${uri}: ${JSON.stringify(body)}`);
       }
@@ -157,7 +206,9 @@ describe('authorization server', () => {
     it('never redirects to an unregistered redirect URI', async () => {
       const client = await publicClient();
       const { challenge } = pkcePair();
-      const response = await fetch(authorizeUrl(gw.url, { client, challenge, method: 'S256', redirectUri: 'https://evil.example/cb' }), { redirect: 'manual' });
+      const response = await fetch(authorizeUrl(gw.url, { client, challenge, method: 'S256', redirectUri: 'https://evil.example/cb' }), {
+        redirect: 'manual',
+      });
       assert.equal(response.status, 400);
       assert.equal(response.headers.get('location'), null);
       const page = await response.text();
@@ -237,7 +288,8 @@ describe('authorization server', () => {
       const first = await tokensFor(client);
       const second = await refresh(gw.url, client, first.refresh_token);
       assert.equal(second.status, 200);
-      await new Promise((r) => setTimeout(r, 4200));
+      // The grace period must pass on the clock (a refresh within it would be the retry it allows).
+      await sleep(4200);
       assert.equal((await refresh(gw.url, client, first.refresh_token)).status, 400);
       assert.equal((await refresh(gw.url, client, second.body.refresh_token!)).status, 400, 'grant revoked');
     });
@@ -252,7 +304,11 @@ describe('authorization server', () => {
     it('can be revoked at /revoke', async () => {
       const client = await publicClient();
       const first = await tokensFor(client);
-      const response = await fetch(`${gw.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: first.refresh_token, client_id: client.client_id }) });
+      const response = await fetch(`${gw.url}/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: first.refresh_token, client_id: client.client_id }),
+      });
       assert.equal(response.status, 200);
       assert.equal((await refresh(gw.url, client, first.refresh_token)).status, 400);
     });
@@ -260,7 +316,11 @@ describe('authorization server', () => {
 
   describe('login and consent pages', () => {
     it('shows the client, the redirect host and the server, warns about localhost, and sets safe headers', async () => {
-      const client = await registerClient(gw.url, { redirect_uris: ['http://localhost:6274/oauth/callback'], token_endpoint_auth_method: 'none', client_name: 'MCP Inspector <b>' });
+      const client = await registerClient(gw.url, {
+        redirect_uris: ['http://localhost:6274/oauth/callback'],
+        token_endpoint_auth_method: 'none',
+        client_name: 'MCP Inspector <b>',
+      });
       const browser = new HttpBrowser(gw.url);
       const { challenge } = pkcePair();
       const loginStep = await browser.follow(authorizeUrl(gw.url, { client, challenge, method: 'S256' }));
@@ -307,7 +367,12 @@ describe('authorization server', () => {
     it('returns access_denied to the client when the person denies', async () => {
       const client = await publicClient();
       const { challenge } = pkcePair();
-      const landed = await authorizeWithPassword(new HttpBrowser(gw.url), authorizeUrl(gw.url, { client, challenge, method: 'S256', state: 's1' }), ALICE, 'deny');
+      const landed = await authorizeWithPassword(
+        new HttpBrowser(gw.url),
+        authorizeUrl(gw.url, { client, challenge, method: 'S256', state: 's1' }),
+        ALICE,
+        'deny',
+      );
       assert.equal(landed.searchParams.get('error'), 'access_denied');
       assert.equal(landed.searchParams.get('state'), 's1');
       assert.equal(landed.searchParams.get('code'), null);
@@ -322,10 +387,18 @@ describe('authorization server', () => {
       const wrong = await browser.submit(loginStep.url, loginStep.page!, action, { email: ALICE.email, password: 'nope' });
       assert.equal(wrong.response!.status, 401);
       assert.match(wrong.page!, /do not match/);
-      const noCsrf = await browser.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(ALICE) });
+      const noCsrf = await browser.request(action, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(ALICE),
+      });
       assert.equal(noCsrf.status, 403);
       const csrf = /name="csrf" value="([^"]+)"/.exec(loginStep.page!)![1]!;
-      const foreign = await browser.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' }, body: new URLSearchParams({ ...ALICE, csrf }) });
+      const foreign = await browser.request(action, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+        body: new URLSearchParams({ ...ALICE, csrf }),
+      });
       assert.equal(foreign.status, 403);
     });
 
@@ -337,7 +410,8 @@ describe('authorization server', () => {
       const action = interactionAction(loginStep.page!, 'login');
       const victim = { email: 'bob@example.com', password: 'wrong' };
       const statuses: number[] = [];
-      for (let i = 0; i < 6 && !statuses.includes(429); i++) statuses.push((await browser.submit(loginStep.url, loginStep.page!, action, victim)).response!.status);
+      for (let i = 0; i < 6 && !statuses.includes(429); i++)
+        statuses.push((await browser.submit(loginStep.url, loginStep.page!, action, victim)).response!.status);
       assert.deepEqual(statuses.slice(0, 3), [401, 401, 401], 'three free tries');
       assert.equal(statuses.at(-1), 429, 'then a wait');
       const correct = await browser.submit(loginStep.url, loginStep.page!, action, BOB);
@@ -350,8 +424,12 @@ describe('authorization server', () => {
 
 describe('authorization server with several MCP servers', () => {
   let gw: TestGateway;
-  before(async () => { gw = await startTestGateway({ mcpServers: { one: demoServerCommand, two: demoServerCommand } }); });
-  after(async () => { await gw.close(); });
+  before(async () => {
+    gw = await startTestGateway({ mcpServers: { one: demoServerCommand, two: demoServerCommand } });
+  });
+  after(async () => {
+    await gw.close();
+  });
 
   it('requires the resource parameter, and binds each token to the server asked for', async () => {
     const client = await registerClient(gw.url, { redirect_uris: [CHATGPT], token_endpoint_auth_method: 'none' });
@@ -360,7 +438,11 @@ describe('authorization server with several MCP servers', () => {
     const hop = new URL(response.headers.get('location')!, gw.url);
     assert.equal(hop.searchParams.get('error'), 'invalid_target');
 
-    const landed = await authorizeWithPassword(new HttpBrowser(gw.url), authorizeUrl(gw.url, { client, challenge, method: 'S256', resource: `${gw.url}/mcp/two` }), ALICE);
+    const landed = await authorizeWithPassword(
+      new HttpBrowser(gw.url),
+      authorizeUrl(gw.url, { client, challenge, method: 'S256', resource: `${gw.url}/mcp/two` }),
+      ALICE,
+    );
     const tokens = await exchangeCode(gw.url, client, landed.searchParams.get('code')!, verifier);
     assert.equal(decodeJwt(tokens.body.access_token!).payload.aud, `${gw.url}/mcp/two`);
     const mcp = await fetch(`${gw.url}/mcp/one`, { headers: { authorization: `Bearer ${tokens.body.access_token}` } });

@@ -5,9 +5,9 @@ import { packageRoot } from '../src/paths.js';
 import { ALICE, BOB, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { sleep, unlessThrows, waitFor } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const textOf = (result: { content?: Array<{ text?: string }> } | undefined) => result?.content?.[0]?.text;
 const LIMIT_REACHED = -32030;
 
@@ -22,9 +22,26 @@ async function tokensFor(gw: TestGateway, servers: string[]): Promise<Tokens> {
   return tokens;
 }
 
+/** A session of `c`, once the gateway accepts one (it refuses while the limit is reached). */
+const initializedOnceRoom = (c: () => McpTestClient) =>
+  waitFor(
+    () =>
+      unlessThrows(async () => {
+        const session = c();
+        await session.initialize();
+        return session;
+      }),
+    { message: 'a new session to be accepted' },
+  );
+
 /** The JSON-RPC error an initialize got instead of a session. */
 async function refusedInitialize(c: McpTestClient): Promise<{ code: number; message: string }> {
-  const reply = await c.post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+  const reply = await c.post({
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+  });
   assert.equal(reply.headers.get('mcp-session-id'), null, 'no session was opened');
   const error = (reply.messages[0] as { error?: { code: number; message: string } }).error;
   assert.ok(error, `expected a JSON-RPC error, got HTTP ${reply.status} ${JSON.stringify(reply.messages)}`);
@@ -48,11 +65,13 @@ describe('caps on sessions and processes', () => {
     });
     tokens = await tokensFor(gw, ['persession', 'capped', 'peruser', 'shared']);
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   const client = (server: string, user = ALICE) => new McpTestClient(`${gw.url}/mcp/${server}`, tokens[user.email]![server]!);
 
-  it('by default, one person\'s initialize calls on a per-session server run at most 10 processes: the oldest idle session goes', async () => {
+  it("by default, one person's initialize calls on a per-session server run at most 10 processes: the oldest idle goes", async () => {
     const clients: McpTestClient[] = [];
     for (let i = 0; i < 12; i++) {
       const c = client('persession');
@@ -60,8 +79,9 @@ describe('caps on sessions and processes', () => {
       assert.equal(textOf((await c.callTool('echo', { text: `s${i}` })).result), `s${i}`);
       clients.push(c);
     }
-    await sleep(200);
-    assert.ok(processesOf(gw, 'persession') <= 10, `${processesOf(gw, 'persession')} processes`);
+    await waitFor(() => processesOf(gw, 'persession') <= 10, {
+      message: () => `at most 10 processes, not ${processesOf(gw, 'persession')}`,
+    });
     assert.equal((await clients[0]!.callTool('echo', { text: 'x' })).reply.status, 404, 'the oldest idle session was closed');
     assert.equal((await clients[1]!.callTool('echo', { text: 'x' })).reply.status, 404);
     assert.equal(textOf((await clients[2]!.callTool('echo', { text: 'kept' })).result), 'kept');
@@ -81,9 +101,7 @@ describe('caps on sessions and processes', () => {
     await bob.initialize();
     assert.ok((await bob.callTool('echo', { text: 'bob' })).result, 'another person is not affected');
     streams[0]!.close();
-    await sleep(100);
-    const c = client('capped');
-    await c.initialize();
+    const c = await initializedOnceRoom(() => client('capped'));
     assert.equal((await a.callTool('echo', { text: 'x' })).reply.status, 404, 'the now idle session made room');
     assert.ok((await c.callTool('echo', { text: 'x' })).result);
     streams[1]!.close();
@@ -98,25 +116,29 @@ describe('caps on sessions and processes', () => {
     assert.equal(error.code, LIMIT_REACHED);
     assert.match(error.message, /processes/);
     stream.close();
-    await sleep(100);
     assert.equal(await alice.close(), 200);
-    const bob = client('peruser', BOB);
-    await bob.initialize();
-    assert.ok((await bob.callTool('echo', { text: 'bob' })).result, 'Alice\'s process, left without sessions, made room');
+    const bob = await initializedOnceRoom(() => client('peruser', BOB));
+    assert.ok((await bob.callTool('echo', { text: 'bob' })).result, "Alice's process, left without sessions, made room");
     assert.equal(processesOf(gw, 'peruser'), 1);
     await bob.close();
   });
 
-  it('shares a process\'s in-flight slots fairly: one person\'s flood of batches never blocks another person\'s call', async () => {
+  it("shares a process's in-flight slots fairly: one person's flood of batches never blocks another person's call", async () => {
     const floods: Array<Promise<unknown>> = [];
     const flooders: McpTestClient[] = [];
     for (let s = 0; s < 16; s++) {
       const c = client('shared');
       await c.initialize();
       flooders.push(c);
-      const batch = Array.from({ length: 256 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'hang', arguments: {} } }));
+      const batch = Array.from({ length: 256 }, (_, i) => ({
+        jsonrpc: '2.0',
+        id: i,
+        method: 'tools/call',
+        params: { name: 'hang', arguments: {} },
+      }));
       floods.push(c.post(batch).catch(() => undefined));
     }
+    // Lets the floods reach the process; were they slower, the test would only show less, never fail.
     await sleep(1000);
     const bob = client('shared', BOB);
     await bob.initialize();
@@ -138,7 +160,9 @@ describe('rate limits on initialize and on batches', () => {
     });
     tokens = await tokensFor(gw, ['shared']);
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   it('counts every request of a batch', async () => {
     const c = new McpTestClient(`${gw.url}/mcp/shared`, tokens[ALICE.email]!.shared!);
@@ -147,6 +171,7 @@ describe('rate limits on initialize and on batches', () => {
     const refused = await c.post(batch);
     assert.equal(refused.status, 429);
     assert.equal((refused.messages[0] as { error: { code: number } }).error.code, -32029);
+    // The 2 s window must pass on the clock before the next test starts afresh.
     await sleep(2100);
   });
 
@@ -155,7 +180,12 @@ describe('rate limits on initialize and on batches', () => {
     const first = open();
     await first.initialize();
     for (let i = 0; i < 2; i++) await open().initialize();
-    const reply = await open().post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    const reply = await open().post({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
     assert.equal(reply.status, 429);
     const error = (reply.messages[0] as { error: { code: number; message: string } }).error;
     assert.equal(error.code, -32029);
@@ -177,7 +207,9 @@ describe('the total process cap', () => {
     });
     tokens = await tokensFor(gw, ['one', 'two']);
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   it('refuses a process past limits.processes, and lets a process without sessions make room', async () => {
     const client = (server: string, user = ALICE) => new McpTestClient(`${gw.url}/mcp/${server}`, tokens[user.email]![server]!);
@@ -189,10 +221,8 @@ describe('the total process cap', () => {
     assert.equal(error.code, LIMIT_REACHED);
     assert.match(error.message, /limits\.processes/);
     streams[1]!.close();
-    await sleep(100);
     await bob.close();
-    const again = client('two');
-    await again.initialize();
+    const again = await initializedOnceRoom(() => client('two'));
     assert.ok((await again.callTool('echo', { text: 'x' })).result);
     assert.equal(gw.running.gateway.bridge.processCount, 2);
     streams[0]!.close();

@@ -1,3 +1,4 @@
+/* eslint-disable max-lines -- one gateway with six stdio servers, and the bridge behaviours that share it */
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -5,10 +6,12 @@ import { packageRoot } from '../src/paths.js';
 import { ALICE, BOB, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { waitFor } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const textOf = (result: { content?: Array<{ text?: string }> } | undefined) => result?.content?.[0]?.text;
+/** The fixture's counter `tool` (running_count, cancelled_count) as seen through session `c`. */
+const countOf = async (c: McpTestClient, tool: string) => Number(textOf((await c.callTool(tool)).result));
 
 describe('stdio bridge', () => {
   let gw: TestGateway;
@@ -32,7 +35,9 @@ describe('stdio bridge', () => {
       for (const server of servers) tokens[user.email]![server] = (await obtainTokens(gw.url, server, user)).access_token;
     }
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   const client = async (server: string, user = ALICE, capabilities: Record<string, unknown> = {}) => {
     const c = new McpTestClient(`${gw.url}/mcp/${server}`, tokens[user.email]![server]!, capabilities);
@@ -61,8 +66,15 @@ describe('stdio bridge', () => {
     const bob = await client('shared', BOB);
     const calls = [];
     for (let id = 1; id <= 40; id++) {
-      for (const [who, c] of [['alice', alice], ['bob', bob]] as const) {
-        calls.push(c.callTool('slow_echo', { text: `${who}-${id}`, ms: (id * 7) % 23 }, id).then((r) => ({ who, id, text: textOf(r.result), reply: r.reply })));
+      for (const [who, c] of [
+        ['alice', alice],
+        ['bob', bob],
+      ] as const) {
+        calls.push(
+          c
+            .callTool('slow_echo', { text: `${who}-${id}`, ms: (id * 7) % 23 }, id)
+            .then((r) => ({ who, id, text: textOf(r.result), reply: r.reply })),
+        );
       }
     }
     const results = await Promise.all(calls);
@@ -79,9 +91,14 @@ describe('stdio bridge', () => {
       alice.callTool('progress', { steps: 5, label: 'alice' }, 1, { progressToken: 'same' }),
       bob.callTool('progress', { steps: 5, label: 'bob' }, 1, { progressToken: 'same' }),
     ]);
-    for (const [who, r] of [['alice', a], ['bob', b]] as const) {
+    for (const [who, r] of [
+      ['alice', a],
+      ['bob', b],
+    ] as const) {
       assert.equal(textOf(r.result), `done ${who}`);
-      const progress = r.related.filter((m) => "method" in m && m.method === "notifications/progress") as unknown as Array<{ params: { progressToken: string; message: string; progress: number } }>;
+      const progress = r.related.filter((m) => 'method' in m && m.method === 'notifications/progress') as unknown as Array<{
+        params: { progressToken: string; message: string; progress: number };
+      }>;
       assert.equal(progress.length, 5);
       for (const p of progress) {
         assert.equal(p.params.progressToken, 'same');
@@ -118,7 +135,11 @@ describe('stdio bridge', () => {
     const idle = await client('shared', ALICE, { sampling: {} });
     const caller = await client('shared', BOB, { sampling: {} });
     const idleStream = await idle.openEventStream();
-    const result = await caller.requestInteractive('tools/call', { name: 'sample', arguments: { prompt: 'p' } }, () => ({ role: 'assistant', model: 't', content: { type: 'text', text: 'bob' } }));
+    const result = await caller.requestInteractive('tools/call', { name: 'sample', arguments: { prompt: 'p' } }, () => ({
+      role: 'assistant',
+      model: 't',
+      content: { type: 'text', text: 'bob' },
+    }));
     assert.equal(textOf(result.result), 'sampled: bob');
     idleStream.close();
     assert.equal(idleStream.messages.length, 0, 'the idle session saw nothing');
@@ -130,14 +151,20 @@ describe('stdio bridge', () => {
     // The server's request is answered "method not found" by the gateway; the tool reports that as its error.
     assert.equal(result.result?.isError, true, JSON.stringify(result));
     assert.match(textOf(result.result) ?? '', /the client does not support sampling\/createMessage/);
-    assert.ok(!result.related.some((m) => 'method' in m && m.method === 'sampling/createMessage'), 'the client never saw the sampling request');
+    assert.ok(
+      !result.related.some((m) => 'method' in m && m.method === 'sampling/createMessage'),
+      'the client never saw the sampling request',
+    );
   });
 
-  it('never delivers one session\'s log messages to another on a shared process', async () => {
+  it("never delivers one session's log messages to another on a shared process", async () => {
     const alice = await client('shared', ALICE);
     const bob = await client('shared', BOB);
     const [a, b] = await Promise.all([alice.callTool('log', { label: 'alice' }), bob.callTool('log', { label: 'bob' })]);
-    for (const [who, r] of [['alice', a], ['bob', b]] as const) {
+    for (const [who, r] of [
+      ['alice', a],
+      ['bob', b],
+    ] as const) {
       assert.equal(textOf(r.result), `logged ${who}`);
       for (const m of r.related) assert.equal((m as { params?: { data?: string } }).params?.data, who, 'no foreign log line');
     }
@@ -152,7 +179,7 @@ describe('stdio bridge', () => {
     await alice.request('resources/subscribe', { uri: 'test://watched' });
     await bob.callTool('announce');
     await bob.callTool('touch', { uri: 'test://watched' });
-    await sleep(200);
+    await waitFor(() => sa.messages.length >= 2 && sb.messages.length >= 1, { message: 'the notifications to arrive' });
     sa.close();
     sb.close();
     const methods = (messages: typeof sa.messages) => messages.map((m) => ('method' in m ? m.method : '?'));
@@ -160,14 +187,14 @@ describe('stdio bridge', () => {
     assert.deepEqual(methods(sb.messages), ['notifications/tools/list_changed']);
   });
 
-  it('passes a client\'s cancellation to the process', async () => {
+  it("passes a client's cancellation to the process", async () => {
     const c = await client('peruser', BOB);
-    const before = Number(textOf((await c.callTool('cancelled_count')).result));
+    const before = await countOf(c, 'cancelled_count');
+    const running = await countOf(c, 'running_count');
     const pending = c.callTool('hang', {}, 'to-cancel');
-    await sleep(200);
+    await waitFor(async () => (await countOf(c, 'running_count')) > running, { message: 'the call to reach the process' });
     await c.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'to-cancel', reason: 'user' } });
-    await sleep(200);
-    assert.equal(Number(textOf((await c.callTool('cancelled_count')).result)), before + 1);
+    await waitFor(async () => (await countOf(c, 'cancelled_count')) === before + 1, { message: 'the process to see the cancellation' });
     void pending.catch(() => {});
   });
 
@@ -178,8 +205,7 @@ describe('stdio bridge', () => {
     assert.ok(Date.now() - started < 3000);
     assert.equal(hung.error?.code, -32001);
     assert.match(hung.error?.message ?? '', /"hangs" did not answer tools\/call within 1s/);
-    await sleep(100);
-    assert.equal(textOf((await c.callTool('cancelled_count')).result), '1');
+    await waitFor(async () => (await countOf(c, 'cancelled_count')) === 1, { message: 'the process to be told' });
   });
 
   it('answers in-flight calls within a second when the process crashes, then restarts it for the same session', async () => {
@@ -200,7 +226,12 @@ describe('stdio bridge', () => {
   it('reports a server that cannot start by name, with its stderr in the log', async () => {
     for (const server of ['broken', 'missing']) {
       const c = new McpTestClient(`${gw.url}/mcp/${server}`, tokens[ALICE.email]![server]!);
-      const reply = await c.post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+      const reply = await c.post({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      });
       assert.equal(reply.status, 200);
       const message = (reply.messages[0] as { error?: { message: string } }).error?.message ?? '';
       assert.match(message, new RegExp(`MCP server "${server}" could not be started`));
@@ -212,7 +243,7 @@ describe('stdio bridge', () => {
   });
 
   describe('HTTP contract', () => {
-    it('answers another user\'s session id with 404, and an unknown or missing one', async () => {
+    it("answers another user's session id with 404, and an unknown or missing one", async () => {
       const alice = await client('shared', ALICE);
       const bob = new McpTestClient(`${gw.url}/mcp/shared`, tokens[BOB.email]!.shared!);
       bob.sessionId = alice.sessionId;
@@ -240,13 +271,18 @@ describe('stdio bridge', () => {
       const notRpc = await c.post({ hello: 'world' });
       assert.equal(notRpc.status, 400);
       assert.equal((notRpc.messages[0] as { error: { code: number } }).error.code, -32600);
-      const huge = await c.post({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x'.repeat(5 * 1024 * 1024) } } });
+      const huge = await c.post({
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'x'.repeat(5 * 1024 * 1024) } },
+      });
       assert.equal(huge.status, 413);
       assert.equal((await c.post('x', { 'content-type': 'text/plain' })).status, 415);
       assert.equal(textOf((await c.callTool('echo', { text: 'alive' })).result), 'alive');
     });
 
-    it('refuses a foreign Origin and allows the gateway\'s own', async () => {
+    it("refuses a foreign Origin and allows the gateway's own", async () => {
       const c = await client('shared');
       const foreign = await c.post({ jsonrpc: '2.0', id: 1, method: 'ping' }, { origin: 'http://evil.example' });
       assert.equal(foreign.status, 403);
@@ -257,8 +293,9 @@ describe('stdio bridge', () => {
 
     it('refuses a duplicate in-flight id and an unsupported protocol version header', async () => {
       const c = await client('shared');
-      const first = c.callTool('slow_echo', { text: 'a', ms: 300 }, 7);
-      await sleep(50);
+      const running = await countOf(c, 'running_count');
+      const first = c.callTool('slow_echo', { text: 'a', ms: 1000 }, 7);
+      await waitFor(async () => (await countOf(c, 'running_count')) > running, { message: 'the first call to reach the process' });
       assert.equal((await c.callTool('echo', { text: 'b' }, 7)).reply.status, 400);
       assert.equal(textOf((await first).result), 'a');
       assert.equal((await c.post({ jsonrpc: '2.0', id: 8, method: 'ping' }, { 'mcp-protocol-version': '1999-01-01' })).status, 400);
@@ -269,7 +306,10 @@ describe('stdio bridge', () => {
       c.protocolVersion = '2025-03-26';
       const init = await c.initialize();
       assert.equal(init.protocolVersion, '2025-03-26');
-      const reply = await c.post([{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'b' } } }]);
+      const reply = await c.post([
+        { jsonrpc: '2.0', id: 1, method: 'ping' },
+        { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'b' } } },
+      ]);
       assert.equal(reply.status, 200);
       assert.deepEqual(reply.messages.map((m) => (m as { id: number }).id).sort(), [1, 2]);
     });
@@ -309,7 +349,6 @@ describe('stdio bridge', () => {
     await c.callTool('echo', { text: 'x' });
     await c.close();
     bridge.sweep(Date.now() + 60 * 60 * 1000);
-    await sleep(300);
-    assert.equal(bridge.processCount, 0);
+    await waitFor(() => bridge.processCount === 0, { message: () => `the processes to be reaped (${bridge.processCount} left)` });
   });
 });

@@ -31,7 +31,13 @@ describe('full flow in headless Chromium', () => {
 
   for (const connector of connectors) {
     it(`${connector.name}: DCR → PKCE → login → consent → code → token → refresh`, async () => {
-      const client = await registerClient(gw.url, { redirect_uris: [connector.redirect], token_endpoint_auth_method: connector.auth, client_name: connector.name, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] });
+      const client = await registerClient(gw.url, {
+        redirect_uris: [connector.redirect],
+        token_endpoint_auth_method: connector.auth,
+        client_name: connector.name,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+      });
       const { verifier, challenge } = pkcePair();
       const context = await browser.newContext();
       const page = await context.newPage();
@@ -67,7 +73,11 @@ describe('full flow in headless Chromium', () => {
   }
 
   it('the pages work on a phone-sized screen and without JavaScript', async () => {
-    const client = await registerClient(gw.url, { redirect_uris: [connectors[0]!.redirect], token_endpoint_auth_method: 'none', client_name: 'Phone client' });
+    const client = await registerClient(gw.url, {
+      redirect_uris: [connectors[0]!.redirect],
+      token_endpoint_auth_method: 'none',
+      client_name: 'Phone client',
+    });
     const { challenge } = pkcePair();
     const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 375, height: 740 } });
     const page = await context.newPage();

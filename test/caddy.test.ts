@@ -1,3 +1,4 @@
+/* eslint-disable max-lines -- the deployment files (Caddyfile, compose, example config, Dockerfile) checked against one running Caddy */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { McpTestClient, parseSse } from './helpers/mcp-client.js';
 import { authorizeUrl, exchangeCode, pkcePair, registerClient } from './helpers/oauth-client.js';
 import { freePort } from './helpers/ports.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
+import { unlessThrows, waitFor } from './helpers/wait.js';
 
 /**
  * The production setup (Caddyfile, docker-compose.yml) with the real Caddy (Debian's `caddy`): the deploy Caddyfile
@@ -51,14 +53,24 @@ function* objects(value: unknown): Generator<Record<string, unknown>> {
 }
 
 /** A request from a chosen local address (fetch cannot pick one without an undici Agent). */
-function requestFrom(localAddress: string, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+function requestFrom(
+  localAddress: string,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((resolvePromise, reject) => {
-    const req = request(url, { method: init.method ?? 'GET', headers: init.headers, localAddress, agent: false }, (res: IncomingMessage) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { body += chunk; });
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = request(
+      url,
+      { method: init.method ?? 'GET', headers: init.headers, localAddress, agent: false },
+      (res: IncomingMessage) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end(init.body);
   });
@@ -69,7 +81,11 @@ function requestFrom(localAddress: string, url: string, init: { method?: string;
  * a forged X-Forwarded-For). The gateway logs the address it attributes the failure to.
  */
 async function failLoginFrom(base: string, localAddress: string, forgedForwardedFor?: string): Promise<number> {
-  const client = await registerClient(base, { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', client_name: 'Wrong password' });
+  const client = await registerClient(base, {
+    redirect_uris: [REDIRECT],
+    token_endpoint_auth_method: 'none',
+    client_name: 'Wrong password',
+  });
   const { challenge } = pkcePair();
   const cookies = new Map<string, string>();
   const send = async (url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => {
@@ -104,10 +120,12 @@ async function failLoginFrom(base: string, localAddress: string, forgedForwarded
 
 /** The addresses the gateways logged for failed password logins. */
 function failedLoginAddresses(gateways: TestGateway[]): string[] {
-  return gateways.flatMap((gateway) => gateway.logs.lines
-    .map((line) => JSON.parse(line) as { event?: string; ip?: string })
-    .filter((entry) => entry.event === 'login.failed')
-    .map((entry) => entry.ip ?? '?'));
+  return gateways.flatMap((gateway) =>
+    gateway.logs.lines
+      .map((line) => JSON.parse(line) as { event?: string; ip?: string })
+      .filter((entry) => entry.event === 'login.failed')
+      .map((entry) => entry.ip ?? '?'),
+  );
 }
 
 describe('production deployment: Caddyfile in front of two replicas', () => {
@@ -120,7 +138,10 @@ describe('production deployment: Caddyfile in front of two replicas', () => {
   let publicUrl = '';
   let untrustingUrl = '';
   /** MCP requests per replica, as Caddy sent them and as another replica forwarded them. */
-  const mcpRequests = [{ direct: 0, forwarded: 0 }, { direct: 0, forwarded: 0 }];
+  const mcpRequests = [
+    { direct: 0, forwarded: 0 },
+    { direct: 0, forwarded: 0 },
+  ];
   let accessToken = '';
 
   before(async () => {
@@ -131,8 +152,13 @@ describe('production deployment: Caddyfile in front of two replicas', () => {
     untrustingUrl = `http://127.0.0.1:${untrustingPort}`;
     for (const [index, port] of [portA!, portB!].entries()) {
       const replica = await startTestGateway({
-        publicUrl, listen: { host: '127.0.0.1', port }, storage: redis.url, trustProxy: true,
-        cluster: { advertiseUrl: `http://127.0.0.1:${port}` }, shutdownDeadline: '1s', mcpServers: { tools: fixture },
+        publicUrl,
+        listen: { host: '127.0.0.1', port },
+        storage: redis.url,
+        trustProxy: true,
+        cluster: { advertiseUrl: `http://127.0.0.1:${port}` },
+        shutdownDeadline: '1s',
+        mcpServers: { tools: fixture },
       });
       replica.running.server.on('request', (req: IncomingMessage) => {
         if (!req.url?.startsWith('/mcp/')) return;
@@ -157,19 +183,26 @@ http://127.0.0.1:${untrustingPort} {
     assert.doesNotMatch(caddyfile, /gateway-\d+:8080/);
     const file = join(home, 'Caddyfile');
     writeFileSync(file, caddyfile);
-    caddy = spawn('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], { env: caddyEnv(home, { MCP_DOMAIN: publicUrl }), stdio: ['ignore', 'pipe', 'pipe'] });
-    caddy.stdout!.on('data', (d) => { caddyOutput += d; });
-    caddy.stderr!.on('data', (d) => { caddyOutput += d; });
-    caddy.on('error', (error) => { caddyOutput += `\n${error.message} (install it: apt-get install -y caddy)`; });
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (caddy.exitCode !== null || caddyOutput.includes('ENOENT')) throw new Error(`caddy exited:\n${caddyOutput}`);
-      try {
-        if ((await fetch(`${publicUrl}/healthz`)).ok && (await fetch(`${untrustingUrl}/healthz`)).ok) break;
-      } catch { /* not listening yet */ }
-      if (Date.now() > deadline) throw new Error(`caddy did not start:\n${caddyOutput}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    caddy = spawn('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], {
+      env: caddyEnv(home, { MCP_DOMAIN: publicUrl }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    caddy.stdout!.on('data', (d) => {
+      caddyOutput += d;
+    });
+    caddy.stderr!.on('data', (d) => {
+      caddyOutput += d;
+    });
+    caddy.on('error', (error) => {
+      caddyOutput += `\n${error.message} (install it: apt-get install -y caddy)`;
+    });
+    await waitFor(
+      () => {
+        if (caddy!.exitCode !== null || caddyOutput.includes('ENOENT')) throw new Error(`caddy exited:\n${caddyOutput}`);
+        return unlessThrows(async () => (await fetch(`${publicUrl}/healthz`)).ok && (await fetch(`${untrustingUrl}/healthz`)).ok);
+      },
+      { timeout: 15_000, message: () => `caddy to start:\n${caddyOutput}` },
+    );
   });
 
   after(async () => {
@@ -195,10 +228,14 @@ http://127.0.0.1:${untrustingPort} {
     const proxies = [...objects(json)].filter((o) => o.handler === 'reverse_proxy');
     assert.equal(proxies.length, 1);
     const proxy = proxies[0] as {
-      flush_interval?: number; upstreams?: Array<{ dial: string }>;
+      flush_interval?: number;
+      upstreams?: Array<{ dial: string }>;
       health_checks?: { active?: { uri?: string }; passive?: { fail_duration?: number } };
       load_balancing?: { selection_policy?: { policy?: string }; try_duration?: number };
-      buffer_requests?: boolean; buffer_responses?: boolean; request_buffers?: number; response_buffers?: number;
+      buffer_requests?: boolean;
+      buffer_responses?: boolean;
+      request_buffers?: number;
+      response_buffers?: number;
     };
     assert.equal(proxy.flush_interval, -1, 'SSE events are flushed at once');
     assert.ok(!proxy.buffer_requests && !proxy.buffer_responses && !proxy.request_buffers && !proxy.response_buffers, 'no buffering');
@@ -207,23 +244,34 @@ http://127.0.0.1:${untrustingPort} {
     assert.ok(proxy.load_balancing?.try_duration, 'a request to a replica that is down is retried on another');
     const servers = [...objects(json)].filter((o) => Array.isArray(o.routes) && Array.isArray(o.listen));
     assert.ok(servers.length > 0);
-    for (const server of servers) assert.equal(server.write_timeout, undefined, 'no write timeout: a stream stays open while its call runs');
+    for (const server of servers)
+      assert.equal(server.write_timeout, undefined, 'no write timeout: a stream stays open while its call runs');
     const site = [...objects(json)].find((o) => Array.isArray(o.host));
     assert.deepEqual(site?.host, ['mcp.example.com'], 'the domain comes from MCP_DOMAIN (and gets a certificate automatically)');
 
     // The upstreams are exactly the gateway services of the compose file.
-    const compose = parseYaml(readFileSync(join(deployDir, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, unknown> };
+    const compose = parseYaml(readFileSync(join(deployDir, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+      services: Record<string, unknown>;
+    };
     const gatewayServices = Object.keys(compose.services).filter((name) => /^gateway-\d+$/.test(name));
     assert.deepEqual(proxy.upstreams?.map((u) => u.dial).sort(), gatewayServices.map((name) => `${name}:8080`).sort());
   });
 
   it('docker-compose.yml: two gateway replicas, Redis with AOF, Caddy with the Caddyfile and certificate volumes', () => {
     type Service = Record<string, any>;
-    const compose = parseYaml(readFileSync(join(deployDir, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+    const compose = parseYaml(readFileSync(join(deployDir, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+      services: Record<string, Service>;
+      volumes?: Record<string, unknown>;
+    };
     const { services } = compose;
     const gateways = Object.keys(services).filter((name) => /^gateway-\d+$/.test(name));
     assert.deepEqual(gateways, ['gateway-1', 'gateway-2'], 'two replicas');
-    assert.deepEqual(Object.keys(services).filter((name) => !gateways.includes(name)).sort(), ['caddy', 'redis']);
+    assert.deepEqual(
+      Object.keys(services)
+        .filter((name) => !gateways.includes(name))
+        .sort(),
+      ['caddy', 'redis'],
+    );
     const volumeNames = Object.keys(compose.volumes ?? {});
 
     for (const name of gateways) {
@@ -258,10 +306,14 @@ http://127.0.0.1:${untrustingPort} {
     }
   });
 
-  it('docs/gateway.compose.example.json is the replicas\' config; the Dockerfile ships what the gateway reads at run time', async () => {
+  it("docs/gateway.compose.example.json is the replicas' config; the Dockerfile ships what the gateway reads at run time", async () => {
     const example = JSON.parse(readFileSync(join(packageRoot, 'docs', 'gateway.compose.example.json'), 'utf8')) as Record<string, any>;
     const env = { MCP_DOMAIN: 'mcp.example.com', HOSTNAME: 'gateway-1' };
-    assert.throws(() => parseConfig(example, 'example', env), (error: unknown) => error instanceof ConfigError && /passwordHash/.test(error.describe()), 'left unedited, it fails on the password hash placeholder');
+    assert.throws(
+      () => parseConfig(example, 'example', env),
+      (error: unknown) => error instanceof ConfigError && /passwordHash/.test(error.describe()),
+      'left unedited, it fails on the password hash placeholder',
+    );
     example.login.password.users[0].passwordHash = await hashPassword('twelve chars');
     const config = parseConfig(example, 'example', env);
     assert.equal(config.publicUrl, 'https://mcp.example.com');
@@ -281,21 +333,38 @@ http://127.0.0.1:${untrustingPort} {
     // Everything package.json ships (but the README) is copied into the runtime image.
     const { files } = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { files: string[] };
     for (const entry of files.filter((f) => f !== 'README.md')) {
-      assert.ok(dockerfile.split('\n').some((line) => line.startsWith('COPY') && line.includes(entry)), `the image has ${entry}`);
+      assert.ok(
+        dockerfile.split('\n').some((line) => line.startsWith('COPY') && line.includes(entry)),
+        `the image has ${entry}`,
+      );
     }
-    const ignored = readFileSync(join(packageRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
-    for (const entry of ['node_modules', 'dist', 'data', 'test-results', '.git']) assert.ok(ignored.includes(entry), `.dockerignore has ${entry}`);
+    const ignored = readFileSync(join(packageRoot, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
+    for (const entry of ['node_modules', 'dist', 'data', 'test-results', '.git'])
+      assert.ok(ignored.includes(entry), `.dockerignore has ${entry}`);
   });
 
   it('OAuth through Caddy: discovery, registration, sign-in and token across both replicas', async () => {
-    const metadata = await (await fetch(`${publicUrl}/.well-known/oauth-authorization-server`)).json() as { issuer: string; token_endpoint: string };
+    const metadata = (await (await fetch(`${publicUrl}/.well-known/oauth-authorization-server`)).json()) as {
+      issuer: string;
+      token_endpoint: string;
+    };
     assert.equal(metadata.issuer, publicUrl);
     assert.equal(metadata.token_endpoint, `${publicUrl}/token`);
     const resource = `${publicUrl}/mcp/tools`;
     // Round robin: registration, the sign-in pages and the token request land on both replicas.
-    const client = await registerClient(publicUrl, { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', client_name: 'Behind Caddy' });
+    const client = await registerClient(publicUrl, {
+      redirect_uris: [REDIRECT],
+      token_endpoint_auth_method: 'none',
+      client_name: 'Behind Caddy',
+    });
     const { verifier, challenge } = pkcePair();
-    const landed = await authorizeWithPassword(new HttpBrowser(publicUrl), authorizeUrl(publicUrl, { client, challenge, method: 'S256', resource }), ALICE);
+    const landed = await authorizeWithPassword(
+      new HttpBrowser(publicUrl),
+      authorizeUrl(publicUrl, { client, challenge, method: 'S256', resource }),
+      ALICE,
+    );
     assert.equal(`${landed.origin}${landed.pathname}`, REDIRECT);
     assert.equal(landed.searchParams.get('iss'), publicUrl);
     const tokens = await exchangeCode(publicUrl, client, landed.searchParams.get('code')!, verifier, { resource });
@@ -313,8 +382,14 @@ http://127.0.0.1:${untrustingPort} {
     for (const id of [101, 102]) {
       const started = performance.now();
       const response = await fetch(mcp.endpoint, {
-        method: 'POST', headers: mcp.headers(),
-        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'progress', arguments: { steps, label: 'through caddy' }, _meta: { progressToken: `p${id}` } } }),
+        method: 'POST',
+        headers: mcp.headers(),
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'progress', arguments: { steps, label: 'through caddy' }, _meta: { progressToken: `p${id}` } },
+        }),
       });
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
@@ -337,7 +412,10 @@ http://127.0.0.1:${untrustingPort} {
       assert.equal((final.message as { result: { content: Array<{ text: string }> } }).result.content[0]!.text, 'done through caddy');
       const lead = final.at - progress[0]!.at;
       assert.ok(chunks > 1, `the body arrived in ${chunks} chunk(s)`);
-      assert.ok(lead >= steps * 5 / 2, `the first progress event arrived ${lead.toFixed(0)} ms before the result (streamed, not buffered by Caddy)`);
+      assert.ok(
+        lead >= (steps * 5) / 2,
+        `the first progress event arrived ${lead.toFixed(0)} ms before the result (streamed, not buffered by Caddy)`,
+      );
     }
 
     // One session, whichever replica Caddy picks: the other forwards to the one holding it.
@@ -348,8 +426,13 @@ http://127.0.0.1:${untrustingPort} {
       pids.add(result.content[0].text);
     }
     assert.equal(pids.size, 1, 'the same stdio process answered every call');
-    assert.ok(mcpRequests[0]!.direct > 0 && mcpRequests[1]!.direct > 0, `Caddy balanced the session's requests over both replicas: ${JSON.stringify(mcpRequests)}`);
-    const ownerIndex = replicas.findIndex((r) => r.logs.lines.some((line) => line.includes('"replica announced"') && line.includes(`"replica":"${owner}"`)));
+    assert.ok(
+      mcpRequests[0]!.direct > 0 && mcpRequests[1]!.direct > 0,
+      `Caddy balanced the session's requests over both replicas: ${JSON.stringify(mcpRequests)}`,
+    );
+    const ownerIndex = replicas.findIndex((r) =>
+      r.logs.lines.some((line) => line.includes('"replica announced"') && line.includes(`"replica":"${owner}"`)),
+    );
     assert.ok(ownerIndex >= 0, 'the session id names its replica');
     assert.ok(mcpRequests[ownerIndex]!.forwarded > 0, 'requests that reached the other replica were forwarded to the owner');
     assert.equal(await mcp.close(), 200);

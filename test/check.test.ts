@@ -14,15 +14,22 @@ const CLI = resolve(packageRoot, 'dist/src/cli/main.js');
 const HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
 
-interface CliOutcome { code: number; stdout: string; stderr: string }
+interface CliOutcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 function writeConfig(dir: string, name: string, mcpServers: Record<string, unknown>): string {
   const file = join(dir, name);
-  writeFileSync(file, JSON.stringify({
-    publicUrl: 'https://mcp.example.com',
-    login: { password: { users: [{ email: 'alice@example.com', passwordHash: HASH }] } },
-    mcpServers,
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      publicUrl: 'https://mcp.example.com',
+      login: { password: { users: [{ email: 'alice@example.com', passwordHash: HASH }] } },
+      mcpServers,
+    }),
+  );
   return file;
 }
 
@@ -55,7 +62,7 @@ describe('check without starting anything', () => {
     assert.equal(stderr.match(/^ {2}- /gm)?.length, 3, stderr);
   });
 
-  it('looks a command up on the PATH the server\'s own env gives it', async () => {
+  it("looks a command up on the PATH the server's own env gives it", async () => {
     mkdirSync(join(dir, 'tools'));
     writeFileSync(join(dir, 'tools/my-server'), '#!/bin/sh\n');
     chmodSync(join(dir, 'tools/my-server'), 0o755);
@@ -69,7 +76,9 @@ describe('check without starting anything', () => {
 describe('check --probe', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gw-probe-'));
   let gateway: TestGateway;
-  before(async () => { gateway = await startTestGateway(); });
+  before(async () => {
+    gateway = await startTestGateway();
+  });
   after(() => gateway.close());
 
   it('starts each stdio server once, lists its tools, and calls a url server that answers 401 reachable', async () => {
@@ -83,7 +92,10 @@ describe('check --probe', () => {
     assert.match(stdout, /Probing 3 server\(s\), each within 30s:/);
     assert.match(stdout, /^ {2}demo {5}ok {6}\d+ tools? \(\d+\.\d+s\)$/m);
     assert.match(stdout, /^ {2}tools {4}ok {6}\d+ tools \(\d+\.\d+s\)$/m);
-    assert.match(stdout, /^ {2}guarded {2}ok {6}reachable, answers 401: it needs authorization, so its tools are not listed \(\d+\.\d+s\)$/m);
+    assert.match(
+      stdout,
+      /^ {2}guarded {2}ok {6}reachable, answers 401: it needs authorization, so its tools are not listed \(\d+\.\d+s\)$/m,
+    );
   });
 
   it('reports each server that fails, with why, and exits 1', async () => {

@@ -11,7 +11,11 @@ const CHATGPT_CIMD = 'https://chatgpt.com/oauth/client.json';
 const HOSTED = 'https://tools.example.org/oauth/client.json';
 
 /** A client id URL used without registration, as a CIMD client does. */
-const cimdClient = (clientId: string, redirect: string): RegisteredClient => ({ client_id: clientId, redirect_uris: [redirect], token_endpoint_auth_method: 'none' });
+const cimdClient = (clientId: string, redirect: string): RegisteredClient => ({
+  client_id: clientId,
+  redirect_uris: [redirect],
+  token_endpoint_auth_method: 'none',
+});
 
 describe('Client ID Metadata Documents', () => {
   let gw: TestGateway;
@@ -55,13 +59,19 @@ describe('Client ID Metadata Documents', () => {
     return exchangeCode(gw.url, client, code, verifier);
   }
 
-  async function refusal(client: RegisteredClient, redirectUri = client.redirect_uris[0]!): Promise<{ status: number; page: string; location: string | null }> {
+  async function refusal(
+    client: RegisteredClient,
+    redirectUri = client.redirect_uris[0]!,
+  ): Promise<{ status: number; page: string; location: string | null }> {
     const { challenge } = pkcePair();
     const response = await fetch(authorizeUrl(gw.url, { client, redirectUri, challenge, method: 'S256' }), { redirect: 'manual' });
     return { status: response.status, page: await response.text(), location: response.headers.get('location') };
   }
 
-  for (const [name, id, redirect] of [['Claude.ai', CLAUDE_CIMD, 'https://claude.ai/api/mcp/auth_callback'], ['ChatGPT', CHATGPT_CIMD, 'https://chatgpt.com/connector_platform_oauth_redirect']] as const) {
+  for (const [name, id, redirect] of [
+    ['Claude.ai', CLAUDE_CIMD, 'https://claude.ai/api/mcp/auth_callback'],
+    ['ChatGPT', CHATGPT_CIMD, 'https://chatgpt.com/connector_platform_oauth_redirect'],
+  ] as const) {
     it(`serves the pinned ${name} document without fetching it, through to a token`, async () => {
       const tokens = await completeFlow(cimdClient(id, redirect));
       assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
@@ -76,7 +86,16 @@ describe('Client ID Metadata Documents', () => {
   });
 
   it('fetches a hosted document once, honours its cache lifetime, and completes the flow', async () => {
-    served = { status: 200, headers: { 'cache-control': 'max-age=300' }, body: JSON.stringify({ client_id: HOSTED, client_name: 'Hosted tool', redirect_uris: ['https://tools.example.org/callback'], token_endpoint_auth_method: 'none' }) };
+    served = {
+      status: 200,
+      headers: { 'cache-control': 'max-age=300' },
+      body: JSON.stringify({
+        client_id: HOSTED,
+        client_name: 'Hosted tool',
+        redirect_uris: ['https://tools.example.org/callback'],
+        token_endpoint_auth_method: 'none',
+      }),
+    };
     fetches = 0;
     const tokens = await completeFlow(cimdClient(HOSTED, 'https://tools.example.org/callback'));
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
@@ -86,7 +105,14 @@ describe('Client ID Metadata Documents', () => {
 
   it('refuses a document whose client_id differs from its URL', async () => {
     const id = 'https://tools.example.org/oauth/other.json';
-    served = { status: 200, body: JSON.stringify({ client_id: 'https://tools.example.org/oauth/impostor.json', redirect_uris: ['https://tools.example.org/callback'], token_endpoint_auth_method: 'none' }) };
+    served = {
+      status: 200,
+      body: JSON.stringify({
+        client_id: 'https://tools.example.org/oauth/impostor.json',
+        redirect_uris: ['https://tools.example.org/callback'],
+        token_endpoint_auth_method: 'none',
+      }),
+    };
     const result = await refusal(cimdClient(id, 'https://tools.example.org/callback'));
     assert.equal(result.status, 400);
     assert.match(result.page, /client_id/);
@@ -101,9 +127,13 @@ describe('Client ID Metadata Documents', () => {
     ];
     for (const [index, [what, response]] of cases.entries()) {
       const id = `https://tools.example.org/oauth/case-${index}.json`;
-      served = what === 'javascript redirect URI'
-        ? { status: 200, body: JSON.stringify({ client_id: id, redirect_uris: ['javascript:alert(1)'], token_endpoint_auth_method: 'none' }) }
-        : response;
+      served =
+        what === 'javascript redirect URI'
+          ? {
+              status: 200,
+              body: JSON.stringify({ client_id: id, redirect_uris: ['javascript:alert(1)'], token_endpoint_auth_method: 'none' }),
+            }
+          : response;
       const result = await refusal(cimdClient(id, 'https://tools.example.org/callback'));
       assert.equal(result.status, 400, `${what}: ${result.status}`);
       assert.equal(result.location, null, what);
@@ -112,9 +142,19 @@ describe('Client ID Metadata Documents', () => {
 
   it('never fetches from loopback or private addresses (SSRF)', async () => {
     fetches = 0;
-    for (const host of [`127.0.0.1:${documentPort}`, `localhost:${documentPort}`, `[::ffff:127.0.0.1]:${documentPort}`, '10.0.0.1', '169.254.169.254', '[::1]']) {
+    for (const host of [
+      `127.0.0.1:${documentPort}`,
+      `localhost:${documentPort}`,
+      `[::ffff:127.0.0.1]:${documentPort}`,
+      '10.0.0.1',
+      '169.254.169.254',
+      '[::1]',
+    ]) {
       const id = `https://${host}/oauth/client.json`;
-      served = { status: 200, body: JSON.stringify({ client_id: id, redirect_uris: ['https://tools.example.org/callback'], token_endpoint_auth_method: 'none' }) };
+      served = {
+        status: 200,
+        body: JSON.stringify({ client_id: id, redirect_uris: ['https://tools.example.org/callback'], token_endpoint_auth_method: 'none' }),
+      };
       const result = await refusal(cimdClient(id, 'https://tools.example.org/callback'));
       assert.equal(result.status, 400, `${host}: ${result.status}`);
     }

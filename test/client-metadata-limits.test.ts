@@ -13,7 +13,12 @@ const valid = { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', c
 describe('page templates', () => {
   it('are filled in one pass: template markers in a value are shown, never expanded', () => {
     const name = '{{content}}{{{content}}}{{title}}'.repeat(300);
-    const page = renderPage('login', 'Sign in', 'gw.example', { uid: 'u', csrf: 'c', clientName: name, serverName: new SafeHtml('<b>s</b>') });
+    const page = renderPage('login', 'Sign in', 'gw.example', {
+      uid: 'u',
+      csrf: 'c',
+      clientName: name,
+      serverName: new SafeHtml('<b>s</b>'),
+    });
     assert.ok(page.length < 4 * name.length, `page is ${page.length} characters for a ${name.length}-character name`);
     assert.ok(page.includes(name), 'the name appears literally');
     assert.equal(page.match(/<main /g)?.length, 1, 'the layout appears once');
@@ -66,7 +71,11 @@ describe('client metadata bounds', () => {
     ['a long logo_uri', { logo_uri: `https://example.com/${'a'.repeat(2000)}` }, /logo_uri/],
     ['a long redirect URI', { redirect_uris: [`https://example.com/${'a'.repeat(2000)}`] }, /redirect_uris/],
     ['too many redirect URIs', { redirect_uris: Array.from({ length: 21 }, (_v, i) => `https://example.com/cb${i}`) }, /redirect_uris/],
-    ['a huge document', { contacts: Array.from({ length: 250 }, (_v, i) => `someone-with-a-long-address-${i}@example.com`) }, /metadata.*bytes/],
+    [
+      'a huge document',
+      { contacts: Array.from({ length: 250 }, (_v, i) => `someone-with-a-long-address-${i}@example.com`) },
+      /metadata.*bytes/,
+    ],
   ];
   for (const [what, metadata, field] of oversized) {
     it(`refuses ${what} with invalid_client_metadata naming the field`, async () => {
@@ -86,15 +95,26 @@ describe('client metadata bounds', () => {
 
   it('accepts metadata at the limits', async () => {
     const { status, body } = await register(gw.url, {
-      ...valid, client_name: 'n'.repeat(200), client_uri: `https://example.com/${'a'.repeat(1980)}`,
+      ...valid,
+      client_name: 'n'.repeat(200),
+      client_uri: `https://example.com/${'a'.repeat(1980)}`,
       redirect_uris: Array.from({ length: 20 }, (_v, i) => `https://example.com/cb${i}`),
     });
     assert.equal(status, 201, JSON.stringify(body).slice(0, 300));
   });
 
   it('applies the same bounds to a fetched metadata document', async () => {
-    served = JSON.stringify({ client_id: HOSTED, client_name: '{{content}}'.repeat(300), redirect_uris: ['https://tools.example.org/callback'], token_endpoint_auth_method: 'none' });
-    const { status, page } = await interactionPage({ client_id: HOSTED, redirect_uris: ['https://tools.example.org/callback'], token_endpoint_auth_method: 'none' });
+    served = JSON.stringify({
+      client_id: HOSTED,
+      client_name: '{{content}}'.repeat(300),
+      redirect_uris: ['https://tools.example.org/callback'],
+      token_endpoint_auth_method: 'none',
+    });
+    const { status, page } = await interactionPage({
+      client_id: HOSTED,
+      redirect_uris: ['https://tools.example.org/callback'],
+      token_endpoint_auth_method: 'none',
+    });
     assert.equal(status, 400);
     assert.match(page, /client_name/);
     assert.ok(page.length < 16_000);

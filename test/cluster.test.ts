@@ -10,20 +10,11 @@ import { RedisStore } from '../src/storage/redis-store.js';
 import { LogCapture, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { freePort } from './helpers/ports.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
 const CLI = resolve(packageRoot, 'dist/src/cli/main.js');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const address = (address: string, internal = false, family: 'IPv4' | 'IPv6' = 'IPv4') => ({ address, internal, family, netmask: '', mac: '', cidr: null }) as never;
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} within ${ms} ms`);
-    await sleep(100);
-  }
-}
+const address = (address: string, internal = false, family: 'IPv4' | 'IPv6' = 'IPv4') =>
+  ({ address, internal, family, netmask: '', mac: '', cidr: null }) as never;
 
 describe('the address a replica advertises', () => {
   it('is loopback when it listens on loopback', () => {
@@ -36,7 +27,11 @@ describe('the address a replica advertises', () => {
     assert.equal(detectAdvertiseUrl('fd00::7', 9000), 'http://[fd00::7]:9000');
   });
   it('is its first non-internal IPv4 address when it listens on all of them, else loopback', () => {
-    const interfaces = { lo: [address('127.0.0.1', true), address('::1', true, 'IPv6')], eth0: [address('fe80::1', false, 'IPv6'), address('10.1.2.3')], eth1: [address('192.168.9.9')] };
+    const interfaces = {
+      lo: [address('127.0.0.1', true), address('::1', true, 'IPv6')],
+      eth0: [address('fe80::1', false, 'IPv6'), address('10.1.2.3')],
+      eth1: [address('192.168.9.9')],
+    };
     assert.equal(detectAdvertiseUrl('0.0.0.0', 8080, interfaces), 'http://10.1.2.3:8080');
     assert.equal(detectAdvertiseUrl('::', 8080, interfaces), 'http://10.1.2.3:8080');
     assert.equal(detectAdvertiseUrl('0.0.0.0', 8080, { lo: [address('127.0.0.1', true)] }), 'http://127.0.0.1:8080');
@@ -54,7 +49,9 @@ describe('replicas advertising the same address', () => {
     directories.push(directory);
     return directory;
   };
-  before(async () => { redis = await startRedis(); });
+  before(async () => {
+    redis = await startRedis();
+  });
   after(async () => {
     await Promise.all(directories.map((directory) => directory.stop()));
     await Promise.all(stores.map((store) => store.close()));
@@ -66,10 +63,13 @@ describe('replicas advertising the same address', () => {
     const [a, b] = [open('dup:', logsA), open('dup:', logsB)];
     await a.start('http://10.0.0.5:8080');
     await b.start('http://10.0.0.5:8080');
-    await until('both replicas report the duplicate', 3000, () => (a.duplicate && b.duplicate ? true : undefined));
+    await waitFor(() => a.duplicate && b.duplicate, { message: 'both replicas to report the duplicate' });
     assert.deepEqual(b.duplicate, { url: 'http://10.0.0.5:8080', replicas: [a.id, b.id] });
     for (const logs of [logsA, logsB]) {
-      assert.ok(logs.lines.some((line) => line.includes('"event":"cluster.duplicate_address"') && line.includes('http://10.0.0.5:8080')), logs.lines.join('\n'));
+      assert.ok(
+        logs.lines.some((line) => line.includes('"event":"cluster.duplicate_address"') && line.includes('http://10.0.0.5:8080')),
+        logs.lines.join('\n'),
+      );
     }
   });
 
@@ -84,6 +84,7 @@ describe('replicas advertising the same address', () => {
     await store.set('replica-address:http://10.0.0.7:8080', 'ghost', 15);
     const restarted = open('ghost:');
     await restarted.start('http://10.0.0.7:8080');
+    // Nothing is reported: eight of the directories' 100 ms checks pass without a duplicate.
     await sleep(800);
     assert.equal(a.duplicate, undefined);
     assert.equal(b.duplicate, undefined);
@@ -120,10 +121,13 @@ describe('a gateway on Redis without a cluster block', () => {
     twinStore = new RedisStore(redis.url);
     twin = new ReplicaDirectory(twinStore, createLogger({ destination: new LogCapture() }), 200);
     await twin.start(`http://127.0.0.1:${port}`);
-    const readiness = await until('the gateway reports the duplicate', 15_000, async () => {
-      const body = await (await fetch(`${gw.url}/readyz`)).json() as Record<string, string>;
-      return body.replicas === 'duplicate-address' ? body : undefined;
-    });
+    const readiness = await waitFor(
+      async () => {
+        const body = (await (await fetch(`${gw.url}/readyz`)).json()) as Record<string, string>;
+        return body.replicas === 'duplicate-address' && body;
+      },
+      { timeout: 15_000, interval: 100, message: 'the gateway to report the duplicate' },
+    );
     assert.match(readiness.warning!, /two replicas advertise the same address/);
     assert.ok(!JSON.stringify(readiness).includes('127.0.0.1'), 'the public readiness answer names no internal address');
     const stdout = await new Promise<string>((resolvePromise) => {

@@ -10,7 +10,9 @@ import { freePort } from './helpers/ports.js';
 describe('official MCP conformance suite, authorization role', { timeout: 420_000 }, () => {
   let gw: TestGateway;
   let browser: Browser;
-  before(async () => { [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]); });
+  before(async () => {
+    [gw, browser] = await Promise.all([startTestGateway(), launchChromium()]);
+  });
   after(async () => {
     await browser?.close();
     await gw?.close();
@@ -18,8 +20,22 @@ describe('official MCP conformance suite, authorization role', { timeout: 420_00
 
   it('passes both scenarios (metadata, authorization-code grant) with the login done in Chromium', async () => {
     const port = await freePort();
-    const client = await registerClient(gw.url, { redirect_uris: [`http://127.0.0.1:${port}/callback`], token_endpoint_auth_method: 'none', client_name: 'MCP conformance suite' });
-    const run = runConformance(['authorization', '--url', gw.url, '--client-id', client.client_id, '--resource', `${gw.url}/mcp/demo`, '--port', String(port)]);
+    const client = await registerClient(gw.url, {
+      redirect_uris: [`http://127.0.0.1:${port}/callback`],
+      token_endpoint_auth_method: 'none',
+      client_name: 'MCP conformance suite',
+    });
+    const run = runConformance([
+      'authorization',
+      '--url',
+      gw.url,
+      '--client-id',
+      client.client_id,
+      '--resource',
+      `${gw.url}/mcp/demo`,
+      '--port',
+      String(port),
+    ]);
     try {
       const authorizeLine = await run.waitForLine(new RegExp(`^${gw.url.replace(/[.]/g, '\\.')}/authorize\\?`));
       await run.waitForLine(/Callback server started/);

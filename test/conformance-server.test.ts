@@ -14,13 +14,19 @@ import { obtainTokens } from './helpers/tokens.js';
  */
 function tokenAddingProxy(port: number, target: URL, token: string): Promise<Server> {
   const server = createServer((req, res) => {
-    const upstream = request({
-      host: target.hostname, port: target.port, method: req.method, path: `${target.pathname}`,
-      headers: { ...req.headers, authorization: `Bearer ${token}` },
-    }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: `${target.pathname}`,
+        headers: { ...req.headers, authorization: `Bearer ${token}` },
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
@@ -36,7 +42,13 @@ describe('official MCP conformance suite, server role, through the gateway', { t
     proxyPort = await freePort();
     gw = await startTestGateway({
       allowedOrigins: [`http://localhost:${proxyPort}`, `http://127.0.0.1:${proxyPort}`],
-      mcpServers: { conformance: { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/conformance-stdio-server.js')], isolation: 'shared' } },
+      mcpServers: {
+        conformance: {
+          command: process.execPath,
+          args: [resolve(packageRoot, 'dist/test/fixtures/conformance-stdio-server.js')],
+          isolation: 'shared',
+        },
+      },
     });
     const { access_token } = await obtainTokens(gw.url, 'conformance', ALICE);
     proxy = await tokenAddingProxy(proxyPort, new URL(`${gw.url}/mcp/conformance`), access_token);

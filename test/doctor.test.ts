@@ -13,18 +13,49 @@ const INSPECTOR_ORIGIN = 'http://localhost:6274';
 
 /** Every row a full run prints for server "demo": a row that goes missing is a regression too. */
 const ALL_ROWS = [
-  'https publicUrl', '401 on POST /mcp/demo', '401 on GET /mcp/demo', 'resource metadata (path form)', 'resource metadata (root form)',
-  'AS metadata /.well-known/oauth-authorization-server', 'AS metadata /.well-known/openid-configuration', 'issuer = publicUrl', 'https in metadata',
-  'CORS preflight AS metadata', 'CORS preflight resource metadata', 'CORS preflight /register', 'CORS preflight /token', 'CORS on metadata responses',
-  'CORS preflight /mcp/demo', 'CORS on 401 /mcp/demo',
-  'DCR ChatGPT (none)', 'DCR ChatGPT (client_secret_post)', 'DCR Claude.ai (client_secret_post)', 'DCR Claude.ai (client_secret_basic)', 'DCR Claude.ai (none)',
-  'DCR MCP Inspector (none)', 'DCR mcp-remote (none)', 'DCR refuses http://evil.example/cb',
-  'CIMD ChatGPT', 'CIMD Claude.ai', 'PKCE required', 'PKCE plain refused', 'replica addresses',
+  'https publicUrl',
+  '401 on POST /mcp/demo',
+  '401 on GET /mcp/demo',
+  'resource metadata (path form)',
+  'resource metadata (root form)',
+  'AS metadata /.well-known/oauth-authorization-server',
+  'AS metadata /.well-known/openid-configuration',
+  'issuer = publicUrl',
+  'https in metadata',
+  'CORS preflight AS metadata',
+  'CORS preflight resource metadata',
+  'CORS preflight /register',
+  'CORS preflight /token',
+  'CORS on metadata responses',
+  'CORS preflight /mcp/demo',
+  'CORS on 401 /mcp/demo',
+  'DCR ChatGPT (none)',
+  'DCR ChatGPT (client_secret_post)',
+  'DCR Claude.ai (client_secret_post)',
+  'DCR Claude.ai (client_secret_basic)',
+  'DCR Claude.ai (none)',
+  'DCR MCP Inspector (none)',
+  'DCR mcp-remote (none)',
+  'DCR refuses http://evil.example/cb',
+  'CIMD ChatGPT',
+  'CIMD Claude.ai',
+  'PKCE required',
+  'PKCE plain refused',
+  'replica addresses',
 ];
 const CORS_ROWS = ALL_ROWS.filter((row) => row.startsWith('CORS'));
 
-interface DoctorRow { ok: boolean; detail: string; fix?: string }
-interface DoctorRun { code: number | null; stdout: string; stderr: string; rows: Map<string, DoctorRow> }
+interface DoctorRow {
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+interface DoctorRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  rows: Map<string, DoctorRow>;
+}
 
 /** Runs the real CLI, as a person would, and reads its table back by column position. */
 function doctor(...args: string[]): Promise<DoctorRun> {
@@ -57,7 +88,10 @@ function parseTable(stdout: string): Map<string, DoctorRow> {
 }
 
 function failedRows(run: DoctorRun): string[] {
-  return [...run.rows].filter(([, row]) => !row.ok).map(([name]) => name).sort();
+  return [...run.rows]
+    .filter(([, row]) => !row.ok)
+    .map(([name]) => name)
+    .sort();
 }
 
 /** Exactly these rows failed, each with a fix; every other row passed. */
@@ -101,20 +135,23 @@ async function startProxy(options: ProxyOptions): Promise<Server> {
       delete headers['accept-encoding'];
       delete headers['transfer-encoding'];
       if (rewrite) headers.host = rewrite.gatewayHost;
-      const upstream = request({ host: '127.0.0.1', port: options.gatewayPort, method: req.method, path: inbound(req.url ?? '/'), headers }, (answer) => {
-        const parts: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => parts.push(chunk));
-        answer.on('end', () => {
-          const out = Buffer.from(outbound(Buffer.concat(parts).toString('utf8')));
-          const outHeaders: Record<string, string | string[]> = {};
-          for (const [name, value] of Object.entries(answer.headers)) {
-            if (value === undefined || ['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name)) continue;
-            if (options.stripCors && name.startsWith('access-control-')) continue;
-            outHeaders[name] = Array.isArray(value) ? value.map(outbound) : outbound(value);
-          }
-          res.writeHead(answer.statusCode ?? 502, { ...outHeaders, 'content-length': String(out.length) }).end(out);
-        });
-      });
+      const upstream = request(
+        { host: '127.0.0.1', port: options.gatewayPort, method: req.method, path: inbound(req.url ?? '/'), headers },
+        (answer) => {
+          const parts: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => parts.push(chunk));
+          answer.on('end', () => {
+            const out = Buffer.from(outbound(Buffer.concat(parts).toString('utf8')));
+            const outHeaders: Record<string, string | string[]> = {};
+            for (const [name, value] of Object.entries(answer.headers)) {
+              if (value === undefined || ['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name)) continue;
+              if (options.stripCors && name.startsWith('access-control-')) continue;
+              outHeaders[name] = Array.isArray(value) ? value.map(outbound) : outbound(value);
+            }
+            res.writeHead(answer.statusCode ?? 502, { ...outHeaders, 'content-length': String(out.length) }).end(out);
+          });
+        },
+      );
       upstream.on('error', () => res.writeHead(502).end());
       upstream.end(body);
     });
@@ -123,15 +160,18 @@ async function startProxy(options: ProxyOptions): Promise<Server> {
   return server;
 }
 
-const closeServer = (server: Server | undefined) => new Promise<void>((resolvePromise) => {
-  if (!server) return resolvePromise();
-  server.closeAllConnections();
-  server.close(() => resolvePromise());
-});
+const closeServer = (server: Server | undefined) =>
+  new Promise<void>((resolvePromise) => {
+    if (!server) return resolvePromise();
+    server.closeAllConnections();
+    server.close(() => resolvePromise());
+  });
 
 /** An address of this machine that is not loopback, so that plain http to it is what the https rule forbids. */
 function nonLoopbackAddress(): string {
-  const external = Object.values(networkInterfaces()).flat().find((address) => address?.family === 'IPv4' && !address.internal);
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((address) => address?.family === 'IPv4' && !address.internal);
   // Without a network interface, 0.0.0.0 still reaches this machine on Linux and is not a loopback name either.
   return external?.address ?? '0.0.0.0';
 }
@@ -139,8 +179,12 @@ function nonLoopbackAddress(): string {
 describe('doctor', () => {
   describe('a correctly configured gateway', () => {
     let gw: TestGateway;
-    before(async () => { gw = await startTestGateway({ allowedOrigins: [INSPECTOR_ORIGIN] }); });
-    after(async () => { await gw.close(); });
+    before(async () => {
+      gw = await startTestGateway({ allowedOrigins: [INSPECTOR_ORIGIN] });
+    });
+    after(async () => {
+      await gw.close();
+    });
 
     it('passes every check and exits 0', async () => {
       const run = await doctor(gw.url, '--server', 'demo');
@@ -178,16 +222,30 @@ describe('doctor', () => {
     let port: number;
     before(async () => {
       port = await freePort();
-      gw = await startTestGateway({ publicUrl: `http://localhost:${port}`, listen: { host: '127.0.0.1', port }, allowedOrigins: [INSPECTOR_ORIGIN] });
+      gw = await startTestGateway({
+        publicUrl: `http://localhost:${port}`,
+        listen: { host: '127.0.0.1', port },
+        allowedOrigins: [INSPECTOR_ORIGIN],
+      });
     });
-    after(async () => { await gw.close(); });
+    after(async () => {
+      await gw.close();
+    });
 
     it('fails on the issuer, the challenge and the resource metadata, saying which URL to fix', async () => {
       const run = await doctor(`http://127.0.0.1:${port}`, '--server', 'demo');
-      assertFailures(run, ['issuer = publicUrl', '401 on POST /mcp/demo', '401 on GET /mcp/demo', 'resource metadata (path form)', 'CIMD ChatGPT', 'CIMD Claude.ai']);
+      assertFailures(run, [
+        'issuer = publicUrl',
+        '401 on POST /mcp/demo',
+        '401 on GET /mcp/demo',
+        'resource metadata (path form)',
+        'CIMD ChatGPT',
+        'CIMD Claude.ai',
+      ]);
       const issuer = run.rows.get('issuer = publicUrl')!;
       assert.match(issuer.detail, new RegExp(`says issuer http://localhost:${port}$`));
-      assert.equal(issuer.fix, `publicUrl in gateway.json must be exactly the URL clients use: metadata says issuer http://localhost:${port} but you asked http://127.0.0.1:${port}`);
+      const mismatch = `metadata says issuer http://localhost:${port} but you asked http://127.0.0.1:${port}`;
+      assert.equal(issuer.fix, `publicUrl in gateway.json must be exactly the URL clients use: ${mismatch}`);
       assert.match(run.rows.get('401 on POST /mcp/demo')!.fix!, /publicUrl in gateway.json must be exactly the URL clients use/);
       assert.match(run.rows.get('CIMD Claude.ai')!.detail, /invalid_target/);
     });
@@ -199,10 +257,17 @@ describe('doctor', () => {
     before(async () => {
       const [proxyPort, gatewayPort] = [await freePort(), await freePort()];
       // Clients reach the gateway through the proxy, so that is its publicUrl: only CORS is wrong.
-      gw = await startTestGateway({ publicUrl: `http://127.0.0.1:${proxyPort}`, listen: { host: '127.0.0.1', port: gatewayPort }, allowedOrigins: [INSPECTOR_ORIGIN] });
+      gw = await startTestGateway({
+        publicUrl: `http://127.0.0.1:${proxyPort}`,
+        listen: { host: '127.0.0.1', port: gatewayPort },
+        allowedOrigins: [INSPECTOR_ORIGIN],
+      });
       proxy = await startProxy({ listenHost: '127.0.0.1', port: proxyPort, gatewayPort, stripCors: true });
     });
-    after(async () => { await closeServer(proxy); await gw.close(); });
+    after(async () => {
+      await closeServer(proxy);
+      await gw.close();
+    });
 
     it('fails every CORS row and nothing else', async () => {
       const run = await doctor(gw.url, '--server', 'demo');
@@ -227,13 +292,22 @@ describe('doctor', () => {
       const [port, gatewayPort] = [await freePort(), await freePort()];
       const address = nonLoopbackAddress();
       outside = `http://${address}:${port}`;
-      gw = await startTestGateway({ publicUrl: `http://127.0.0.1:${port}`, listen: { host: '127.0.0.1', port: gatewayPort }, allowedOrigins: [INSPECTOR_ORIGIN] });
+      gw = await startTestGateway({
+        publicUrl: `http://127.0.0.1:${port}`,
+        listen: { host: '127.0.0.1', port: gatewayPort },
+        allowedOrigins: [INSPECTOR_ORIGIN],
+      });
       proxy = await startProxy({
-        listenHost: address, port, gatewayPort,
+        listenHost: address,
+        port,
+        gatewayPort,
         rewrite: { gateway: gw.url, outside, gatewayHost: `127.0.0.1:${port}` },
       });
     });
-    after(async () => { await closeServer(proxy); await gw.close(); });
+    after(async () => {
+      await closeServer(proxy);
+      await gw.close();
+    });
 
     it('fails the https rows with the TLS fix, and nothing else', async () => {
       const run = await doctor(outside, '--server', 'demo');

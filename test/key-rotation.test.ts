@@ -12,19 +12,25 @@ import { ALICE, spawnGateway, testConfigJson, type GatewayProcess } from './help
 import { McpTestClient } from './helpers/mcp-client.js';
 import { authorizeWithPassword, HttpBrowser } from './helpers/http-browser.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient, type RegisteredClient } from './helpers/oauth-client.js';
+import { sleep } from './helpers/wait.js';
 
 const run = promisify(execFile);
 
 describe('signing key rotation', () => {
   let gateway: GatewayProcess | undefined;
-  after(async () => { await gateway?.kill(); });
+  after(async () => {
+    await gateway?.kill();
+  });
 
   it('rotate-keys signs new tokens with a new key while tokens signed by the old one keep working', async () => {
     const config = await testConfigJson();
     const dir = mkdtempSync(join(tmpdir(), 'gw-rot-'));
     gateway = await spawnGateway(config, dir);
     const url = gateway.url;
-    const client: RegisteredClient = await registerClient(url, { redirect_uris: ['https://chatgpt.com/connector_platform_oauth_redirect'], token_endpoint_auth_method: 'none' });
+    const client: RegisteredClient = await registerClient(url, {
+      redirect_uris: ['https://chatgpt.com/connector_platform_oauth_redirect'],
+      token_endpoint_auth_method: 'none',
+    });
     const { verifier, challenge } = pkcePair();
     const landed = await authorizeWithPassword(new HttpBrowser(url), authorizeUrl(url, { client, challenge, method: 'S256' }), ALICE);
     const tokens = (await exchangeCode(url, client, landed.searchParams.get('code')!, verifier)).body;
@@ -39,10 +45,17 @@ describe('signing key rotation', () => {
 
     const { keys } = (await (await fetch(`${url}/jwks`)).json()) as { keys: Array<{ kid: string }> };
     assert.equal(keys.length, 2);
-    assert.ok(keys.some((k) => k.kid === oldKid), 'the old key is still published');
+    assert.ok(
+      keys.some((k) => k.kid === oldKid),
+      'the old key is still published',
+    );
     const old = new McpTestClient(`${url}/mcp/demo`, tokens.access_token!);
     await old.initialize();
-    assert.equal((await old.callTool('echo', { text: 'old key' })).result?.content?.[0]?.text, 'old key', 'a token signed with the old key still works');
+    assert.equal(
+      (await old.callTool('echo', { text: 'old key' })).result?.content?.[0]?.text,
+      'old key',
+      'a token signed with the old key still works',
+    );
     const refreshed = await refresh(url, client, tokens.refresh_token!);
     assert.equal(refreshed.status, 200);
     const newKid = decodeJwt(refreshed.body.access_token!).header.kid;
@@ -56,9 +69,13 @@ describe('signing key rotation', () => {
     const rotated = await rotateSigningKeys(store, 1);
     assert.equal(rotated.length, 2);
     assert.equal(rotated[1]!.jwk.kid, first!.jwk.kid);
-    await new Promise((r) => setTimeout(r, 1100));
+    // A token signed with the retired key lives at most 1 s: once that has passed, it is not published.
+    await sleep(1100);
     const later = await loadSigningKeys(store, 1);
-    assert.deepEqual(later.map((k) => k.jwk.kid), [rotated[0]!.jwk.kid]);
+    assert.deepEqual(
+      later.map((k) => k.jwk.kid),
+      [rotated[0]!.jwk.kid],
+    );
     await store.close();
   });
 });

@@ -45,7 +45,12 @@ function topLevelKeys(line: string): string[] {
 describe('log lines stay bounded', () => {
   it('cuts long strings, many keys, long arrays and deep nesting, and marks each cut', () => {
     const deep = { a: { b: { c: { d: { e: 'hidden' } } } } };
-    const bounded = boundLogFields({ name: 'x'.repeat(5_000_000), keys: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i])), list: Array.from({ length: 100 }, (_, i) => i), deep }) as any;
+    const bounded = boundLogFields({
+      name: 'x'.repeat(5_000_000),
+      keys: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i])),
+      list: Array.from({ length: 100 }, (_, i) => i),
+      deep,
+    }) as any;
     assert.match(bounded.name, /^x+…\[\d+ more chars\]$/);
     assert.ok(bounded.name.length <= 2100);
     assert.equal(bounded.keys['…'], '60 more keys');
@@ -68,7 +73,10 @@ describe('log lines stay bounded', () => {
   it('bounds every line through the logger and still redacts secrets inside bounded objects', () => {
     const capture = new LogCapture();
     const logger = createLogger({ destination: capture });
-    logger.info({ body: { password: 'hunter2', note: 'y'.repeat(3_000_000) }, many: Array.from({ length: 500 }, () => 'z'.repeat(5000)) }, 'big');
+    logger.info(
+      { body: { password: 'hunter2', note: 'y'.repeat(3_000_000) }, many: Array.from({ length: 500 }, () => 'z'.repeat(5000)) },
+      'big',
+    );
     const [line] = capture.lines;
     assert.ok(line!.length < MAX_LINE, `line of ${line!.length} bytes`);
     assert.ok(!line!.includes('hunter2'));
@@ -89,7 +97,10 @@ describe('log format', () => {
     assert.equal(chooseLogFormat({ LOG_FORMAT: 'json' }, true), 'json');
     assert.equal(chooseLogFormat({ LOG_FORMAT: 'Pretty' }, false), 'pretty');
     assert.throws(() => chooseLogFormat({ LOG_FORMAT: 'yaml' }, false), /LOG_FORMAT must be "json" or "pretty", not "yaml"/);
-    assert.throws(() => createLogger({ level: 'loud' }), /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, not "loud"/);
+    assert.throws(
+      () => createLogger({ level: 'loud' }),
+      /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, not "loud"/,
+    );
   });
 
   it('pretty lines read as time, level, message, then each field once', async () => {
@@ -97,16 +108,28 @@ describe('log format', () => {
     const logger = createLogger({ destination: capture, format: 'pretty' }).child({ server: 'docs' });
     logger.info({ server: 'docs', sub: 'u1', email: 'ann@example.com', stderr: 'not found' }, 'MCP session opened');
     await new Promise((r) => setImmediate(r));
-    assert.match(capture.lines[0]!, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: MCP session opened {2}server=docs sub=u1 email=ann@example\.com stderr="not found"$/);
+    assert.match(
+      capture.lines[0]!,
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: MCP session opened {2}server=docs sub=u1 email=ann@example\.com stderr="not found"$/,
+    );
   });
 });
 
 describe('the most telling stderr line', () => {
   it("picks npm's could-not-be-found line over its boilerplate", () => {
-    assert.equal(tellingStderrLine(NPM_404), "The requested resource '@acme/mcp-nope@*' could not be found or you do not have permission to access it.");
+    assert.equal(
+      tellingStderrLine(NPM_404),
+      "The requested resource '@acme/mcp-nope@*' could not be found or you do not have permission to access it.",
+    );
   });
   it('picks the error at the end of a Python traceback', () => {
-    const traceback = 'Traceback (most recent call last):\n  File "server.py", line 1, in <module>\n    import mcp\nModuleNotFoundError: No module named \'mcp\'\n';
+    const traceback = [
+      'Traceback (most recent call last):',
+      '  File "server.py", line 1, in <module>',
+      '    import mcp',
+      "ModuleNotFoundError: No module named 'mcp'",
+      '',
+    ].join('\n');
     assert.equal(tellingStderrLine(traceback), "ModuleNotFoundError: No module named 'mcp'");
   });
   it('falls back to the last line, and says nothing about nothing', () => {
@@ -119,7 +142,10 @@ describe('the most telling stderr line', () => {
 describe('person labels', () => {
   it('looks a person up once and forgets the least recently used beyond capacity', async () => {
     const lookups: string[] = [];
-    const labels = new PersonLabels(async (sub) => { lookups.push(sub); return `${sub}@example.com`; }, 2);
+    const labels = new PersonLabels(async (sub) => {
+      lookups.push(sub);
+      return `${sub}@example.com`;
+    }, 2);
     assert.equal(await labels.emailOf('a'), 'a@example.com');
     assert.equal(await labels.emailOf('a'), 'a@example.com');
     await labels.emailOf('b');
@@ -129,7 +155,12 @@ describe('person labels', () => {
     assert.equal(labels.cachedEmailOf('c'), 'c@example.com');
   });
   it('labels nothing, rather than failing, when storage fails', async () => {
-    assert.equal(await new PersonLabels(async () => { throw new Error('down'); }).emailOf('a'), undefined);
+    assert.equal(
+      await new PersonLabels(async () => {
+        throw new Error('down');
+      }).emailOf('a'),
+      undefined,
+    );
   });
 });
 
@@ -143,12 +174,23 @@ describe('log lines of a running gateway', () => {
       },
     });
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   it('an initialize with a multi-megabyte clientInfo.name writes no line over 16 KB', async () => {
     const { access_token } = await obtainTokens(gw.url, 'peruser', ALICE);
     const mcp = new McpTestClient(`${gw.url}/mcp/peruser`, access_token);
-    const reply = await mcp.post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'n'.repeat(3 * 1024 * 1024), version: '1', extra: 'e'.repeat(500_000) } } });
+    const reply = await mcp.post({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-11-25',
+        capabilities: {},
+        clientInfo: { name: 'n'.repeat(3 * 1024 * 1024), version: '1', extra: 'e'.repeat(500_000) },
+      },
+    });
     assert.equal(reply.status, 200);
     const longest = Math.max(...gw.logs.lines.map((line) => line.length));
     assert.ok(longest < MAX_LINE, `longest log line: ${longest} bytes`);
@@ -161,7 +203,8 @@ describe('log lines of a running gateway', () => {
     const { access_token } = await obtainTokens(gw.url, 'peruser', ALICE);
     await new McpTestClient(`${gw.url}/mcp/peruser`, access_token).initialize();
     const sub = (JSON.parse(Buffer.from(access_token.split('.')[1]!, 'base64url').toString()) as { sub: string }).sub;
-    const named = (msg: string) => gw.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === msg && line.sub === sub);
+    const named = (msg: string) =>
+      gw.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === msg && line.sub === sub);
     assert.equal(named('MCP session opened')?.email, ALICE.email);
     assert.equal(named('MCP server started')?.email, ALICE.email);
     for (const line of gw.logs.lines) {
@@ -172,10 +215,18 @@ describe('log lines of a running gateway', () => {
 
   it("reports a server that cannot start with npm's telling line, not its boilerplate", async () => {
     const { access_token } = await obtainTokens(gw.url, 'npx', ALICE);
-    const reply = await new McpTestClient(`${gw.url}/mcp/npx`, access_token).post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    const reply = await new McpTestClient(`${gw.url}/mcp/npx`, access_token).post({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
     const message = (reply.messages[0] as { error?: { message: string } }).error?.message ?? '';
-    assert.match(message, /could not be started: .*\(stderr: The requested resource '@acme\/mcp-nope@\*' could not be found or you do not have permission to access it\.\)$/);
-    const failed = gw.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'MCP server failed to start' && line.server === 'npx');
+    assert.match(message, /could not be started: .*\(stderr: The requested resource '@acme\/mcp-nope@\*' could not be found/);
+    assert.match(message, /or you do not have permission to access it\.\)$/);
+    const failed = gw.logs.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line.msg === 'MCP server failed to start' && line.server === 'npx');
     assert.match(String(failed?.stderr), /^The requested resource .* could not be found/);
   });
 });

@@ -9,38 +9,30 @@ import { RedisStore } from '../src/storage/redis-store.js';
 import type { KeyValueStore } from '../src/storage/store.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
 import { BOB, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { authorizeWithPassword, HttpBrowser, interactionAction } from './helpers/http-browser.js';
+import { authorizeWithPassword, ForwardedBrowser, HttpBrowser, interactionAction } from './helpers/http-browser.js';
 import { authorizeUrl, pkcePair, registerClient, type RegisteredClient } from './helpers/oauth-client.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** An HttpBrowser whose every request arrives through the (trusted, loopback) proxy from `ip`. */
-class ForwardedBrowser extends HttpBrowser {
-  constructor(origin: string, private readonly ip: string) {
-    super(origin);
-  }
-
-  override request(url: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    headers.set('x-forwarded-for', this.ip);
-    return super.request(url, { ...init, headers });
-  }
-}
+import { waitOutRetryAfter } from './helpers/wait.js';
 
 describe('password sign-in throttle (behind trustProxy)', () => {
   let gw: TestGateway;
   let client: RegisteredClient;
   /** Every wrong password that was really checked against the hash logs one login.failed event. */
-  const verifiedFailures = (email: string, ip: string) => gw.logs.lines
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((line) => line.event === 'login.failed' && line.who === email && line.ip === ip).length;
+  const verifiedFailures = (email: string, ip: string) =>
+    gw.logs.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.event === 'login.failed' && line.who === email && line.ip === ip).length;
   const url = () => authorizeUrl(gw.url, { client, challenge: pkcePair().challenge, method: 'S256' });
 
   before(async () => {
     gw = await startTestGateway({ trustProxy: true });
-    client = await registerClient(gw.url, { redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'none' });
+    client = await registerClient(gw.url, {
+      redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+      token_endpoint_auth_method: 'none',
+    });
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   it('60 parallel wrong passwords: few are verified, the owner elsewhere is not locked out, the attacker address waits', async () => {
     const attackerIp = '203.0.113.66';
@@ -49,13 +41,20 @@ describe('password sign-in throttle (behind trustProxy)', () => {
     const action = new URL(interactionAction(loginStep.page!, 'login'), gw.url).toString();
     const csrf = /name="csrf" value="([^"]+)"/.exec(loginStep.page!)![1]!;
     const started = Date.now();
-    const guesses = await Promise.all(Array.from({ length: 60 }, (_, i) => attacker.request(action, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ csrf, email: BOB.email, password: `wrong guess ${i}` }),
-    })));
+    const guesses = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        attacker.request(action, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ csrf, email: BOB.email, password: `wrong guess ${i}` }),
+        }),
+      ),
+    );
     const statuses = guesses.map((response) => response.status);
-    assert.ok(statuses.every((status) => status === 401 || status === 429), statuses.join(','));
+    assert.ok(
+      statuses.every((status) => status === 401 || status === 429),
+      statuses.join(','),
+    );
     const verified = verifiedFailures(BOB.email, attackerIp);
     // Three free tries, plus one per elapsed wait (1 s, 2 s, 4 s…) should the burst outlast them on a slow machine.
     const bound = 3 + Math.floor(Math.log2((Date.now() - started) / 1000 + 1));
@@ -73,9 +72,12 @@ describe('password sign-in throttle (behind trustProxy)', () => {
     for (let tries = 0; tries < 3 && !landed?.leftTo; tries++) {
       const step = await attacker.follow(url());
       landed = await attacker.submit(step.url, step.page!, interactionAction(step.page!, 'login'), BOB);
-      if (landed.response?.status === 429) await sleep(Number(landed.response.headers.get('retry-after')) * 1000 + 100);
+      if (landed.response?.status === 429) await waitOutRetryAfter(Number(landed.response.headers.get('retry-after')));
     }
-    assert.ok(landed?.leftTo && new URL(landed.leftTo).searchParams.get('code'), 'after the wait the right password works from that address too');
+    assert.ok(
+      landed?.leftTo && new URL(landed.leftTo).searchParams.get('code'),
+      'after the wait the right password works from that address too',
+    );
   });
 
   it('makes each further failure wait longer, even for the right password; success resets', async () => {
@@ -85,15 +87,21 @@ describe('password sign-in throttle (behind trustProxy)', () => {
     let last: Awaited<ReturnType<HttpBrowser['follow']>> | undefined;
     for (let i = 0; i < 4; i++) {
       const step = await browser.follow(url());
-      last = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: BOB.email, password: `wrong ${i}` });
+      last = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), {
+        email: BOB.email,
+        password: `wrong ${i}`,
+      });
       statuses.push(last.response!.status);
       if (last.response!.status === 429) break;
     }
     assert.deepEqual(statuses, [401, 401, 401, 429], 'three free tries, then a wait');
     assert.equal(last!.response!.headers.get('retry-after'), '1');
-    await sleep(1100);
+    await waitOutRetryAfter(1);
     let step = await browser.follow(url());
-    const fourth = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: BOB.email, password: 'wrong 4' });
+    const fourth = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), {
+      email: BOB.email,
+      password: 'wrong 4',
+    });
     assert.equal(fourth.response?.status, 401, 'after the wait the next try is checked');
     step = await browser.follow(url());
     const early = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), BOB);
@@ -101,16 +109,24 @@ describe('password sign-in throttle (behind trustProxy)', () => {
     const wait = Number(early.response?.headers.get('retry-after'));
     assert.ok(wait >= 1 && wait <= 2, `the wait doubled to 2 s: ${wait}`);
     assert.match(early.page!, /Try again in [12] seconds?/);
-    await sleep(wait * 1000 + 100);
+    await waitOutRetryAfter(wait);
     assert.ok((await authorizeWithPassword(new ForwardedBrowser(gw.url, ip), url(), BOB)).searchParams.get('code'));
     step = await browser.follow(url());
-    const afterReset = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: BOB.email, password: 'wrong again' });
+    const afterReset = await browser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), {
+      email: BOB.email,
+      password: 'wrong again',
+    });
     assert.equal(afterReset.response?.status, 401, 'a success resets the count: free tries again');
   });
 });
 
 /** One checked password: admitted attempts get an outcome, refused ones are returned as they are. */
-async function tryPassword(throttle: LoginThrottle, email: string, ip: string, correct: boolean): Promise<AdmittedAttempt | RefusedAttempt> {
+async function tryPassword(
+  throttle: LoginThrottle,
+  email: string,
+  ip: string,
+  correct: boolean,
+): Promise<AdmittedAttempt | RefusedAttempt> {
   const attempt = await throttle.admit(email, ip);
   if (!attempt.admitted) return attempt;
   if (correct) await throttle.recordSuccess(attempt);
@@ -121,8 +137,12 @@ async function tryPassword(throttle: LoginThrottle, email: string, ip: string, c
 function throttleSuite(name: string, open: () => Promise<KeyValueStore>) {
   describe(`LoginThrottle on ${name}`, () => {
     let store: KeyValueStore;
-    before(async () => { store = await open(); });
-    after(async () => { await store.close(); });
+    before(async () => {
+      store = await open();
+    });
+    after(async () => {
+      await store.close();
+    });
 
     it('admits one check at a time per (account, address), counted atomically', async () => {
       const throttle = new LoginThrottle(store);
@@ -136,7 +156,9 @@ function throttleSuite(name: string, open: () => Promise<KeyValueStore>) {
 
     it('caps failures per address across accounts (spraying), leaving other addresses alone', async () => {
       const throttle = new LoginThrottle(store, { perIp: 5 });
-      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => tryPassword(throttle, `spray${i}@example.com`, '192.0.2.20', false)));
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => tryPassword(throttle, `spray${i}@example.com`, '192.0.2.20', false)),
+      );
       assert.equal(results.filter((result) => result.admitted).length, 5, 'no more than perIp checks, even in parallel');
       const refused = results.find((result) => !result.admitted) as RefusedAttempt;
       assert.equal(refused.reason, 'address');
@@ -174,13 +196,20 @@ function throttleSuite(name: string, open: () => Promise<KeyValueStore>) {
 
     it('grows the wait 1 s, 2 s, 4 s… up to the cap', () => {
       const throttle = new LoginThrottle(store, { maxDelaySeconds: 30 });
-      assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 100].map((n) => throttle.delayAfter(n)), [0, 0, 1, 2, 4, 8, 16, 30, 30]);
+      assert.deepEqual(
+        [1, 2, 3, 4, 5, 6, 7, 8, 100].map((n) => throttle.delayAfter(n)),
+        [0, 0, 1, 2, 4, 8, 16, 30, 30],
+      );
     });
   });
 }
 
 throttleSuite('LMDB', async () => new LmdbStore(mkdtempSync(join(tmpdir(), 'gw-throttle-'))));
 let redis: TestRedis;
-before(async () => { redis = await startRedis(); });
-after(async () => { await redis.stop(); });
+before(async () => {
+  redis = await startRedis();
+});
+after(async () => {
+  await redis.stop();
+});
 throttleSuite('Redis', async () => new RedisStore(redis.url, `throttle-test-${process.pid}:`));

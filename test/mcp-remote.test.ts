@@ -1,3 +1,4 @@
+/* eslint-disable max-lines -- one mcp-remote config directory carried through runs that depend on each other */
 // Real third-party MCP clients through the gateway, each doing its own discovery, dynamic
 // registration and PKCE sign-in (in headless Chromium, landing on the client's own loopback
 // callback, nothing intercepted), then using tools: mcp-remote (over its stdio side, with stored
@@ -20,7 +21,11 @@ const MCP_REMOTE = resolve(packageRoot, 'node_modules/mcp-remote/dist/proxy.js')
 const INSPECTOR_PACKAGE = '@modelcontextprotocol/inspector@2.12.0';
 const AUTH_URL = /Please authorize this client by visiting:\s*\n(\S+)/;
 
-interface JsonRpcResponse { id: number; result?: Record<string, unknown>; error?: { code: number; message: string } }
+interface JsonRpcResponse {
+  id: number;
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string };
+}
 
 /** One mcp-remote process, spoken to the way a desktop MCP host does: JSON lines on stdin/stdout. */
 class McpRemote {
@@ -53,7 +58,12 @@ class McpRemote {
         this.stdoutBuffer = this.stdoutBuffer.slice(newline + 1);
         if (!line) continue;
         let message: JsonRpcResponse;
-        try { message = JSON.parse(line) as JsonRpcResponse; } catch { this.stderr += `(stdout, not JSON-RPC) ${line}\n`; continue; }
+        try {
+          message = JSON.parse(line) as JsonRpcResponse;
+        } catch {
+          this.stderr += `(stdout, not JSON-RPC) ${line}\n`;
+          continue;
+        }
         if (typeof message.id === 'number') this.pending.get(message.id)?.(message);
       }
     });
@@ -63,11 +73,25 @@ class McpRemote {
     return new Promise((resolvePromise, reject) => {
       const check = () => {
         const match = this.stderr.match(pattern);
-        if (match) { done(); resolvePromise(match); return; }
-        if (this.child.exitCode !== null) { done(); reject(new Error(`mcp-remote exited (${this.child.exitCode}) before printing ${pattern}:\n${this.stderr}`)); }
+        if (match) {
+          done();
+          resolvePromise(match);
+          return;
+        }
+        if (this.child.exitCode !== null) {
+          done();
+          reject(new Error(`mcp-remote exited (${this.child.exitCode}) before printing ${pattern}:\n${this.stderr}`));
+        }
       };
-      const timer = setTimeout(() => { done(); reject(new Error(`mcp-remote did not print ${pattern} within ${ms} ms:\n${this.stderr}`)); }, ms);
-      const done = () => { clearTimeout(timer); this.stderrWaiters.delete(check); this.child.off('exit', check); };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`mcp-remote did not print ${pattern} within ${ms} ms:\n${this.stderr}`));
+      }, ms);
+      const done = () => {
+        clearTimeout(timer);
+        this.stderrWaiters.delete(check);
+        this.child.off('exit', check);
+      };
       this.stderrWaiters.add(check);
       this.child.on('exit', check);
       check();
@@ -77,8 +101,15 @@ class McpRemote {
   request(method: string, params: Record<string, unknown> = {}, ms = 10_000): Promise<JsonRpcResponse> {
     const id = this.nextId++;
     return new Promise((resolvePromise, reject) => {
-      const timer = setTimeout(() => { this.pending.delete(id); reject(new Error(`no answer to ${method} within ${ms} ms:\n${this.stderr}`)); }, ms);
-      this.pending.set(id, (message) => { clearTimeout(timer); this.pending.delete(id); resolvePromise(message); });
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`no answer to ${method} within ${ms} ms:\n${this.stderr}`));
+      }, ms);
+      this.pending.set(id, (message) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        resolvePromise(message);
+      });
       this.child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
     });
   }
@@ -97,9 +128,18 @@ class McpRemote {
   }
 }
 
-interface LogLine { event?: string; msg?: string; [key: string]: unknown }
+interface LogLine {
+  event?: string;
+  msg?: string;
+  [key: string]: unknown;
+}
 
-interface WireRecord { method: string; path: string; status?: number; body?: string }
+interface WireRecord {
+  method: string;
+  path: string;
+  status?: number;
+  body?: string;
+}
 
 /**
  * Records every request the gateway's HTTP server receives (path without the query, status, and
@@ -119,7 +159,9 @@ function tapRequests(server: Server): WireRecord[] {
         return emit(event, ...args);
       }) as typeof req.emit;
     }
-    res.once('finish', () => { record.status = res.statusCode; });
+    res.once('finish', () => {
+      record.status = res.statusCode;
+    });
   });
   return seen;
 }
@@ -132,10 +174,22 @@ describe('mcp-remote (stdio ⇄ Streamable HTTP + OAuth) through the gateway', {
   let serverUrl: string;
   let wire: WireRecord[];
   const processes: McpRemote[] = [];
-  const events = (event: string): LogLine[] => gw.logs.lines.map((line) => JSON.parse(line) as LogLine).filter((line) => line.event === event);
-  const oauthRequests = (records: WireRecord[]) => records.filter((r) => !r.path.startsWith('/mcp/') && !r.path.startsWith('/interaction/') && !r.path.startsWith('/static/') && r.path !== '/favicon.ico');
-  const rpcMethod = (r: WireRecord) => { try { return ` ${(JSON.parse(r.body ?? '') as { method?: string }).method ?? 'response'}`; } catch { return ''; } };
-  const summary = (records: WireRecord[]) => records.map((r) => `${r.method} ${r.path}${r.path.startsWith('/mcp/') ? rpcMethod(r) : ''} ${r.status ?? '(stream)'}`);
+  const events = (event: string): LogLine[] =>
+    gw.logs.lines.map((line) => JSON.parse(line) as LogLine).filter((line) => line.event === event);
+  const oauthRequests = (records: WireRecord[]) =>
+    records.filter(
+      (r) =>
+        !r.path.startsWith('/mcp/') && !r.path.startsWith('/interaction/') && !r.path.startsWith('/static/') && r.path !== '/favicon.ico',
+    );
+  const rpcMethod = (r: WireRecord) => {
+    try {
+      return ` ${(JSON.parse(r.body ?? '') as { method?: string }).method ?? 'response'}`;
+    } catch {
+      return '';
+    }
+  };
+  const summary = (records: WireRecord[]) =>
+    records.map((r) => `${r.method} ${r.path}${r.path.startsWith('/mcp/') ? rpcMethod(r) : ''} ${r.status ?? '(stream)'}`);
   const form = (record: WireRecord | undefined) => new URLSearchParams(record?.body ?? '');
 
   function startMcpRemote(): McpRemote {
@@ -146,7 +200,11 @@ describe('mcp-remote (stdio ⇄ Streamable HTTP + OAuth) through the gateway', {
 
   /** The host's side of the MCP conversation, over mcp-remote's stdin/stdout. */
   async function useTools(remote: McpRemote): Promise<void> {
-    const init = await remote.request('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-remote-test-host', version: '1.0.0' } });
+    const init = await remote.request('initialize', {
+      protocolVersion: '2025-06-18',
+      capabilities: {},
+      clientInfo: { name: 'mcp-remote-test-host', version: '1.0.0' },
+    });
     assert.equal(init.error, undefined, JSON.stringify(init.error));
     assert.equal((init.result!.serverInfo as { name: string }).name, 'gateway-demo');
     remote.notify('notifications/initialized');
@@ -166,7 +224,8 @@ describe('mcp-remote (stdio ⇄ Streamable HTTP + OAuth) through the gateway', {
     assert.ok(file, `mcp-remote stored no tokens in ${dir}`);
     return join(dir, file);
   }
-  const storedTokens = (): { access_token: string; refresh_token: string; expires_at?: number } => JSON.parse(readFileSync(tokensFile(), 'utf8'));
+  const storedTokens = (): { access_token: string; refresh_token: string; expires_at?: number } =>
+    JSON.parse(readFileSync(tokensFile(), 'utf8'));
 
   before(async () => {
     configDir = mkdtempSync(join(tmpdir(), 'mcp-remote-'));
@@ -189,13 +248,20 @@ describe('mcp-remote (stdio ⇄ Streamable HTTP + OAuth) through the gateway', {
     assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
     assert.equal(authorize.searchParams.get('redirect_uri'), `http://localhost:${callbackPort}/oauth/callback`);
     assert.equal(authorize.searchParams.get('resource'), serverUrl);
-    t.diagnostic(`authorization request: ${[...authorize.searchParams].filter(([key]) => !['state', 'code_challenge'].includes(key)).map(([key, value]) => `${key}=${value}`).join(' ')}`);
+    t.diagnostic(
+      `authorization request: ${[...authorize.searchParams]
+        .filter(([key]) => !['state', 'code_challenge'].includes(key))
+        .map(([key, value]) => `${key}=${value}`)
+        .join(' ')}`,
+    );
 
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
       // Nothing is intercepted: the browser is redirected to mcp-remote's callback server.
-      const callback = page.waitForResponse((response) => response.url().startsWith(`http://localhost:${callbackPort}/oauth/callback?`), { timeout: 15_000 });
+      const callback = page.waitForResponse((response) => response.url().startsWith(`http://localhost:${callbackPort}/oauth/callback?`), {
+        timeout: 15_000,
+      });
       await page.goto(authUrl!);
       await signInAndApprove(page, ALICE);
       const landed = await callback;
@@ -218,10 +284,18 @@ describe('mcp-remote (stdio ⇄ Streamable HTTP + OAuth) through the gateway', {
     t.diagnostic(`MCP requests: ${summary(wire.filter((r) => r.path.startsWith('/mcp/'))).join(' | ')}`);
     const registration = wire.find((r) => r.method === 'POST' && r.path === '/register');
     t.diagnostic(`registration body: ${registration?.body}`);
-    assert.deepEqual(wire[0], { method: 'GET', path: '/mcp/demo', status: 401 }, 'it starts with an unauthenticated MCP request and gets the challenge');
+    assert.deepEqual(
+      wire[0],
+      { method: 'GET', path: '/mcp/demo', status: 401 },
+      'it starts with an unauthenticated MCP request and gets the challenge',
+    );
     assert.ok(summary(oauth).includes('GET /.well-known/oauth-protected-resource/mcp/demo 200'));
     assert.ok(summary(oauth).includes('GET /.well-known/oauth-authorization-server 200'));
-    assert.deepEqual(oauth.filter((r) => r.status! >= 400), [], 'no discovery or OAuth request was refused');
+    assert.deepEqual(
+      oauth.filter((r) => r.status! >= 400),
+      [],
+      'no discovery or OAuth request was refused',
+    );
     assert.equal(registration?.status, 201);
     const registered = JSON.parse(registration.body!) as Record<string, unknown>;
     assert.deepEqual(registered.redirect_uris, [`http://localhost:${callbackPort}/oauth/callback`]);
@@ -231,7 +305,10 @@ describe('mcp-remote (stdio ⇄ Streamable HTTP + OAuth) through the gateway', {
     assert.equal(form(tokenRequests[0]).get('grant_type'), 'authorization_code');
     assert.ok(form(tokenRequests[0]).get('code_verifier'), 'PKCE verifier sent');
     assert.equal(form(tokenRequests[0]).get('resource'), serverUrl);
-    assert.ok(wire.some((r) => r.method === 'POST' && r.path === '/mcp/demo' && r.status === 200), 'authorized MCP requests went through');
+    assert.ok(
+      wire.some((r) => r.method === 'POST' && r.path === '/mcp/demo' && r.status === 200),
+      'authorized MCP requests went through',
+    );
 
     // What the gateway logged about it.
     const [client] = events('register');
@@ -244,21 +321,34 @@ describe('mcp-remote (stdio ⇄ Streamable HTTP + OAuth) through the gateway', {
     assert.equal(issued[0]!.clientId, client.clientId);
     assert.equal(issued[0]!.refreshToken, true);
     t.diagnostic(`token issued: scope=${issued[0]!.scope} expires_in=${issued[0]!.expiresIn}`);
-    for (const refused of ['register.error', 'authorize.error', 'token.error', 'mcp.token_refused']) assert.deepEqual(events(refused), [], refused);
+    for (const refused of ['register.error', 'authorize.error', 'token.error', 'mcp.token_refused'])
+      assert.deepEqual(events(refused), [], refused);
     assert.ok(storedTokens().refresh_token, 'mcp-remote stored a refresh token');
   });
 
-  it('second run with the same config directory: stored tokens, no browser, no token request', async (t) => {
+  /** Runs mcp-remote again on the same config directory, uses the tools, and checks it opened no browser. */
+  async function runAgainWithoutBrowser(): Promise<{ remote: McpRemote; requests: WireRecord[] }> {
     const from = wire.length;
     const remote = startMcpRemote();
     await remote.waitForStderr(/Local STDIO server running/);
     await useTools(remote);
     await remote.close();
     assert.doesNotMatch(remote.stderr, AUTH_URL);
-    assert.deepEqual(summary(oauthRequests(wire.slice(from))).filter((line) => /\/(register|token|authorize)\b/.test(line)), []);
-    t.diagnostic(`requests: ${summary(wire.slice(from)).join(' | ')}`);
+    return { remote, requests: wire.slice(from) };
+  }
+
+  it('second run with the same config directory: stored tokens, no browser, no token request', async (t) => {
+    const { requests } = await runAgainWithoutBrowser();
+    assert.deepEqual(
+      summary(oauthRequests(requests)).filter((line) => /\/(register|token|authorize)\b/.test(line)),
+      [],
+    );
+    t.diagnostic(`requests: ${summary(requests).join(' | ')}`);
     // The one refusal is its unauthenticated probe for the challenge; every request with the stored token passes.
-    assert.deepEqual(wire.slice(from).filter((r) => (r.status ?? 0) >= 400).map((r) => `${r.method} ${r.path} ${r.status}`), ['GET /mcp/demo 401']);
+    assert.deepEqual(
+      requests.filter((r) => (r.status ?? 0) >= 400).map((r) => `${r.method} ${r.path} ${r.status}`),
+      ['GET /mcp/demo 401'],
+    );
     assert.deepEqual(events('mcp.token_refused'), []);
     assert.equal(events('token.issued').length, 1);
   });
@@ -267,13 +357,7 @@ describe('mcp-remote (stdio ⇄ Streamable HTTP + OAuth) through the gateway', {
     // Stands in for an hour passing: mcp-remote refreshes a token within 60 s of the expiry it recorded.
     const stale = storedTokens();
     writeFileSync(tokensFile(), JSON.stringify({ ...stale, expires_at: Date.now() + 1_000 }));
-    const from = wire.length;
-    const remote = startMcpRemote();
-    await remote.waitForStderr(/Local STDIO server running/);
-    await useTools(remote);
-    await remote.close();
-    assert.doesNotMatch(remote.stderr, AUTH_URL);
-    const later = wire.slice(from);
+    const { remote, requests: later } = await runAgainWithoutBrowser();
     t.diagnostic(`OAuth requests: ${summary(oauthRequests(later)).join(' | ')}`);
     const tokenRequests = later.filter((r) => r.path === '/token');
     assert.equal(tokenRequests.length, 1, remote.stderr);
@@ -294,11 +378,19 @@ describe('mcp-remote (stdio ⇄ Streamable HTTP + OAuth) through the gateway', {
 /** Node 22 and the Inspector's launcher, fetched by npx (cached after the first run). */
 function resolveInspector(): Promise<{ node: string; launcher: string }> {
   return new Promise((resolvePromise, reject) => {
-    execFile('npx', ['-y', '-p', 'node@22', '-p', INSPECTOR_PACKAGE, '-c', 'command -v node; command -v inspector'], { timeout: 180_000 }, (error, stdout, stderr) => {
-      if (error) { reject(new Error(`npx could not provide ${INSPECTOR_PACKAGE} with Node 22: ${error.message}\n${stderr}`)); return; }
-      const [node, inspector] = stdout.trim().split('\n');
-      resolvePromise({ node: node!, launcher: realpathSync(inspector!) });
-    });
+    execFile(
+      'npx',
+      ['-y', '-p', 'node@22', '-p', INSPECTOR_PACKAGE, '-c', 'command -v node; command -v inspector'],
+      { timeout: 180_000 },
+      (error, stdout, stderr) => {
+        if (error) {
+          reject(new Error(`npx could not provide ${INSPECTOR_PACKAGE} with Node 22: ${error.message}\n${stderr}`));
+          return;
+        }
+        const [node, inspector] = stdout.trim().split('\n');
+        resolvePromise({ node: node!, launcher: realpathSync(inspector!) });
+      },
+    );
   });
 }
 
@@ -310,28 +402,63 @@ describe(`MCP Inspector CLI (${INSPECTOR_PACKAGE} --cli) through the gateway`, {
   let inspector: { node: string; launcher: string };
   let wire: WireRecord[];
   const children = new Set<ChildProcess>();
-  const events = (event: string): LogLine[] => gw.logs.lines.map((line) => JSON.parse(line) as LogLine).filter((line) => line.event === event);
+  const events = (event: string): LogLine[] =>
+    gw.logs.lines.map((line) => JSON.parse(line) as LogLine).filter((line) => line.event === event);
 
   /** One `inspector --cli` command; resolves when it exits. `onStderr` sees stderr as it grows. */
-  function runInspector(args: string[], onStderr?: (stderr: string) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(inspector.node, [inspector.launcher, '--cli', `${gw.url}/mcp/demo`, '--transport', 'http', '--callback-url', callbackUrl, '--format', 'json', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // HOME: its catalog, OAuth state and secrets file go to a temporary directory, never ~/.mcp-inspector.
-      // MCP_AUTO_OPEN_ENABLED=true: without a TTY the CLI refuses interactive OAuth unless told to open a
-      // browser; BROWSER=true makes that "browser" a no-op, and the URL it prints is what Chromium visits.
-      env: { ...process.env, HOME: home, MCP_INSPECTOR_SECRET_STORE: 'file', MCP_AUTO_OPEN_ENABLED: 'true', BROWSER: 'true', DISPLAY: '', WAYLAND_DISPLAY: '', NO_COLOR: '1' },
-    });
+  function runInspector(
+    args: string[],
+    onStderr?: (stderr: string) => void,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(
+      inspector.node,
+      [
+        inspector.launcher,
+        '--cli',
+        `${gw.url}/mcp/demo`,
+        '--transport',
+        'http',
+        '--callback-url',
+        callbackUrl,
+        '--format',
+        'json',
+        ...args,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // HOME: its catalog, OAuth state and secrets file go to a temporary directory, never ~/.mcp-inspector.
+        // MCP_AUTO_OPEN_ENABLED=true: without a TTY the CLI refuses interactive OAuth unless told to open a
+        // browser; BROWSER=true makes that "browser" a no-op, and the URL it prints is what Chromium visits.
+        env: {
+          ...process.env,
+          HOME: home,
+          MCP_INSPECTOR_SECRET_STORE: 'file',
+          MCP_AUTO_OPEN_ENABLED: 'true',
+          BROWSER: 'true',
+          DISPLAY: '',
+          WAYLAND_DISPLAY: '',
+          NO_COLOR: '1',
+        },
+      },
+    );
     children.add(child);
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (chunk) => { stdout += chunk; });
-    child.stderr!.on('data', (chunk) => { stderr += chunk; onStderr?.(stderr); });
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+      onStderr?.(stderr);
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    return new Promise((resolvePromise) => child.once('exit', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolvePromise({ code, stdout, stderr });
-    }));
+    return new Promise((resolvePromise) =>
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        children.delete(child);
+        resolvePromise({ code, stdout, stderr });
+      }),
+    );
   }
 
   before(async () => {
@@ -371,7 +498,9 @@ describe(`MCP Inspector CLI (${INSPECTOR_PACKAGE} --cli) through the gateway`, {
           assert.equal(new URL(landed.url()).searchParams.get('iss'), gw.url);
         })();
         // A failed sign-in ends the run at once instead of leaving the CLI waiting for its callback.
-        signIn.catch(() => { for (const child of children) child.kill('SIGKILL'); });
+        signIn.catch(() => {
+          for (const child of children) child.kill('SIGKILL');
+        });
       });
       const result = await run;
       assert.ok(signIn, `the Inspector printed no authorization URL:\n${result.stderr}`);
@@ -384,7 +513,12 @@ describe(`MCP Inspector CLI (${INSPECTOR_PACKAGE} --cli) through the gateway`, {
     }
 
     const registration = wire.find((r) => r.method === 'POST' && r.path === '/register');
-    t.diagnostic(`requests: ${wire.filter((r) => !r.path.startsWith('/interaction/') && !r.path.startsWith('/static/')).map((r) => `${r.method} ${r.path} ${r.status ?? '(stream)'}`).join(' | ')}`);
+    t.diagnostic(
+      `requests: ${wire
+        .filter((r) => !r.path.startsWith('/interaction/') && !r.path.startsWith('/static/'))
+        .map((r) => `${r.method} ${r.path} ${r.status ?? '(stream)'}`)
+        .join(' | ')}`,
+    );
     t.diagnostic(`registration body: ${registration?.body}`);
     assert.equal(registration?.status, 201);
     const [client] = events('register');
@@ -396,7 +530,8 @@ describe(`MCP Inspector CLI (${INSPECTOR_PACKAGE} --cli) through the gateway`, {
     const tokenRequest = new URLSearchParams(wire.find((r) => r.path === '/token')?.body ?? '');
     assert.ok(tokenRequest.get('code_verifier'));
     assert.equal(tokenRequest.get('resource'), `${gw.url}/mcp/demo`);
-    for (const refused of ['register.error', 'authorize.error', 'token.error', 'mcp.token_refused']) assert.deepEqual(events(refused), [], refused);
+    for (const refused of ['register.error', 'authorize.error', 'token.error', 'mcp.token_refused'])
+      assert.deepEqual(events(refused), [], refused);
   });
 
   it('tools/call with --stored-auth-only: the stored token, no browser, no token request', async () => {
@@ -405,7 +540,10 @@ describe(`MCP Inspector CLI (${INSPECTOR_PACKAGE} --cli) through the gateway`, {
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(JSON.parse(result.stdout), { result: { content: [{ type: 'text', text: '42' }] } });
     assert.doesNotMatch(result.stderr, /Please navigate to/);
-    assert.deepEqual(wire.slice(from).filter((r) => ['/register', '/token', '/authorize'].includes(r.path)), []);
+    assert.deepEqual(
+      wire.slice(from).filter((r) => ['/register', '/token', '/authorize'].includes(r.path)),
+      [],
+    );
     assert.equal(events('token.issued').length, 1);
     assert.deepEqual(events('mcp.token_refused'), []);
   });

@@ -9,9 +9,10 @@ import { authorizeWithPassword, HttpBrowser, interactionAction } from './helpers
 import { McpTestClient } from './helpers/mcp-client.js';
 import { authorizeUrl, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { countOf, untilRunningMoreThan } from './helpers/bridge-fixture.js';
+import { waitFor } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 
 /** The value of one series in Prometheus text, or undefined when it is absent. */
@@ -39,8 +40,12 @@ function labelValues(text: string, name: string, label: string): Set<string> {
 describe('metrics', () => {
   describe('off by default', () => {
     let gw: TestGateway;
-    before(async () => { gw = await startTestGateway(); });
-    after(async () => { await gw.close(); });
+    before(async () => {
+      gw = await startTestGateway();
+    });
+    after(async () => {
+      await gw.close();
+    });
 
     it('has no /metrics at all', async () => {
       assert.equal(gw.running.gateway.metrics, undefined);
@@ -72,21 +77,33 @@ describe('metrics', () => {
       const address = gw.running.gateway.metricsAddress!;
       metricsUrl = `http://127.0.0.1:${address.port}/metrics`;
       const resource = `${gw.url}/mcp/tools`;
-      client = await registerClient(gw.url, { redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'none' });
+      client = await registerClient(gw.url, {
+        redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+        token_endpoint_auth_method: 'none',
+      });
       const { verifier, challenge } = pkcePair();
       // One wrong password first, then the right one.
       const browser = new HttpBrowser(gw.url);
       const page = await browser.follow(authorizeUrl(gw.url, { client, challenge, method: 'S256', resource }));
-      const refused = await browser.submit(page.url, page.page!, interactionAction(page.page!, 'login'), { email: ALICE.email, password: 'wrong password' });
+      const refused = await browser.submit(page.url, page.page!, interactionAction(page.page!, 'login'), {
+        email: ALICE.email,
+        password: 'wrong password',
+      });
       assert.equal(refused.response?.status, 401);
-      const landed = await authorizeWithPassword(new HttpBrowser(gw.url), authorizeUrl(gw.url, { client, challenge, method: 'S256', resource }), ALICE);
+      const landed = await authorizeWithPassword(
+        new HttpBrowser(gw.url),
+        authorizeUrl(gw.url, { client, challenge, method: 'S256', resource }),
+        ALICE,
+      );
       const tokens = await exchangeCode(gw.url, client, landed.searchParams.get('code')!, verifier);
       const refreshed = await refresh(gw.url, client, tokens.body.refresh_token!);
       assert.equal(refreshed.status, 200);
       accessToken = refreshed.body.access_token!;
       refreshToken = refreshed.body.refresh_token!;
     });
-    after(async () => { await gw.close(); });
+    after(async () => {
+      await gw.close();
+    });
 
     it('serves only GET /metrics there, and nothing on the main port', async () => {
       const main = await fetch(`${gw.url}/metrics`);
@@ -111,20 +128,28 @@ describe('metrics', () => {
       assert.ok(unknown.error || unknown.result?.isError, 'an unknown tool fails');
       const timedOut = await mcp.callTool('hang');
       assert.equal(timedOut.error?.code, -32001);
-      // A cancelled call gets no answer; the client drops its request, as SDK clients do.
+      // A cancelled call gets no answer; the client drops its request, as SDK clients do. Once the
+      // timed-out call has been cancelled in the process too, the next one to run there is this one.
+      await waitFor(async () => (await countOf(mcp, 'running_count')) === 0, { message: 'the timed-out call to be cancelled' });
       const abort = new AbortController();
-      const pending = fetch(mcp.endpoint, { method: 'POST', headers: mcp.headers(), body: JSON.stringify({ jsonrpc: '2.0', id: 'cancel-me', method: 'tools/call', params: { name: 'hang', arguments: {} } }), signal: abort.signal });
+      const pending = fetch(mcp.endpoint, {
+        method: 'POST',
+        headers: mcp.headers(),
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'cancel-me', method: 'tools/call', params: { name: 'hang', arguments: {} } }),
+        signal: abort.signal,
+      });
       void pending.catch(() => {});
-      await sleep(150);
+      await untilRunningMoreThan(mcp, 0);
       await mcp.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'cancel-me', reason: 'test' } });
       abort.abort();
       const crashed = await mcp.callTool('crash');
       assert.match(crashed.error?.message ?? '', /stopped unexpectedly/);
       assert.ok((await mcp.callTool('whoami')).result, 'restarted');
-      await sleep(100);
 
-      const text = await scrape();
+      let text = '';
       const calls = (tool: string, outcome: string) => sample(text, METRIC_NAMES.toolCalls, { server: 'tools', tool, outcome });
+      const recorded = async () => ((text = await scrape()), calls('whoami', 'ok') === 1 && calls('hang', 'cancelled') === 1);
+      await waitFor(recorded, { message: () => `the calls to be counted:\n${text}` });
       assert.equal(calls('echo', 'ok'), 3);
       assert.equal(calls('slow_echo', 'ok'), 1);
       assert.equal(calls('other', 'error'), 1, 'a tool name the server never offered is not a label');
@@ -132,14 +157,18 @@ describe('metrics', () => {
       assert.equal(calls('hang', 'cancelled'), 1);
       assert.equal(calls('crash', 'crashed'), 1);
       assert.equal(calls('whoami', 'ok'), 1);
-      const bucket = (le: string) => sample(text, `${METRIC_NAMES.toolCallDuration}_bucket`, { server: 'tools', tool: 'slow_echo', outcome: 'ok', le });
+      const bucket = (le: string) =>
+        sample(text, `${METRIC_NAMES.toolCallDuration}_bucket`, { server: 'tools', tool: 'slow_echo', outcome: 'ok', le });
       assert.equal(bucket('0.1'), 0, 'a 120 ms call is not under 100 ms');
       assert.equal(bucket('0.25'), 1);
       assert.equal(bucket('+Inf'), 1);
       const sum = sample(text, `${METRIC_NAMES.toolCallDuration}_sum`, { server: 'tools', tool: 'slow_echo', outcome: 'ok' })!;
       assert.ok(sum >= 0.12 && sum < 1, `slow_echo took ${sum}s`);
       assert.equal(sample(text, `${METRIC_NAMES.toolCallDuration}_count`, { server: 'tools', tool: 'hang', outcome: 'timeout' }), 1);
-      assert.ok(sample(text, `${METRIC_NAMES.toolCallDuration}_sum`, { server: 'tools', tool: 'hang', outcome: 'timeout' })! >= 0.95, 'a timeout takes callTimeout');
+      assert.ok(
+        sample(text, `${METRIC_NAMES.toolCallDuration}_sum`, { server: 'tools', tool: 'hang', outcome: 'timeout' })! >= 0.95,
+        'a timeout takes callTimeout',
+      );
       assert.equal(sample(text, METRIC_NAMES.stdioRestarts, { server: 'tools' }), 1);
       assert.equal(sample(text, METRIC_NAMES.sessions, { server: 'tools' }), 1);
       assert.equal(sample(text, METRIC_NAMES.stdioProcesses, { server: 'tools' }), 1);
@@ -149,7 +178,8 @@ describe('metrics', () => {
 
     it('counts requests by a fixed set of routes and status, never raw paths', async () => {
       const text = await scrape();
-      const requests = (route: string, method: string, status: string) => sample(text, METRIC_NAMES.httpRequests, { route, method, status });
+      const requests = (route: string, method: string, status: string) =>
+        sample(text, METRIC_NAMES.httpRequests, { route, method, status });
       assert.equal(requests('/token', 'POST', '200'), 2);
       assert.equal(requests('/register', 'POST', '201'), 1);
       assert.equal(requests('/interaction/:uid/login', 'POST', '401'), 1);
@@ -162,7 +192,8 @@ describe('metrics', () => {
 
     it('counts tokens issued and refreshed, revoked grants and sign-ins', async () => {
       const revoked = await fetch(`${gw.url}/revoke`, {
-        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token', client_id: client.client_id }),
       });
       assert.equal(revoked.status, 200);
@@ -184,10 +215,16 @@ describe('metrics', () => {
         startTestGateway({ metrics: { token: METRICS_TOKEN } }),
       ]);
     });
-    after(async () => { await Promise.all([gw.close(), other.close()]); });
+    after(async () => {
+      await Promise.all([gw.close(), other.close()]);
+    });
 
     it('answers 401 without the token or with another, 200 with it', async () => {
-      const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong-token-0123456789abcdef' }, { authorization: `Basic ${Buffer.from(`x:${METRICS_TOKEN}`).toString('base64')}` }];
+      const attempts: Array<Record<string, string>> = [
+        {},
+        { authorization: 'Bearer wrong-token-0123456789abcdef' },
+        { authorization: `Basic ${Buffer.from(`x:${METRICS_TOKEN}`).toString('base64')}` },
+      ];
       for (const headers of attempts) {
         const response = await fetch(`${gw.url}/metrics`, { headers });
         assert.equal(response.status, 401);
@@ -199,9 +236,10 @@ describe('metrics', () => {
       assert.match(await response.text(), /# TYPE mcpgw_tokens_issued_total counter/);
     });
 
-    it('keeps each gateway\'s series apart in one process (a registry per gateway)', async () => {
+    it("keeps each gateway's series apart in one process (a registry per gateway)", async () => {
       await obtainTokens(gw.url, 'demo', BOB);
-      const read = async (target: TestGateway) => (await fetch(`${target.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+      const read = async (target: TestGateway) =>
+        (await fetch(`${target.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
       assert.equal(sample(await read(gw), METRIC_NAMES.tokensIssued, { grant_type: 'authorization_code' }), 1);
       assert.equal(sample(await read(other), METRIC_NAMES.tokensIssued, { grant_type: 'authorization_code' }), undefined);
     });

@@ -10,17 +10,25 @@ function recordConnections(): { seen: string[]; stop(): void } {
   const original = Socket.prototype.connect;
   Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
     const first = args[0] as { host?: string; port?: number; path?: string } | number | unknown[];
-    const options = Array.isArray(first) ? first[0] as { host?: string; port?: number } : first;
+    const options = Array.isArray(first) ? (first[0] as { host?: string; port?: number }) : first;
     if (typeof options === 'object' && options) seen.push(`${options.host ?? 'localhost'}:${options.port}`);
     else if (typeof options === 'number') seen.push(`${typeof args[1] === 'string' ? args[1] : 'localhost'}:${options}`);
     return (original as (...a: unknown[]) => Socket).apply(this, args);
   } as typeof original;
-  return { seen, stop: () => { Socket.prototype.connect = original; } };
+  return {
+    seen,
+    stop: () => {
+      Socket.prototype.connect = original;
+    },
+  };
 }
 
 async function listen(port: number, host: string): Promise<{ server: Server; port: number; connections: () => number } | undefined> {
   let connections = 0;
-  const server = createServer((socket) => { connections++; socket.destroy(); });
+  const server = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -51,14 +59,22 @@ describe('outbound fetches driven by a client_id URL (default fetch, no test sea
   it('refuses loopback client_id URLs in every spelling without opening a connection', async () => {
     const port = listener.port;
     const ids = [
-      `https://127.0.0.1:${port}/x`, `https://localhost:${port}/x`, `https://[::ffff:127.0.0.1]:${port}/x`,
-      'https://2130706433/', 'https://127.1/', 'https://0x7f.0.0.1/x', 'https://[::1]/x', 'https://localhost/x',
+      `https://127.0.0.1:${port}/x`,
+      `https://localhost:${port}/x`,
+      `https://[::ffff:127.0.0.1]:${port}/x`,
+      'https://2130706433/',
+      'https://127.1/',
+      'https://0x7f.0.0.1/x',
+      'https://[::1]/x',
+      'https://localhost/x',
     ];
     const recorder = recordConnections();
     try {
       for (const id of ids) {
         const client = { client_id: id, redirect_uris: ['https://tools.example.org/callback'], token_endpoint_auth_method: 'none' };
-        const response = await fetch(authorizeUrl(gw.url, { client, challenge: pkcePair().challenge, method: 'S256' }), { redirect: 'manual' });
+        const response = await fetch(authorizeUrl(gw.url, { client, challenge: pkcePair().challenge, method: 'S256' }), {
+          redirect: 'manual',
+        });
         assert.equal(response.status, 400, `${id}: ${response.status}`);
         await response.text();
       }
@@ -96,7 +112,10 @@ describe('outbound fetches driven by a client_id URL (default fetch, no test sea
       recorder.stop();
     }
     const gatewayPort = new URL(gw.url).port;
-    assert.deepEqual(recorder.seen.filter((target) => !target.endsWith(`:${gatewayPort}`)), []);
+    assert.deepEqual(
+      recorder.seen.filter((target) => !target.endsWith(`:${gatewayPort}`)),
+      [],
+    );
     const accepted = await register(gw.url, { ...base, jwks_uri: 'https://8.8.8.8/jwks' });
     assert.equal(accepted.status, 201, JSON.stringify(accepted.body));
   });

@@ -6,29 +6,16 @@ import { clientIp } from '../src/http/rate-limit.js';
 import { METRIC_NAMES } from '../src/observability/metrics.js';
 import { ALICE, BOB, startTestGateway, testConfigJson, type TestGateway } from './helpers/gateway.js';
 import { startFakeGithub } from './helpers/fake-identity-providers.js';
-import { authorizeWithPassword, HttpBrowser, interactionAction } from './helpers/http-browser.js';
+import { authorizeWithPassword, ForwardedBrowser, interactionAction } from './helpers/http-browser.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { authorizeUrl, pkcePair, type RegisteredClient } from './helpers/oauth-client.js';
 import { freePort } from './helpers/ports.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { waitOutRetryAfter } from './helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const METRICS_TOKEN = 'rate-limit-test-metrics-token';
 const WINDOW = '2s';
-
-/** An HttpBrowser whose every request arrives through the (trusted, loopback) proxy from `ip`. */
-class ForwardedBrowser extends HttpBrowser {
-  constructor(origin: string, private readonly ip: string) {
-    super(origin);
-  }
-
-  override request(url: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    headers.set('x-forwarded-for', this.ip);
-    return super.request(url, { ...init, headers });
-  }
-}
 
 function register(gw: TestGateway, ip: string, origin?: string): Promise<Response> {
   return fetch(`${gw.url}/register`, {
@@ -49,8 +36,18 @@ async function registeredFrom(gw: TestGateway, ip: string): Promise<RegisteredCl
 function tokenRequest(url: string, ip?: string, origin?: string): Promise<Response> {
   return fetch(`${url}/token`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(ip ? { 'x-forwarded-for': ip } : {}), ...(origin ? { origin } : {}) },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code: 'nothing', code_verifier: 'x'.repeat(43), client_id: 'no-such-client', redirect_uri: 'https://claude.ai/api/mcp/auth_callback' }),
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(ip ? { 'x-forwarded-for': ip } : {}),
+      ...(origin ? { origin } : {}),
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: 'nothing',
+      code_verifier: 'x'.repeat(43),
+      client_id: 'no-such-client',
+      redirect_uri: 'https://claude.ai/api/mcp/auth_callback',
+    }),
   });
 }
 
@@ -65,7 +62,8 @@ async function expect429(response: Response): Promise<{ retryAfter: number; body
 describe('rate limits', () => {
   let gw: TestGateway;
   let github: Awaited<ReturnType<typeof startFakeGithub>>;
-  const auditEvents = (event: string) => gw.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.event === event);
+  const auditEvents = (event: string) =>
+    gw.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.event === event);
 
   before(async () => {
     github = await startFakeGithub('gh-client', 'gh-secret');
@@ -99,7 +97,7 @@ describe('rate limits', () => {
     assert.deepEqual(Object.keys(JSON.parse(body)).sort(), ['error', 'error_description', 'retry_after']);
     assert.equal(JSON.parse(body).error, 'rate_limited');
     assert.equal((await register(gw, '203.0.113.2')).status, 201, 'another address is not affected');
-    await sleep(retryAfter * 1000 + 100);
+    await waitOutRetryAfter(retryAfter);
     assert.equal((await register(gw, '203.0.113.1')).status, 201, 'the window has passed');
     const logged = auditEvents('rate_limited').find((line) => line.limit === 'register');
     assert.equal(logged?.audit, true);
@@ -117,7 +115,7 @@ describe('rate limits', () => {
     const other = await tokenRequest(gw.url, '203.0.113.4');
     assert.equal(other.status, 401, 'another address reaches the token endpoint (and is refused for its made-up client)');
     assert.equal(((await other.json()) as { error: string }).error, 'invalid_client');
-    await sleep(retryAfter * 1000 + 100);
+    await waitOutRetryAfter(retryAfter);
     assert.notEqual((await tokenRequest(gw.url, '203.0.113.3')).status, 429);
   });
 
@@ -127,10 +125,16 @@ describe('rate limits', () => {
     const guesser = new ForwardedBrowser(gw.url, '198.51.100.7');
     let step = await guesser.follow(url());
     for (let i = 0; i < 3; i++) {
-      step = await guesser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: 'nobody@example.com', password: `guess ${i}` });
+      step = await guesser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), {
+        email: 'nobody@example.com',
+        password: `guess ${i}`,
+      });
       assert.equal(step.response?.status, 401);
     }
-    const limited = await guesser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), { email: 'nobody@example.com', password: 'guess 3' });
+    const limited = await guesser.submit(step.url, step.page!, interactionAction(step.page!, 'login'), {
+      email: 'nobody@example.com',
+      password: 'guess 3',
+    });
     assert.equal(limited.response?.status, 429);
     const retryAfter = Number(limited.response?.headers.get('retry-after'));
     assert.ok(retryAfter >= 1 && retryAfter <= 2);
@@ -144,7 +148,7 @@ describe('rate limits', () => {
 
     const landed = await authorizeWithPassword(new ForwardedBrowser(gw.url, '198.51.100.8'), url(), ALICE);
     assert.ok(landed.searchParams.get('code'), 'another address signs in');
-    await sleep(retryAfter * 1000 + 100);
+    await waitOutRetryAfter(retryAfter);
     const again = await authorizeWithPassword(new ForwardedBrowser(gw.url, '198.51.100.7'), url(), ALICE);
     assert.ok(again.searchParams.get('code'), 'the window has passed');
   });
@@ -152,9 +156,14 @@ describe('rate limits', () => {
   it('counts upstream sign-in starts in the same per-IP login limit', async () => {
     const client = await registeredFrom(gw, '198.51.100.90');
     const browser = new ForwardedBrowser(gw.url, '198.51.100.9');
-    const chooser = await browser.follow(authorizeUrl(gw.url, { client, challenge: pkcePair().challenge, method: 'S256', resource: `${gw.url}/mcp/demo` }));
+    const chooser = await browser.follow(
+      authorizeUrl(gw.url, { client, challenge: pkcePair().challenge, method: 'S256', resource: `${gw.url}/mcp/demo` }),
+    );
     const start = /href="(\/interaction\/[^"]+\/upstream\/github)"/.exec(chooser.page!)![1]!;
-    const failed = await browser.submit(chooser.url, chooser.page!, interactionAction(chooser.page!, 'login'), { email: 'nobody@example.com', password: 'guess' });
+    const failed = await browser.submit(chooser.url, chooser.page!, interactionAction(chooser.page!, 'login'), {
+      email: 'nobody@example.com',
+      password: 'guess',
+    });
     assert.equal(failed.response?.status, 401);
     for (let i = 0; i < 2; i++) {
       const response = await browser.request(`${gw.url}${start}`);
@@ -177,7 +186,11 @@ describe('rate limits', () => {
     assert.equal(refused.status, 429);
     const retryAfter = Number(refused.headers.get('retry-after'));
     assert.ok(retryAfter >= 1 && retryAfter <= 2, `Retry-After ${retryAfter}`);
-    const error = refused.messages[0] as { jsonrpc: string; id: null; error: { code: number; message: string; data: { retryAfter: number } } };
+    const error = refused.messages[0] as {
+      jsonrpc: string;
+      id: null;
+      error: { code: number; message: string; data: { retryAfter: number } };
+    };
     assert.equal(error.jsonrpc, '2.0');
     assert.equal(error.id, null);
     assert.equal(error.error.code, -32029);
@@ -190,20 +203,30 @@ describe('rate limits', () => {
     const other = new McpTestClient(`${gw.url}/mcp/demo`, bob.access_token);
     await other.initialize();
     assert.ok((await other.request('tools/list')).result, 'another person is not affected');
-    await sleep(retryAfter * 1000 + 100);
+    await waitOutRetryAfter(retryAfter);
     assert.ok((await mcp.request('tools/list')).result, 'the window has passed');
 
     const metrics = await (await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-    for (const limit of ['login', 'register', 'token', 'mcp']) assert.match(metrics, new RegExp(`^${METRIC_NAMES.rateLimited}\\{limit="${limit}"\\} [1-9]`, 'm'));
+    for (const limit of ['login', 'register', 'token', 'mcp'])
+      assert.match(metrics, new RegExp(`^${METRIC_NAMES.rateLimited}\\{limit="${limit}"\\} [1-9]`, 'm'));
   });
 
   it('takes the client IP like Express does with trustProxy', () => {
-    const req = (remoteAddress: string, forwarded?: string) => ({ socket: { remoteAddress }, headers: forwarded ? { 'x-forwarded-for': forwarded } : {} }) as unknown as IncomingMessage;
+    const req = (remoteAddress: string, forwarded?: string) =>
+      ({ socket: { remoteAddress }, headers: forwarded ? { 'x-forwarded-for': forwarded } : {} }) as unknown as IncomingMessage;
     assert.equal(clientIp(req('127.0.0.1', '203.0.113.9'), false), '127.0.0.1', 'without trustProxy the header is ignored');
     assert.equal(clientIp(req('127.0.0.1', '203.0.113.9'), true), '203.0.113.9');
-    assert.equal(clientIp(req('127.0.0.1', '1.2.3.4, 203.0.113.9, 10.0.0.7'), true), '203.0.113.9', 'the nearest hop that is not a trusted proxy');
+    assert.equal(
+      clientIp(req('127.0.0.1', '1.2.3.4, 203.0.113.9, 10.0.0.7'), true),
+      '203.0.113.9',
+      'the nearest hop that is not a trusted proxy',
+    );
     assert.equal(clientIp(req('::ffff:127.0.0.1', '203.0.113.9'), true), '203.0.113.9');
-    assert.equal(clientIp(req('198.51.100.1', '203.0.113.9'), true), '198.51.100.1', 'a public peer is not a trusted proxy: its header is not believed');
+    assert.equal(
+      clientIp(req('198.51.100.1', '203.0.113.9'), true),
+      '198.51.100.1',
+      'a public peer is not a trusted proxy: its header is not believed',
+    );
     assert.equal(clientIp(req('10.1.2.3', '192.168.1.1, fe80::1'), true), '192.168.1.1', 'all trusted: the farthest hop');
     assert.equal(clientIp(req('127.0.0.1'), true), '127.0.0.1');
   });
@@ -216,7 +239,11 @@ describe('rate limits on Redis', () => {
   let bDirect: string;
   before(async () => {
     redis = await startRedis();
-    const shared = { storage: redis.url, trustProxy: true, rateLimits: { token: { limit: 3, window: '5s' }, mcp: { limit: 4, window: '5s' } } };
+    const shared = {
+      storage: redis.url,
+      trustProxy: true,
+      rateLimits: { token: { limit: 3, window: '5s' }, mcp: { limit: 4, window: '5s' } },
+    };
     a = await startTestGateway(shared);
     // Replicas behind one load balancer: one publicUrl (so tokens work on both), two addresses.
     b = await startTestGateway({ ...shared, publicUrl: a.url, listen: { host: '127.0.0.1', port: await freePort() } });
@@ -251,7 +278,10 @@ describe('rate limits on Redis', () => {
     for (const mcp of [onA, onB]) {
       const statuses: number[] = [];
       for (let i = 0; i < 3; i++) statuses.push((await mcp.post({ jsonrpc: '2.0', id: 100 + i, method: 'tools/list' })).status);
-      assert.ok(statuses.filter((status) => status === 200).length <= 1, `at most one request past the shared limit per gateway: ${statuses.join(', ')}`);
+      assert.ok(
+        statuses.filter((status) => status === 200).length <= 1,
+        `at most one request past the shared limit per gateway: ${statuses.join(', ')}`,
+      );
       assert.equal(statuses.at(-1), 429, statuses.join(', '));
     }
   });

@@ -21,9 +21,19 @@ describe('remote upstream sessions across replicas', () => {
     upstream = await startRecordedUpstream();
     const [portA, portB] = [await freePort(), await freePort()];
     // Replica A's own address is the public URL: tokens are issued there, and valid at both.
-    const base = await testConfigJson({ publicUrl: `http://127.0.0.1:${portA}`, storage: redis.url, mcpServers: { everything: { url: upstream.url } } });
+    const base = await testConfigJson({
+      publicUrl: `http://127.0.0.1:${portA}`,
+      storage: redis.url,
+      mcpServers: { everything: { url: upstream.url } },
+    });
     for (const port of [portA!, portB!]) {
-      replicas.push(await spawnGateway({ ...base, listen: { host: '127.0.0.1', port }, cluster: { advertiseUrl: `http://127.0.0.1:${port}` } }, undefined, `http://127.0.0.1:${port}`));
+      replicas.push(
+        await spawnGateway(
+          { ...base, listen: { host: '127.0.0.1', port }, cluster: { advertiseUrl: `http://127.0.0.1:${port}` } },
+          undefined,
+          `http://127.0.0.1:${port}`,
+        ),
+      );
     }
   });
   after(async () => {

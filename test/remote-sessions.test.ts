@@ -12,7 +12,9 @@ function rawPost(url: string, headers: Record<string, string>, body: string): Pr
     const req = request(url, { method: 'POST', headers, agent: false }, (res) => {
       let text = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk) => { text += chunk; });
+      res.on('data', (chunk) => {
+        text += chunk;
+      });
       res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: text }));
     });
     req.on('error', reject);
@@ -53,7 +55,7 @@ describe('remote upstream sessions belong to the person and client that opened t
 
   const endpoint = () => `${gw.url}/mcp/everything`;
 
-  it('answers another person\'s (or another client\'s) use of a session with 404 on POST, GET and DELETE', async () => {
+  it("answers another person's (or another client's) use of a session with 404 on POST, GET and DELETE", async () => {
     const alice = new McpTestClient(endpoint(), tokens.alice!);
     await alice.initialize();
     assert.ok((await alice.request('tools/list')).result);
@@ -69,17 +71,20 @@ describe('remote upstream sessions belong to the person and client that opened t
       const deleted = await fetch(endpoint(), { method: 'DELETE', headers: intruder.headers() });
       expectSessionNotFound(deleted.status, await bodyOf(deleted));
     }
-    assert.equal(upstream.exchanges.length, reachedUpstream, 'none of the intruder\'s requests reached the upstream');
-    assert.ok((await alice.request('tools/list')).result, 'Alice\'s session is untouched');
+    assert.equal(upstream.exchanges.length, reachedUpstream, "none of the intruder's requests reached the upstream");
+    assert.ok((await alice.request('tools/list')).result, "Alice's session is untouched");
     assert.equal(await alice.close(), 200);
     assert.equal((await alice.request('tools/list')).reply.status, 404, 'a deleted session is gone');
   });
 
-  it('never shows the upstream\'s session id to the client', async () => {
+  it("never shows the upstream's session id to the client", async () => {
     const before = upstream.exchanges.length;
     const alice = new McpTestClient(endpoint(), tokens.alice!);
     await alice.initialize();
-    const upstreamId = upstream.exchanges.slice(before).map((e) => e.responseHeaders?.['mcp-session-id']).find(Boolean) as string | undefined;
+    const upstreamId = upstream.exchanges
+      .slice(before)
+      .map((e) => e.responseHeaders?.['mcp-session-id'])
+      .find(Boolean) as string | undefined;
     assert.ok(upstreamId, 'the upstream opened a session');
     assert.ok(alice.sessionId);
     assert.notEqual(alice.sessionId, upstreamId, 'the client holds a gateway-issued id');
@@ -96,33 +101,52 @@ describe('remote upstream sessions belong to the person and client that opened t
     const alice = new McpTestClient(endpoint(), tokens.alice!);
     await alice.initialize();
     const before = upstream.exchanges.length;
-    const reply = await rawPost(endpoint(), {
-      ...alice.headers(),
-      'X-Forwarded-For': '203.0.113.66',
-      'X-Forwarded-Host': 'evil.example',
-      'X-Forwarded-Proto': 'http',
-      Forwarded: 'for=203.0.113.66;host=evil.example',
-      'X-Real-IP': '203.0.113.66',
-      Connection: 'keep-alive, X-Hop-Secret',
-      'X-Hop-Secret': 'only-for-the-next-hop',
-      'Keep-Alive': 'timeout=99',
-      TE: 'trailers',
-      Trailer: 'X-Checksum',
-      Upgrade: 'h2c',
-      'Proxy-Connection': 'keep-alive',
-      'Proxy-Authorization': 'Basic c2VjcmV0',
-      'Transfer-Encoding': 'chunked',
-      'X-Mcpgw-Forwarded': 'nobody',
-    }, JSON.stringify({ jsonrpc: '2.0', id: 'net', method: 'tools/list' }));
+    const reply = await rawPost(
+      endpoint(),
+      {
+        ...alice.headers(),
+        'X-Forwarded-For': '203.0.113.66',
+        'X-Forwarded-Host': 'evil.example',
+        'X-Forwarded-Proto': 'http',
+        Forwarded: 'for=203.0.113.66;host=evil.example',
+        'X-Real-IP': '203.0.113.66',
+        Connection: 'keep-alive, X-Hop-Secret',
+        'X-Hop-Secret': 'only-for-the-next-hop',
+        'Keep-Alive': 'timeout=99',
+        TE: 'trailers',
+        Trailer: 'X-Checksum',
+        Upgrade: 'h2c',
+        'Proxy-Connection': 'keep-alive',
+        'Proxy-Authorization': 'Basic c2VjcmV0',
+        'Transfer-Encoding': 'chunked',
+        'X-Mcpgw-Forwarded': 'nobody',
+      },
+      JSON.stringify({ jsonrpc: '2.0', id: 'net', method: 'tools/list' }),
+    );
     assert.equal(reply.status, 200, reply.body);
     assert.match(reply.body, /"tools"/);
     const seen = upstream.exchanges.slice(before);
     assert.equal(seen.length, 1);
     const headers = seen[0]!.requestHeaders;
-    for (const name of ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip', 'x-hop-secret', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-connection', 'proxy-authorization', 'transfer-encoding', 'x-mcpgw-forwarded']) {
+    for (const name of [
+      'x-forwarded-for',
+      'x-forwarded-host',
+      'x-forwarded-proto',
+      'forwarded',
+      'x-real-ip',
+      'x-hop-secret',
+      'keep-alive',
+      'te',
+      'trailer',
+      'upgrade',
+      'proxy-connection',
+      'proxy-authorization',
+      'transfer-encoding',
+      'x-mcpgw-forwarded',
+    ]) {
       assert.equal(headers[name], undefined, `${name} must not reach the upstream (got ${JSON.stringify(headers[name])})`);
     }
     assert.doesNotMatch(String(headers.connection ?? ''), /x-hop-secret/i);
-    assert.ok(!JSON.stringify(headers).includes('203.0.113.66'), 'the client\'s claimed address appears nowhere upstream');
+    assert.ok(!JSON.stringify(headers).includes('203.0.113.66'), "the client's claimed address appears nowhere upstream");
   });
 });

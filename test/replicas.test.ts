@@ -9,6 +9,8 @@ import { McpTestClient } from './helpers/mcp-client.js';
 import { authorizeUrl, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
 import { freePort } from './helpers/ports.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
+import { untilRunningMoreThan } from './helpers/bridge-fixture.js';
+import { waitFor } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
 const REDIRECT = 'https://claude.ai/api/mcp/auth_callback';
@@ -25,11 +27,17 @@ class SteeringBalancer {
 
   async listen(port: number): Promise<void> {
     this.server = createServer((req, res) => {
-      const upstream = request({ host: '127.0.0.1', port: this.ports[this.target], path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+      const upstream = request(
+        { host: '127.0.0.1', port: this.ports[this.target], path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => {
+        if (!res.headersSent) res.writeHead(502).end();
+        else res.destroy();
       });
-      upstream.on('error', () => { if (!res.headersSent) res.writeHead(502).end(); else res.destroy(); });
       req.pipe(upstream);
     });
     this.server.keepAliveTimeout = 1;
@@ -38,54 +46,82 @@ class SteeringBalancer {
 
   close(): Promise<void> {
     this.server?.closeAllConnections();
-    return new Promise((r) => this.server ? this.server.close(() => r()) : r());
+    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 }
 
-describe('replicas sharing one Redis', () => {
-  let redis: TestRedis;
-  let balancer: SteeringBalancer;
-  const replicas: GatewayProcess[] = [];
-  let publicUrl = '';
-  let resource = '';
-  let configs: Array<Record<string, unknown>> = [];
-
-  async function startReplica(index: number): Promise<GatewayProcess> {
-    const replica = await spawnGateway(configs[index]!, undefined, `http://127.0.0.1:${balancer.ports[index]}`);
-    replicas[index] = replica;
-    return replica;
-  }
-
+/**
+ * Redis, two replicas (A and B) as processes and the balancer in front of them, started before the
+ * suite's tests and stopped after them. With `cluster`, each replica is told its advertiseUrl.
+ */
+function replicasOnRedis(options: { persistent: boolean; cluster: boolean }) {
+  const set = {
+    redis: undefined as unknown as TestRedis,
+    balancer: undefined as unknown as SteeringBalancer,
+    replicas: [] as GatewayProcess[],
+    configs: [] as Array<Record<string, unknown>>,
+    publicUrl: '',
+    resource: '',
+    async startReplica(index: number): Promise<GatewayProcess> {
+      set.replicas[index] = await spawnGateway(set.configs[index]!, undefined, `http://127.0.0.1:${set.balancer.ports[index]}`);
+      return set.replicas[index];
+    },
+  };
   before(async () => {
-    redis = await startRedis({ persistent: true });
+    set.redis = await startRedis({ persistent: options.persistent });
     const [lbPort, portA, portB] = [await freePort(), await freePort(), await freePort()];
-    publicUrl = `http://127.0.0.1:${lbPort}`;
-    resource = `${publicUrl}/mcp/tools`;
-    balancer = new SteeringBalancer([portA!, portB!]);
-    await balancer.listen(lbPort!);
-    const base = await testConfigJson({ publicUrl, storage: redis.url, mcpServers: { tools: fixture } });
-    configs = [portA!, portB!].map((port) => ({ ...base, listen: { host: '127.0.0.1', port }, cluster: { advertiseUrl: `http://127.0.0.1:${port}` } }));
-    await Promise.all([startReplica(0), startReplica(1)]);
+    set.publicUrl = `http://127.0.0.1:${lbPort}`;
+    set.resource = `${set.publicUrl}/mcp/tools`;
+    set.balancer = new SteeringBalancer([portA!, portB!]);
+    await set.balancer.listen(lbPort!);
+    const base = await testConfigJson({ publicUrl: set.publicUrl, storage: set.redis.url, mcpServers: { tools: fixture } });
+    set.configs = [portA!, portB!].map((port) => ({
+      ...base,
+      listen: { host: '127.0.0.1', port },
+      ...(options.cluster ? { cluster: { advertiseUrl: `http://127.0.0.1:${port}` } } : {}),
+    }));
+    await Promise.all([set.startReplica(0), set.startReplica(1)]);
   });
   after(async () => {
-    await Promise.all(replicas.map((r) => r?.kill()));
-    await balancer?.close();
-    await redis?.stop();
+    await Promise.all(set.replicas.map((r) => r?.kill()));
+    await set.balancer?.close();
+    await set.redis?.stop();
   });
+  return set;
+}
 
-  const via = (index: number) => { balancer.target = index; };
+/** Registers a public client and signs Alice in through `publicUrl`: the client and the token response. */
+async function signIn(publicUrl: string, resource: string, steps: { beforeLogin?(): void; beforeToken?(): void } = {}) {
+  const client = await registerClient(publicUrl, {
+    redirect_uris: [REDIRECT],
+    token_endpoint_auth_method: 'none',
+    client_name: 'Replicated',
+  });
+  steps.beforeLogin?.();
+  const { verifier, challenge } = pkcePair();
+  const landed = await authorizeWithPassword(
+    new HttpBrowser(publicUrl),
+    authorizeUrl(publicUrl, { client, challenge, method: 'S256', resource }),
+    ALICE,
+  );
+  steps.beforeToken?.();
+  const tokens = await exchangeCode(publicUrl, client, landed.searchParams.get('code')!, verifier, { resource });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  return { client, tokens: tokens.body as { access_token: string; refresh_token: string } };
+}
+
+describe('replicas sharing one Redis', () => {
+  const set = replicasOnRedis({ persistent: true, cluster: true });
+  const { replicas, startReplica } = set;
+
+  const via = (index: number) => {
+    set.balancer.target = index;
+  };
 
   /** Registers at replica `registerAt`, signs in at `loginAt`, exchanges the code at `tokenAt`. */
-  async function connect(registerAt: number, loginAt: number, tokenAt: number) {
+  function connect(registerAt: number, loginAt: number, tokenAt: number) {
     via(registerAt);
-    const client = await registerClient(publicUrl, { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', client_name: 'Replicated' });
-    via(loginAt);
-    const { verifier, challenge } = pkcePair();
-    const landed = await authorizeWithPassword(new HttpBrowser(publicUrl), authorizeUrl(publicUrl, { client, challenge, method: 'S256', resource }), ALICE);
-    via(tokenAt);
-    const tokens = await exchangeCode(publicUrl, client, landed.searchParams.get('code')!, verifier, { resource });
-    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-    return { client, tokens: tokens.body as { access_token: string; refresh_token: string } };
+    return signIn(set.publicUrl, set.resource, { beforeLogin: () => via(loginAt), beforeToken: () => via(tokenAt) });
   }
 
   async function callEcho(mcp: McpTestClient, text: string): Promise<string> {
@@ -97,7 +133,7 @@ describe('replicas sharing one Redis', () => {
   it('a client registered at A signs in at B; the token issued by B works at A', async () => {
     const { tokens } = await connect(0, 1, 1);
     via(0);
-    const mcp = new McpTestClient(resource, tokens.access_token);
+    const mcp = new McpTestClient(set.resource, tokens.access_token);
     await mcp.initialize();
     assert.equal(await callEcho(mcp, 'at A'), 'at A');
   });
@@ -105,14 +141,18 @@ describe('replicas sharing one Redis', () => {
   it('a session opened through A continues through B, streams included', async () => {
     const { tokens } = await connect(0, 0, 0);
     via(0);
-    const mcp = new McpTestClient(resource, tokens.access_token);
+    const mcp = new McpTestClient(set.resource, tokens.access_token);
     await mcp.initialize();
     const pidAtA = (await mcp.request('tools/call', { name: 'whoami' })).result.content[0].text;
     via(1);
     assert.equal(await callEcho(mcp, 'through B'), 'through B');
     const pidThroughB = (await mcp.request('tools/call', { name: 'whoami' })).result.content[0].text;
     assert.equal(pidThroughB, pidAtA, 'the same stdio process on A answered');
-    const streamed = await mcp.request('tools/call', { name: 'progress', arguments: { steps: 3, label: 'p' }, _meta: { progressToken: 'tok' } });
+    const streamed = await mcp.request('tools/call', {
+      name: 'progress',
+      arguments: { steps: 3, label: 'p' },
+      _meta: { progressToken: 'tok' },
+    });
     assert.equal(streamed.reply.contentType.split(';')[0], 'text/event-stream');
     assert.equal(streamed.related.filter((m) => 'method' in m && m.method === 'notifications/progress').length, 3);
   });
@@ -120,21 +160,24 @@ describe('replicas sharing one Redis', () => {
   it('kill -9 of the replica holding a session mid-call: the client reconnects through B and nothing stored is lost', async () => {
     const { client, tokens } = await connect(0, 0, 0);
     via(0);
-    const mcp = new McpTestClient(resource, tokens.access_token);
+    const mcp = new McpTestClient(set.resource, tokens.access_token);
     await mcp.initialize();
     via(1);
-    const inFlight = mcp.request('tools/call', { name: 'slow_echo', arguments: { text: 'never', ms: 5000 } }).then((r) => r.reply.status, () => 'connection lost');
-    await new Promise((r) => setTimeout(r, 300));
+    const inFlight = mcp.callTool('slow_echo', { text: 'never', ms: 5000 }).then(
+      (r) => r.reply.status,
+      () => 'connection lost',
+    );
+    await untilRunningMoreThan(mcp, 0);
     await replicas[0]!.kill('SIGKILL');
     assert.notEqual(await inFlight, 200);
     // The session died with A: B answers the MCP "session not found", so the client starts over.
     const stale = await mcp.request('tools/call', { name: 'echo', arguments: { text: 'x' } });
     assert.equal(stale.reply.status, 404);
-    const fresh = new McpTestClient(resource, tokens.access_token);
+    const fresh = new McpTestClient(set.resource, tokens.access_token);
     await fresh.initialize();
     assert.equal(await callEcho(fresh, 'on B'), 'on B');
     // Registration, grant and refresh token were in Redis, not in A.
-    const refreshed = await refresh(publicUrl, client, tokens.refresh_token);
+    const refreshed = await refresh(set.publicUrl, client, tokens.refresh_token);
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
     await startReplica(0);
   });
@@ -142,73 +185,45 @@ describe('replicas sharing one Redis', () => {
   it('Redis stopped: 503 and /readyz false, no hanging; Redis back: recovery without a restart', async () => {
     const { client, tokens } = await connect(1, 1, 1);
     via(1);
-    const mcp = new McpTestClient(resource, tokens.access_token);
+    const mcp = new McpTestClient(set.resource, tokens.access_token);
     await mcp.initialize();
-    await redis.kill();
+    await set.redis.kill();
     try {
-      for (const port of balancer.ports) {
+      for (const port of set.balancer.ports) {
         const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
         assert.equal(ready.status, 503);
       }
       const started = Date.now();
-      const refused = await refresh(publicUrl, client, tokens.refresh_token);
+      const refused = await refresh(set.publicUrl, client, tokens.refresh_token);
       assert.equal(refused.status, 503, JSON.stringify(refused.body));
       assert.equal(refused.body.error, 'temporarily_unavailable');
       assert.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`);
       // An open session does not need Redis: its calls go on.
       assert.equal(await callEcho(mcp, 'during the outage'), 'during the outage');
     } finally {
-      redis = await startRedis({ port: redis.port, dir: redis.dir, persistent: true });
+      set.redis = await startRedis({ port: set.redis.port, dir: set.redis.dir, persistent: true });
     }
-    const deadline = Date.now() + 15_000;
-    while ((await fetch(`${publicUrl}/readyz`)).status !== 200) {
-      assert.ok(Date.now() < deadline, 'the gateway reconnected to Redis by itself');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const refreshed = await refresh(publicUrl, client, tokens.refresh_token);
+    const ready = async () => (await fetch(`${set.publicUrl}/readyz`)).status === 200;
+    await waitFor(ready, { timeout: 15_000, interval: 200, message: 'the gateway to reconnect to Redis by itself' });
+    const refreshed = await refresh(set.publicUrl, client, tokens.refresh_token);
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
   });
 });
 
 describe('replicas sharing one Redis without a cluster block', () => {
-  let redis: TestRedis;
-  let balancer: SteeringBalancer;
-  const replicas: GatewayProcess[] = [];
-  let publicUrl = '';
-  let resource = '';
-
-  before(async () => {
-    redis = await startRedis();
-    const [lbPort, portA, portB] = [await freePort(), await freePort(), await freePort()];
-    publicUrl = `http://127.0.0.1:${lbPort}`;
-    resource = `${publicUrl}/mcp/tools`;
-    balancer = new SteeringBalancer([portA!, portB!]);
-    await balancer.listen(lbPort!);
-    const base = await testConfigJson({ publicUrl, storage: redis.url, mcpServers: { tools: fixture } });
-    await Promise.all([portA!, portB!].map(async (port, index) => {
-      replicas[index] = await spawnGateway({ ...base, listen: { host: '127.0.0.1', port } }, undefined, `http://127.0.0.1:${port}`);
-    }));
-  });
-  after(async () => {
-    await Promise.all(replicas.map((r) => r?.kill()));
-    await balancer?.close();
-    await redis?.stop();
-  });
+  const set = replicasOnRedis({ persistent: false, cluster: false });
 
   it('each announces the address it detected, and a session opened through A continues through B', async () => {
-    balancer.ports.forEach((port, index) => {
-      assert.match(replicas[index]!.output(), new RegExp(`"event":"cluster.joined".*"advertiseUrl":"http://127.0.0.1:${port}","detected":true`));
+    set.balancer.ports.forEach((port, index) => {
+      const joined = new RegExp(`"event":"cluster.joined".*"advertiseUrl":"http://127.0.0.1:${port}","detected":true`);
+      assert.match(set.replicas[index]!.output(), joined);
     });
-    balancer.target = 0;
-    const client = await registerClient(publicUrl, { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', client_name: 'No cluster block' });
-    const { verifier, challenge } = pkcePair();
-    const landed = await authorizeWithPassword(new HttpBrowser(publicUrl), authorizeUrl(publicUrl, { client, challenge, method: 'S256', resource }), ALICE);
-    const tokens = await exchangeCode(publicUrl, client, landed.searchParams.get('code')!, verifier, { resource });
-    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-    const mcp = new McpTestClient(resource, (tokens.body as { access_token: string }).access_token);
+    set.balancer.target = 0;
+    const { tokens } = await signIn(set.publicUrl, set.resource);
+    const mcp = new McpTestClient(set.resource, tokens.access_token);
     await mcp.initialize();
     const pidAtA = (await mcp.request('tools/call', { name: 'whoami' })).result.content[0].text;
-    balancer.target = 1;
+    set.balancer.target = 1;
     const throughB = await mcp.request('tools/call', { name: 'whoami' });
     assert.equal(throughB.reply.status, 200, JSON.stringify(throughB.reply.messages));
     assert.equal(throughB.result.content[0].text, pidAtA, 'the same stdio process on A answered');

@@ -18,29 +18,47 @@ describe('protected resource: metadata and bearer tokens', () => {
     gw = await startTestGateway();
     resource = `${gw.url}/mcp/demo`;
     signingJwk = gw.running.gateway.signingKeys[0]!.jwk;
-    const client = await registerClient(gw.url, { redirect_uris: ['https://chatgpt.com/connector_platform_oauth_redirect'], token_endpoint_auth_method: 'none' });
+    const client = await registerClient(gw.url, {
+      redirect_uris: ['https://chatgpt.com/connector_platform_oauth_redirect'],
+      token_endpoint_auth_method: 'none',
+    });
     const { verifier, challenge } = pkcePair();
     const landed = await authorizeWithPassword(new HttpBrowser(gw.url), authorizeUrl(gw.url, { client, challenge, method: 'S256' }), ALICE);
     realToken = (await exchangeCode(gw.url, client, landed.searchParams.get('code')!, verifier)).body.access_token!;
   });
-  after(async () => { await gw.close(); });
-
-  const call = (token?: string, path = '/mcp/demo') => fetch(`${gw.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+  after(async () => {
+    await gw.close();
   });
+
+  const call = (token?: string, path = '/mcp/demo') =>
+    fetch(`${gw.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
 
   async function ownKeyToken(claims: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
     const key = await importJWK(signingJwk, 'RS256');
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ iss: gw.url, aud: resource, sub: 'someone', iat: now, exp: now + 600, client_id: 'c', scope: 'mcp', jti: String(Math.random()), ...claims })
+    return new SignJWT({
+      iss: gw.url,
+      aud: resource,
+      sub: 'someone',
+      iat: now,
+      exp: now + 600,
+      client_id: 'c',
+      scope: 'mcp',
+      jti: String(Math.random()),
+      ...claims,
+    })
       .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: signingJwk.kid, ...header })
       .sign(key);
   }
 
   it('publishes RFC 9728 metadata per server', async () => {
-    const response = await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/demo`, { headers: { origin: 'http://localhost:6274' } });
+    const response = await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/demo`, {
+      headers: { origin: 'http://localhost:6274' },
+    });
     assert.equal(response.status, 200);
     assert.ok(response.headers.get('access-control-allow-origin'));
     const metadata = (await response.json()) as Record<string, unknown>;
@@ -54,7 +72,10 @@ describe('protected resource: metadata and bearer tokens', () => {
   it('challenges a request without a token', async () => {
     const response = await call();
     assert.equal(response.status, 401);
-    assert.equal(response.headers.get('www-authenticate'), `Bearer resource_metadata="${gw.url}/.well-known/oauth-protected-resource/mcp/demo", scope="mcp"`);
+    assert.equal(
+      response.headers.get('www-authenticate'),
+      `Bearer resource_metadata="${gw.url}/.well-known/oauth-protected-resource/mcp/demo", scope="mcp"`,
+    );
   });
 
   it('accepts the token the gateway issued for this server, and a well-formed one signed with its key', async () => {
@@ -63,7 +84,12 @@ describe('protected resource: metadata and bearer tokens', () => {
     const session = await fetch(`${gw.url}/mcp/demo`, {
       method: 'POST',
       headers: { authorization: `Bearer ${realToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      }),
     });
     assert.equal(session.status, 200);
     assert.ok(session.headers.get('mcp-session-id'));
@@ -81,7 +107,10 @@ describe('protected resource: metadata and bearer tokens', () => {
       ['alg none', `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(payload)}.`],
       ['HS256 keyed with the public key', `${hsInput}.${createHmac('sha256', publicPem).update(hsInput).digest('base64url')}`],
       ['tampered payload', `${realToken.split('.')[0]}.${b64({ ...payload, sub: 'admin' })}.${realToken.split('.')[2]}`],
-      ['another key with our kid', await new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: String(header.kid) }).sign(otherKey)],
+      [
+        'another key with our kid',
+        await new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: String(header.kid) }).sign(otherKey),
+      ],
       ['another audience', await ownKeyToken({ aud: `${gw.url}/mcp/other` })],
       ['several audiences', await ownKeyToken({ aud: [resource, 'https://elsewhere.example'] })],
       ['another issuer', await ownKeyToken({ iss: 'https://evil.example' })],
@@ -97,7 +126,11 @@ describe('protected resource: metadata and bearer tokens', () => {
   });
 
   it('does not accept the token in a query string or for an unknown server', async () => {
-    const query = await fetch(`${gw.url}/mcp/demo?access_token=${realToken}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const query = await fetch(`${gw.url}/mcp/demo?access_token=${realToken}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(query.status, 401);
     assert.equal((await call(realToken, '/mcp/unknown')).status, 404);
   });

@@ -21,12 +21,18 @@ function restartSuite(name: string, storage: () => string) {
       const spec = storage();
       config = await testConfigJson(spec ? { storage: spec } : {});
     });
-    after(async () => { await gateway?.kill(); });
+    after(async () => {
+      await gateway?.kill();
+    });
 
     it('loses no registration, grant, refresh token, consent or signing key after kill -9', async () => {
       gateway = await spawnGateway(config);
       const url = gateway.url;
-      const client: RegisteredClient = await registerClient(url, { redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'client_secret_post', client_name: 'Claude' });
+      const client: RegisteredClient = await registerClient(url, {
+        redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+        token_endpoint_auth_method: 'client_secret_post',
+        client_name: 'Claude',
+      });
       const { verifier, challenge } = pkcePair();
       const landed = await authorizeWithPassword(new HttpBrowser(url), authorizeUrl(url, { client, challenge, method: 'S256' }), ALICE);
       const tokens = (await exchangeCode(url, client, landed.searchParams.get('code')!, verifier)).body;
@@ -53,7 +59,7 @@ function restartSuite(name: string, storage: () => string) {
 
       // A person removed from the configuration is locked out at their next refresh.
       await gateway.kill('SIGKILL');
-      const hashes = ((config.login as { password: { users: Array<{ email: string }> } }).password.users);
+      const hashes = (config.login as { password: { users: Array<{ email: string }> } }).password.users;
       gateway = await spawnGateway({ ...config, login: { password: { users: hashes.filter((u) => u.email !== ALICE.email) } } });
       const lockedOut = await refresh(url, client, refreshed.body.refresh_token!);
       assert.equal(lockedOut.status, 400, JSON.stringify(lockedOut.body));
@@ -65,6 +71,10 @@ function restartSuite(name: string, storage: () => string) {
 restartSuite('embedded LMDB', () => '');
 
 let redis: TestRedis | undefined;
-before(async () => { redis = await startRedis(); });
-after(async () => { await redis?.stop(); });
+before(async () => {
+  redis = await startRedis();
+});
+after(async () => {
+  await redis?.stop();
+});
 restartSuite('Redis', () => redis!.url);

@@ -21,7 +21,8 @@ function ensureSystemPackages() {
     execFileSync('apt-get', ['install', '-y', '-qq', ...pkgs], { stdio: 'inherit', env });
     return;
   }
-  process.stderr.write(`npm test needs ${missing.map(({ pkg, why }) => `${pkg} (${why})`).join(' and ')}: run \`sudo apt-get install -y ${pkgs.join(' ')}\` and try again.\n`);
+  const needs = missing.map(({ pkg, why }) => `${pkg} (${why})`).join(' and ');
+  process.stderr.write(`npm test needs ${needs}: run \`sudo apt-get install -y ${pkgs.join(' ')}\` and try again.\n`);
   process.exit(1);
 }
 
@@ -34,8 +35,12 @@ function ensureNodeVersion() {
   const node24 = join('.ci', 'node', 'node_modules', 'node', 'bin', 'node');
   if (!existsSync(node24)) {
     // As with the system packages above: fetch what the suite needs rather than fail.
-    process.stdout.write(`node ${process.version} is too old for the gateway: installing Node.js 24 from the npm registry into .ci/node...\n`);
-    spawnSync('npm', ['install', '--prefix', join('.ci', 'node'), '--no-save', '--no-package-lock', '--no-audit', '--no-fund', 'node@24'], { stdio: 'inherit' });
+    process.stdout.write(
+      `node ${process.version} is too old for the gateway: installing Node.js 24 from the npm registry into .ci/node...\n`,
+    );
+    spawnSync('npm', ['install', '--prefix', join('.ci', 'node'), '--no-save', '--no-package-lock', '--no-audit', '--no-fund', 'node@24'], {
+      stdio: 'inherit',
+    });
   }
   if (existsSync(node24)) {
     process.stdout.write(`node ${process.version} is too old for the gateway: running the tests on ${node24}\n`);
@@ -44,21 +49,28 @@ function ensureNodeVersion() {
     const rerun = spawnSync(node24, process.argv.slice(1), { stdio: 'inherit', env });
     process.exit(rerun.status ?? 1);
   }
-  process.stderr.write(`npm test needs Node.js 22 or newer (this is ${process.version}): install Node.js 24, or run \`npm install --prefix .ci/node --no-save node@24\` and try again (or run .ci/run).\n`);
+  process.stderr.write(
+    `npm test needs Node.js 22 or newer (this is ${process.version}): install Node.js 24, ` +
+      'or run `npm install --prefix .ci/node --no-save node@24` and try again (or run .ci/run).\n',
+  );
   process.exit(1);
 }
 
 function testFiles(dir) {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return testFiles(path);
-    return name.endsWith('.test.js') ? [path] : [];
-  }).sort();
+  return readdirSync(dir)
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return testFiles(path);
+      return name.endsWith('.test.js') ? [path] : [];
+    })
+    .sort();
 }
 
 ensureNodeVersion();
 ensureSystemPackages();
 const only = process.argv.slice(2);
 const files = testFiles('dist/test').filter((file) => only.length === 0 || only.some((part) => file.includes(part)));
-const result = spawnSync(process.execPath, ['--expose-gc', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--expose-gc', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);

@@ -14,8 +14,29 @@ const HOST = 'tools.example.org';
 /** A throwaway certificate for HOST (openssl ships with the base system). */
 function certificateFor(host: string): { key: Buffer; cert: Buffer } {
   const dir = mkdtempSync(join(tmpdir(), 'gw-cert-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${host}`,
+      '-addext',
+      `subjectAltName=DNS:${host}`,
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
 }
 
@@ -24,13 +45,22 @@ describe('safe outbound fetch', () => {
   let port = 0;
   let cert: Buffer;
   let connections = 0;
-  const seen: Array<{ servername: string | false | null; host: string | undefined; path: string | undefined; userAgent: string | undefined }> = [];
+  const seen: Array<{
+    servername: string | false | null;
+    host: string | undefined;
+    path: string | undefined;
+    userAgent: string | undefined;
+  }> = [];
   let lookups: string[] = [];
 
   /** Resolves HOST to 127.0.0.1, which this test's policy (and only it) treats as public. */
   const options = (extra: SafeFetchOptions = {}): SafeFetchOptions => ({
-    port, ca: cert,
-    resolve: async (hostname) => { lookups.push(hostname); return [{ address: '127.0.0.1', family: 4 }]; },
+    port,
+    ca: cert,
+    resolve: async (hostname) => {
+      lookups.push(hostname);
+      return [{ address: '127.0.0.1', family: 4 }];
+    },
     addressProblem: (address) => (address === '127.0.0.1' ? undefined : forbiddenAddressReason(address)),
     ...extra,
   });
@@ -39,14 +69,25 @@ describe('safe outbound fetch', () => {
     const credentials = certificateFor(HOST);
     cert = credentials.cert;
     server = createServer(credentials, (req, res) => {
-      seen.push({ servername: (req.socket as TLSSocket).servername, host: req.headers.host, path: req.url, userAgent: req.headers['user-agent'] });
+      seen.push({
+        servername: (req.socket as TLSSocket).servername,
+        host: req.headers.host,
+        path: req.url,
+        userAgent: req.headers['user-agent'],
+      });
       if (req.url === '/redirect') res.writeHead(302, { location: `https://${HOST}:${port}/doc` }).end();
       else if (req.url === '/big') res.writeHead(200).end('x'.repeat(5000));
-      else if (req.url === '/big-chunked') { res.writeHead(200); res.write('x'.repeat(3000)); res.end('x'.repeat(3000)); }
-      else if (req.url === '/slow') { /* never answers */ }
-      else res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60' }).end('{"ok":true}');
+      else if (req.url === '/big-chunked') {
+        res.writeHead(200);
+        res.write('x'.repeat(3000));
+        res.end('x'.repeat(3000));
+      } else if (req.url === '/slow') {
+        /* never answers */
+      } else res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60' }).end('{"ok":true}');
     });
-    server.on('connection', () => { connections++; });
+    server.on('connection', () => {
+      connections++;
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     port = (server.address() as { port: number }).port;
   });
@@ -61,8 +102,11 @@ describe('safe outbound fetch', () => {
     const safeFetch = createSafeFetch(options());
     // What oidc-provider passes: its own dispatcher (ignored), an empty user-agent, manual redirects and a timeout signal.
     const response = await safeFetch(`https://${HOST}:${port}/doc?x=1`, {
-      method: 'GET', headers: new Headers({ accept: 'application/json', 'user-agent': '' }), redirect: 'manual',
-      signal: AbortSignal.timeout(2500), dispatcher: {},
+      method: 'GET',
+      headers: new Headers({ accept: 'application/json', 'user-agent': '' }),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(2500),
+      dispatcher: {},
     } as RequestInit);
     assert.equal(response.status, 200);
     assert.deepEqual(await response.json(), { ok: true });
@@ -74,7 +118,9 @@ describe('safe outbound fetch', () => {
   it('refuses a name when any of its addresses is internal, before connecting', async () => {
     const before = connections;
     for (const answer of [['127.0.0.1', '10.0.0.1'], ['8.8.8.8', '::1'], ['169.254.169.254'], ['::ffff:192.168.0.1'], []]) {
-      const safeFetch = createSafeFetch(options({ resolve: async () => answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })) }));
+      const safeFetch = createSafeFetch(
+        options({ resolve: async () => answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })) }),
+      );
       await assert.rejects(safeFetch(`https://${HOST}:${port}/doc`), OutboundRefused, answer.join(','));
     }
     const strict = createSafeFetch({ port, ca: cert, resolve: async () => [{ address: '127.0.0.1', family: 4 }] });
@@ -105,7 +151,7 @@ describe('safe outbound fetch', () => {
     await assert.rejects(safeFetch(`https://${HOST}:${port}/big-chunked`), /larger than 4096 bytes/);
   });
 
-  it('caps the time, and honours the caller\'s signal', async () => {
+  it("caps the time, and honours the caller's signal", async () => {
     const started = Date.now();
     await assert.rejects(createSafeFetch(options({ timeoutMs: 300 }))(`https://${HOST}:${port}/slow`), /no answer within 300 ms/);
     assert.ok(Date.now() - started < 2000);
@@ -116,6 +162,8 @@ describe('safe outbound fetch', () => {
 
   it('checks the certificate against the original name', async () => {
     const wrongName = createSafeFetch(options());
-    await assert.rejects(wrongName(`https://other.example.org:${port}/doc`), (error: Error & { code?: string }) => /ERR_TLS_CERT_ALTNAME_INVALID/.test(`${error.code} ${error.message}`));
+    await assert.rejects(wrongName(`https://other.example.org:${port}/doc`), (error: Error & { code?: string }) =>
+      /ERR_TLS_CERT_ALTNAME_INVALID/.test(`${error.code} ${error.message}`),
+    );
   });
 });

@@ -6,20 +6,28 @@ import { ALICE, startTestGateway, type TestGateway } from './helpers/gateway.js'
 import { McpTestClient } from './helpers/mcp-client.js';
 import { startRecordedUpstream, type RecordedUpstream } from './helpers/remote-upstream.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { sleep } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const textOf = (result: { content?: Array<{ text?: string }> } | undefined) => result?.content?.[0]?.text;
 const TOKEN_TTL_S = 3;
 
 /** Opens a session's GET stream; `ended` resolves with the time the gateway ended it (or never). */
 async function openStream(c: McpTestClient): Promise<{ status: number; ended: Promise<number>; close(): void }> {
   const controller = new AbortController();
-  const response = await fetch(c.endpoint, { method: 'GET', headers: c.headers({ accept: 'text/event-stream' }), signal: controller.signal });
+  const response = await fetch(c.endpoint, {
+    method: 'GET',
+    headers: c.headers({ accept: 'text/event-stream' }),
+    signal: controller.signal,
+  });
   const ended = (async () => {
     try {
-      for await (const _chunk of response.body as unknown as AsyncIterable<Uint8Array>) { /* keep reading */ }
-    } catch { /* aborted */ }
+      for await (const _chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        /* keep reading */
+      }
+    } catch {
+      /* aborted */
+    }
     return Date.now();
   })();
   return { status: response.status, ended, close: () => controller.abort() };
@@ -54,9 +62,12 @@ describe('an open GET stream ends when its token expires', () => {
       const stream = await openStream(c);
       assert.equal(stream.status, 200);
       const expiresAt = expiryOf(token);
-      const call = server === 'stdio'
-        ? c.callTool('progress', { steps: Math.ceil((expiresAt - Date.now() + 1500) / 5), label: 'long' }, 'long', { progressToken: 'p' })
-        : c.callTool('trigger-long-running-operation', { duration: Math.ceil((expiresAt - Date.now()) / 1000) + 1, steps: 4 }, 'long', { progressToken: 'p' });
+      const call =
+        server === 'stdio'
+          ? c.callTool('progress', { steps: Math.ceil((expiresAt - Date.now() + 1500) / 5), label: 'long' }, 'long', { progressToken: 'p' })
+          : c.callTool('trigger-long-running-operation', { duration: Math.ceil((expiresAt - Date.now()) / 1000) + 1, steps: 4 }, 'long', {
+              progressToken: 'p',
+            });
       const endedAt = await endedWithin(stream, expiresAt - Date.now() + 2000);
       stream.close();
       assert.ok(endedAt !== undefined, 'the stream was still open 2s after the token expired');
@@ -71,6 +82,7 @@ describe('an open GET stream ends when its token expires', () => {
     const token = (await obtainTokens(gw.url, 'stdio', ALICE)).access_token;
     const c = new McpTestClient(`${gw.url}/mcp/stdio`, token);
     await c.initialize();
+    // The token's lifetime must pass on the clock.
     await sleep(expiryOf(token) - Date.now() + 200);
     const stream = await openStream(c);
     stream.close();

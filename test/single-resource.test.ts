@@ -22,7 +22,9 @@ describe('one MCP server per authorization', () => {
     one = `${gw.url}/mcp/one`;
     two = `${gw.url}/mcp/two`;
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   async function refusal(client: RegisteredClient, browser = new HttpBrowser(gw.url)): Promise<URL> {
     const { challenge } = pkcePair();
@@ -46,7 +48,11 @@ describe('one MCP server per authorization', () => {
     const client = await registerClient(gw.url, { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', client_name: 'Several' });
     const browser = new HttpBrowser(gw.url);
     const { challenge, verifier } = pkcePair();
-    const approved = await authorizeWithPassword(browser, authorizeUrl(gw.url, { client, challenge, method: 'S256', resource: one }), ALICE);
+    const approved = await authorizeWithPassword(
+      browser,
+      authorizeUrl(gw.url, { client, challenge, method: 'S256', resource: one }),
+      ALICE,
+    );
     const tokens = await exchangeCode(gw.url, client, approved.searchParams.get('code')!, verifier);
     assert.equal(decodeJwt(tokens.body.access_token!).payload.aud, one);
 

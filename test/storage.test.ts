@@ -8,16 +8,20 @@ import { createOidcAdapterClass } from '../src/storage/oidc-adapter.js';
 import { RedisStore } from '../src/storage/redis-store.js';
 import type { KeyValueStore } from '../src/storage/store.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
+import { waitFor } from './helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const epoch = () => Math.floor(Date.now() / 1000);
 
 /** The one suite both stores must pass. */
 function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (store: KeyValueStore) => Promise<KeyValueStore>) {
   describe(`${name} store`, () => {
     let store: KeyValueStore;
-    before(async () => { store = await open(); });
-    after(async () => { await store.close(); });
+    before(async () => {
+      store = await open();
+    });
+    after(async () => {
+      await store.close();
+    });
 
     it('stores, reads and deletes JSON values', async () => {
       await store.set('a', { x: [1, 2], y: 'z', empty: [] });
@@ -30,8 +34,7 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
       await store.set('short', 1, 1);
       await store.set('long', 2, 60);
       assert.equal(await store.get('short'), 1);
-      await sleep(1100);
-      assert.equal(await store.get('short'), undefined);
+      await waitFor(async () => (await store.get('short')) === undefined, { timeout: 3000, message: 'a 1 s value to expire' });
       assert.equal(await store.get('long'), 2);
     });
 
@@ -39,14 +42,17 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
       assert.equal(await store.setIfAbsent('once', 'first', 1), true);
       assert.equal(await store.setIfAbsent('once', 'second', 1), false);
       assert.equal(await store.get('once'), 'first');
-      await sleep(1100);
+      await waitFor(async () => (await store.get('once')) === undefined, { timeout: 3000, message: 'a 1 s value to expire' });
       assert.equal(await store.setIfAbsent('once', 'third'), true);
       assert.equal(await store.get('once'), 'third');
     });
 
     it('increments counters atomically', async () => {
       const counts = await Promise.all(Array.from({ length: 20 }, () => store.increment('counter', 60)));
-      assert.deepEqual([...counts].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.deepEqual(
+        [...counts].sort((a, b) => a - b),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
     });
 
     it('deletes every key of an index at once', async () => {
@@ -126,8 +132,8 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
         await refresh.consume('old');
         assert.equal((await refresh.find('old'))?.consumed, undefined, 'latest rotation is within grace');
         assert.equal(typeof (await refresh.find('older'))?.consumed, 'number', 'an earlier rotation is not');
-        await sleep(2100);
-        assert.equal(typeof (await refresh.find('old'))?.consumed, 'number', 'grace period over');
+        const consumed = async () => typeof (await refresh.find('old'))?.consumed === 'number';
+        await waitFor(consumed, { timeout: 4000, message: 'the 1 s grace period to end' });
       });
     });
 
@@ -144,18 +150,30 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
 }
 
 const lmdbDir = mkdtempSync(join(tmpdir(), 'gw-store-'));
-storeSuite('LMDB', async () => new LmdbStore(lmdbDir), async (store) => {
-  await store.close();
-  return new LmdbStore(lmdbDir);
-});
+storeSuite(
+  'LMDB',
+  async () => new LmdbStore(lmdbDir),
+  async (store) => {
+    await store.close();
+    return new LmdbStore(lmdbDir);
+  },
+);
 
 let redis: TestRedis;
-before(async () => { redis = await startRedis(); });
-after(async () => { await redis.stop(); });
-storeSuite('Redis', async () => new RedisStore(redis.url, `test-${process.pid}:`), async (store) => {
-  await store.close();
-  return new RedisStore(redis.url, `test-${process.pid}:`);
+before(async () => {
+  redis = await startRedis();
 });
+after(async () => {
+  await redis.stop();
+});
+storeSuite(
+  'Redis',
+  async () => new RedisStore(redis.url, `test-${process.pid}:`),
+  async (store) => {
+    await store.close();
+    return new RedisStore(redis.url, `test-${process.pid}:`);
+  },
+);
 
 describe('Redis store', () => {
   it('reports an unreachable server through ping instead of crashing', async () => {

@@ -1,3 +1,4 @@
+/* eslint-disable max-lines -- three fake identity providers started once for every upstream sign-in case */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -14,27 +15,49 @@ import { ALICE, LogCapture, testConfigJson } from './helpers/gateway.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { freePort } from './helpers/ports.js';
+import { sleep } from './helpers/wait.js';
 
 const SCREENSHOTS = resolve(packageRoot, 'test-results', 'screenshots');
 const CLAUDE = 'https://claude.ai/api/mcp/auth_callback';
 
 const googleUsers = {
-  'ann': { email: 'ann@acme.com', email_verified: true, name: 'Ann', hd: 'acme.com' },
-  'consumer': { email: 'con@acme.com', email_verified: true, name: 'Consumer account, no hd' },
-  'unverified': { email: 'eve@acme.com', email_verified: false, hd: 'acme.com' },
-  'grouped': { email: 'gus@elsewhere.org', email_verified: true, groups: ['mcp-users', 'staff'] },
-  'ungrouped': { email: 'una@elsewhere.org', email_verified: true, groups: ['staff'] },
-  'carol': { email: 'carol@outside.org', email_verified: true },
-  'alice': { email: ALICE.email, email_verified: true },
+  ann: { email: 'ann@acme.com', email_verified: true, name: 'Ann', hd: 'acme.com' },
+  consumer: { email: 'con@acme.com', email_verified: true, name: 'Consumer account, no hd' },
+  unverified: { email: 'eve@acme.com', email_verified: false, hd: 'acme.com' },
+  grouped: { email: 'gus@elsewhere.org', email_verified: true, groups: ['mcp-users', 'staff'] },
+  ungrouped: { email: 'una@elsewhere.org', email_verified: true, groups: ['staff'] },
+  carol: { email: 'carol@outside.org', email_verified: true },
+  alice: { email: ALICE.email, email_verified: true },
 };
 
-const inAcme: FakeGithubUser = { login: 'octo', name: 'Octo', emails: [{ email: 'octo@gh.example', primary: true, verified: true }], orgs: ['acme'], teams: [{ org: 'acme', slug: 'platform' }] };
-const notInAcme: FakeGithubUser = { login: 'stranger', emails: [{ email: 'stranger@gh.example', primary: true, verified: true }], orgs: ['other'], teams: [] };
-const noVerifiedEmail: FakeGithubUser = { login: 'noemail', emails: [{ email: 'ne@gh.example', primary: true, verified: false }], orgs: ['acme'], teams: [] };
+const inAcme: FakeGithubUser = {
+  login: 'octo',
+  name: 'Octo',
+  emails: [{ email: 'octo@gh.example', primary: true, verified: true }],
+  orgs: ['acme'],
+  teams: [{ org: 'acme', slug: 'platform' }],
+};
+const notInAcme: FakeGithubUser = {
+  login: 'stranger',
+  emails: [{ email: 'stranger@gh.example', primary: true, verified: true }],
+  orgs: ['other'],
+  teams: [],
+};
+const noVerifiedEmail: FakeGithubUser = {
+  login: 'noemail',
+  emails: [{ email: 'ne@gh.example', primary: true, verified: false }],
+  orgs: ['acme'],
+  teams: [],
+};
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([promise, new Promise<T>((_r, reject) => { timer = setTimeout(() => reject(new Error(what)), ms); })]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    promise,
+    new Promise<T>((_r, reject) => {
+      timer = setTimeout(() => reject(new Error(what)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 describe('upstream login: Google, GitHub and OIDC providers', () => {
@@ -52,8 +75,9 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
 
   async function restartWith(json: Record<string, unknown>): Promise<void> {
     await running.close();
-    // Give this process's fetch pool a moment to notice its keep-alive sockets to the old server closed.
-    await new Promise((r) => setTimeout(r, 200));
+    // Give this process's fetch pool a moment to notice its keep-alive sockets to the old server closed
+    // (nothing shows it but a failed request).
+    await sleep(200);
     await start(json);
   }
 
@@ -77,7 +101,12 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
         github: { clientId: 'gh-client', clientSecret: 'gh-secret', webUrl: github.url, apiUrl: github.apiUrl },
         oidc: [{ id: 'okta', label: 'Okta', issuer: idp.issuer, clientId: 'gw-okta', clientSecret: 'okta-secret', groupsClaim: 'groups' }],
       },
-      access: { allowDomains: ['acme.com'], allowGroups: ['mcp-users'], allowGithubOrgs: ['acme/platform'], allowEmails: ['carol@outside.org'] },
+      access: {
+        allowDomains: ['acme.com'],
+        allowGroups: ['mcp-users'],
+        allowGithubOrgs: ['acme/platform'],
+        allowEmails: ['carol@outside.org'],
+      },
     };
     [browser] = await Promise.all([launchChromium(), start(configJson)]);
   });
@@ -141,7 +170,10 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
     assert.match(main, text);
     const requestId = /Request id: (\S+)/.exec(main)?.[1]?.replace(/\(.*$/, '');
     assert.ok(requestId, 'the page shows a request id');
-    assert.ok(logs.lines.some((l) => l.includes(requestId)), 'the request id is in the log');
+    assert.ok(
+      logs.lines.some((l) => l.includes(requestId)),
+      'the request id is in the log',
+    );
     await flow.context.close();
   }
 
@@ -152,10 +184,15 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
     const client = await registerClient(base, { redirect_uris: [CLAUDE], token_endpoint_auth_method: 'none', client_name: 'Claude' });
     const page = await browser.newPage();
     await page.goto(authorizeUrl(base, { client, challenge: pkcePair().challenge, method: 'S256' }));
-    for (const label of ['Google', 'GitHub', 'Okta']) assert.ok(await page.getByRole('link', { name: `Continue with ${label}` }).isVisible());
+    for (const label of ['Google', 'GitHub', 'Okta'])
+      assert.ok(await page.getByRole('link', { name: `Continue with ${label}` }).isVisible());
     assert.ok(await page.getByLabel('Email').isVisible());
     await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Continue with Google', 'keyboard focus starts at the first method');
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.textContent),
+      'Continue with Google',
+      'keyboard focus starts at the first method',
+    );
     await saveScreenshot(page, resolve(SCREENSHOTS, 'login-chooser.png'));
     await page.close();
   });
@@ -196,7 +233,10 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
 
   it('GitHub: a member of the allowed team gets in; outsiders and unverified emails do not', async () => {
     github.signInAs(inAcme);
-    await expectSignedInAs(await approveAndGetTokens(await beginAt('GitHub')), 'octo@gh.example', { provider: 'github', githubOrgs: ['acme', 'acme/platform'] });
+    await expectSignedInAs(await approveAndGetTokens(await beginAt('GitHub')), 'octo@gh.example', {
+      provider: 'github',
+      githubOrgs: ['acme', 'acme/platform'],
+    });
     github.signInAs(notInAcme);
     await expectRefusal(await beginAt('GitHub'), /not allowed here/, /stranger@gh\.example/);
     github.signInAs(noVerifiedEmail);
@@ -252,12 +292,17 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
     await noncePage.goto(withOtherNonce.href);
     await signInAtIdp(noncePage, 'ann');
     await expectRefusal({ page: noncePage, context: nonce } as never, /sign-in failed/, /could not be verified/);
-    assert.ok(logs.lines.some((l) => l.includes('login.upstream.failed') && l.includes('nonce')), `the log names the nonce mismatch: ${logs.lines.filter((l) => l.includes('login.upstream.failed')).join('\n')}`);
+    assert.ok(
+      logs.lines.some((l) => l.includes('login.upstream.failed') && l.includes('nonce')),
+      `the log names the nonce mismatch: ${logs.lines.filter((l) => l.includes('login.upstream.failed')).join('\n')}`,
+    );
 
     // Replay: the same callback URL a second time.
     const replay = await beginAt('Google');
     let callback = '';
-    replay.page.on('request', (request) => { if (request.url().includes('/login/google/callback')) callback ||= request.url(); });
+    replay.page.on('request', (request) => {
+      if (request.url().includes('/login/google/callback')) callback ||= request.url();
+    });
     await signInAtIdp(replay.page, 'ann');
     await replay.page.getByRole('button', { name: 'Allow' }).waitFor();
     await replay.page.goto(callback);
@@ -268,9 +313,14 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
     const flow = await beginAt('Okta');
     await signInAtIdp(flow.page, 'grouped');
     const tokens = await approveAndGetTokens(flow);
-    const client = { client_id: decodeJwt(tokens.access_token).payload.client_id as string, redirect_uris: [CLAUDE], token_endpoint_auth_method: 'none' };
+    const client = {
+      client_id: decodeJwt(tokens.access_token).payload.client_id as string,
+      redirect_uris: [CLAUDE],
+      token_endpoint_auth_method: 'none',
+    };
     await restartWith({ ...configJson, access: { ...(configJson.access as object), signInAgainAfter: 1 } });
-    await new Promise((r) => setTimeout(r, 1200));
+    // The 1 s must pass on the clock: only the refresh shows it, and it ends the grant.
+    await sleep(1200);
     const refreshed = await refresh(base, client, tokens.refresh_token);
     assert.equal(refreshed.status, 400);
     assert.equal(refreshed.body.error, 'invalid_grant');
@@ -282,7 +332,15 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
     await signInAtIdp(flow.page, 'carol');
     const tokens = await approveAndGetTokens(flow);
     await restartWith({ ...configJson, access: { ...(configJson.access as object), allowEmails: [] } });
-    const refreshed = await refresh(base, { client_id: decodeJwt(tokens.access_token).payload.client_id as string, redirect_uris: [CLAUDE], token_endpoint_auth_method: 'none' }, tokens.refresh_token);
+    const refreshed = await refresh(
+      base,
+      {
+        client_id: decodeJwt(tokens.access_token).payload.client_id as string,
+        redirect_uris: [CLAUDE],
+        token_endpoint_auth_method: 'none',
+      },
+      tokens.refresh_token,
+    );
     assert.equal(refreshed.status, 400);
     assert.equal(refreshed.body.error, 'invalid_grant');
     await restartWith(configJson);

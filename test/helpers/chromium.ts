@@ -6,7 +6,15 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 }
 
@@ -32,7 +40,11 @@ export function captureRedirect(page: Page, redirectUri: string): Promise<URL> {
 }
 
 /** Fills the login form and, when asked, the consent page, the way a person would. */
-export async function signInAndApprove(page: Page, user: { email: string; password: string }, decision: 'Allow' | 'Deny' = 'Allow'): Promise<void> {
+export async function signInAndApprove(
+  page: Page,
+  user: { email: string; password: string },
+  decision: 'Allow' | 'Deny' = 'Allow',
+): Promise<void> {
   await page.getByLabel('Email').fill(user.email);
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Sign in' }).click();

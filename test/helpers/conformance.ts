@@ -30,28 +30,31 @@ export function runConformance(args: string[]): ConformanceRun {
     child,
     output: () => output,
     exit,
-    waitForLine: (pattern, timeoutMs = 240_000) => new Promise((resolve, reject) => {
-      const check = () => {
-        const line = output.split('\n').find((l) => pattern.test(l.trim()));
-        if (line) {
+    waitForLine: (pattern, timeoutMs = 240_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const line = output.split('\n').find((l) => pattern.test(l.trim()));
+          if (line) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            resolve(line.trim());
+          }
+        };
+        const timer = setTimeout(() => {
           listeners.delete(check);
-          clearTimeout(timer);
-          resolve(line.trim());
-        }
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        reject(new Error(`conformance never printed ${pattern}:\n${output}`));
-      }, timeoutMs);
-      listeners.add(check);
-      void exit.then(() => setTimeout(() => {
-        if (listeners.has(check)) {
-          listeners.delete(check);
-          clearTimeout(timer);
-          reject(new Error(`conformance exited before printing ${pattern}:\n${output}`));
-        }
-      }, 50));
-      check();
-    }),
+          reject(new Error(`conformance never printed ${pattern}:\n${output}`));
+        }, timeoutMs);
+        listeners.add(check);
+        void exit.then(() =>
+          setTimeout(() => {
+            if (listeners.has(check)) {
+              listeners.delete(check);
+              clearTimeout(timer);
+              reject(new Error(`conformance exited before printing ${pattern}:\n${output}`));
+            }
+          }, 50),
+        );
+        check();
+      }),
   };
 }

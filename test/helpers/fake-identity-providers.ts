@@ -16,7 +16,10 @@ export interface FakeUser {
  * flow with PKCE, signed ID tokens with email, email_verified, hd and groups. Its stock developer
  * login page accepts any login name; the name picks one of `users`.
  */
-export async function startFakeOidcProvider(users: Record<string, FakeUser>, clients: Array<{ client_id: string; client_secret: string; redirect_uris: string[] }>): Promise<{ issuer: string; close(): Promise<void> }> {
+export async function startFakeOidcProvider(
+  users: Record<string, FakeUser>,
+  clients: Array<{ client_id: string; client_secret: string; redirect_uris: string[] }>,
+): Promise<{ issuer: string; close(): Promise<void> }> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const provider = new Provider(issuer, {
@@ -50,7 +53,10 @@ export interface FakeGithubUser {
  * endpoints the gateway uses: the OAuth authorize and access_token endpoints (with PKCE) and the
  * REST API's /user, /user/emails, /user/orgs and /user/teams. `signInAs` picks who "logs in".
  */
-export async function startFakeGithub(clientId: string, clientSecret: string): Promise<{ url: string; apiUrl: string; signInAs(user: FakeGithubUser): void; close(): Promise<void> }> {
+export async function startFakeGithub(
+  clientId: string,
+  clientSecret: string,
+): Promise<{ url: string; apiUrl: string; signInAs(user: FakeGithubUser): void; close(): Promise<void> }> {
   let current: FakeGithubUser | undefined;
   const codes = new Map<string, { user: FakeGithubUser; challenge: string; redirectUri: string }>();
   const tokens = new Map<string, FakeGithubUser>();
@@ -60,7 +66,11 @@ export async function startFakeGithub(clientId: string, clientSecret: string): P
     if (url.pathname === '/login/oauth/authorize') {
       if (url.searchParams.get('client_id') !== clientId || !current) return json(400, { error: 'bad client or no user' });
       const code = randomBytes(12).toString('hex');
-      codes.set(code, { user: current, challenge: url.searchParams.get('code_challenge') ?? '', redirectUri: url.searchParams.get('redirect_uri') ?? '' });
+      codes.set(code, {
+        user: current,
+        challenge: url.searchParams.get('code_challenge') ?? '',
+        redirectUri: url.searchParams.get('redirect_uri') ?? '',
+      });
       const back = new URL(url.searchParams.get('redirect_uri')!);
       back.searchParams.set('code', code);
       back.searchParams.set('state', url.searchParams.get('state') ?? '');
@@ -69,16 +79,25 @@ export async function startFakeGithub(clientId: string, clientSecret: string): P
     }
     if (url.pathname === '/login/oauth/access_token' && req.method === 'POST') {
       let body = '';
-      req.on('data', (c) => { body += c; });
+      req.on('data', (c) => {
+        body += c;
+      });
       req.on('end', () => {
         const form = new URLSearchParams(body);
-        const basic = req.headers.authorization?.startsWith('Basic ') ? Buffer.from(req.headers.authorization.slice(6), 'base64').toString().split(':').map(decodeURIComponent) : [];
+        const basic = req.headers.authorization?.startsWith('Basic ')
+          ? Buffer.from(req.headers.authorization.slice(6), 'base64').toString().split(':').map(decodeURIComponent)
+          : [];
         const id = form.get('client_id') ?? basic[0];
         const secret = form.get('client_secret') ?? basic[1];
         const grant = codes.get(form.get('code') ?? '');
         codes.delete(form.get('code') ?? '');
-        const verifierOk = grant && createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') === grant.challenge;
-        if (id !== clientId || secret !== clientSecret || !grant || !verifierOk || form.get('redirect_uri') !== grant.redirectUri) return json(400, { error: 'bad_verification_code' });
+        const verifierOk =
+          grant &&
+          createHash('sha256')
+            .update(form.get('code_verifier') ?? '')
+            .digest('base64url') === grant.challenge;
+        if (id !== clientId || secret !== clientSecret || !grant || !verifierOk || form.get('redirect_uri') !== grant.redirectUri)
+          return json(400, { error: 'bad_verification_code' });
         const token = `gho_${randomBytes(16).toString('hex')}`;
         tokens.set(token, grant.user);
         json(200, { access_token: token, token_type: 'bearer', scope: 'read:user,user:email,read:org' });
@@ -88,14 +107,32 @@ export async function startFakeGithub(clientId: string, clientSecret: string): P
     const user = tokens.get(req.headers.authorization?.replace(/^Bearer /, '') ?? '');
     if (!user) return json(401, { message: 'Bad credentials' });
     switch (url.pathname) {
-      case '/api/user': return json(200, { login: user.login, name: user.name ?? null });
-      case '/api/user/emails': return json(200, user.emails);
-      case '/api/user/orgs': return json(200, user.orgs.map((login) => ({ login })));
-      case '/api/user/teams': return json(200, user.teams.map((t) => ({ slug: t.slug, organization: { login: t.org } })));
-      default: return json(404, { message: 'Not Found' });
+      case '/api/user':
+        return json(200, { login: user.login, name: user.name ?? null });
+      case '/api/user/emails':
+        return json(200, user.emails);
+      case '/api/user/orgs':
+        return json(
+          200,
+          user.orgs.map((login) => ({ login })),
+        );
+      case '/api/user/teams':
+        return json(
+          200,
+          user.teams.map((t) => ({ slug: t.slug, organization: { login: t.org } })),
+        );
+      default:
+        return json(404, { message: 'Not Found' });
     }
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  return { url, apiUrl: `${url}/api`, signInAs: (user) => { current = user; }, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url,
+    apiUrl: `${url}/api`,
+    signInAs: (user) => {
+      current = user;
+    },
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }

@@ -10,6 +10,7 @@ import { startGateway, type RunningGateway } from '../../src/http/server.js';
 import { createLogger } from '../../src/log/logger.js';
 import { packageRoot } from '../../src/paths.js';
 import { freePort } from './ports.js';
+import { unlessThrows, waitFor } from './wait.js';
 
 export const ALICE = { email: 'alice@example.com', password: 'correct horse battery staple' };
 export const BOB = { email: 'bob@example.com', password: 'hunter2 but longer' };
@@ -33,10 +34,14 @@ export async function testConfigJson(overrides: Record<string, unknown> = {}): P
     publicUrl: `http://127.0.0.1:${port}`,
     listen: { host: '127.0.0.1', port },
     storage: `lmdb:${mkdtempSync(join(tmpdir(), 'gw-data-'))}`,
-    login: { password: { users: [
-      { email: ALICE.email, passwordHash: hashes[ALICE.email] },
-      { email: BOB.email, passwordHash: hashes[BOB.email] },
-    ] } },
+    login: {
+      password: {
+        users: [
+          { email: ALICE.email, passwordHash: hashes[ALICE.email] },
+          { email: BOB.email, passwordHash: hashes[BOB.email] },
+        ],
+      },
+    },
     mcpServers: { demo: demoServerCommand },
     // Suites and the benchmark send far more than a person would, all from 127.0.0.1 as one user;
     // test/rate-limits.test.ts and test/audit-log.test.ts configure the limits they test.
@@ -62,7 +67,10 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(overrides: Record<string, unknown> = {}, options: { fetch?: typeof fetch } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  overrides: Record<string, unknown> = {},
+  options: { fetch?: typeof fetch } = {},
+): Promise<TestGateway> {
   const config = parseConfig(await testConfigJson(overrides), 'test config');
   const logs = new LogCapture();
   const running = await startGateway(config, createLogger({ level: 'debug', destination: logs }), undefined, options);
@@ -80,24 +88,34 @@ export interface GatewayProcess {
  * Runs `mcp-oauth-gateway start --config FILE` as its own process, as a user would. `detached`
  * gives it its own process group, which a test can signal as a terminal signals its foreground job.
  */
-export async function spawnGateway(configJson: Record<string, unknown>, configDir = mkdtempSync(join(tmpdir(), 'gw-conf-')), directUrl = configJson.publicUrl as string, options: { detached?: boolean } = {}): Promise<GatewayProcess> {
+export async function spawnGateway(
+  configJson: Record<string, unknown>,
+  configDir = mkdtempSync(join(tmpdir(), 'gw-conf-')),
+  directUrl = configJson.publicUrl as string,
+  options: { detached?: boolean } = {},
+): Promise<GatewayProcess> {
   const file = join(configDir, 'gateway.json');
   writeFileSync(file, JSON.stringify(configJson, null, 2));
-  const child = spawn(process.execPath, [resolve(packageRoot, 'dist/src/cli/main.js'), 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
+  const child = spawn(process.execPath, [resolve(packageRoot, 'dist/src/cli/main.js'), 'start', '--config', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
   let output = '';
-  child.stdout!.on('data', (d) => { output += d; });
-  child.stderr!.on('data', (d) => { output += d; });
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
+  child.stderr!.on('data', (d) => {
+    output += d;
+  });
   // Replicas share a publicUrl (their load balancer); each is checked at its own address.
   const url = directUrl;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway exited early:\n${output}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) throw new Error(`gateway did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited early:\n${output}`);
+      return unlessThrows(async () => (await fetch(`${url}/healthz`)).ok);
+    },
+    { timeout: 15_000, message: () => `the gateway to start:\n${output}` },
+  );
   return {
     url,
     child,

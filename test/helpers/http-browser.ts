@@ -26,7 +26,11 @@ export class HttpBrowser {
       const index = pair!.indexOf('=');
       const name = pair!.slice(0, index).trim();
       const value = pair!.slice(index + 1).trim();
-      const path = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/';
+      const path =
+        attributes
+          .map((a) => a.trim())
+          .find((a) => a.toLowerCase().startsWith('path='))
+          ?.slice(5) ?? '/';
       const jar = this.cookies.get(path) ?? new Map<string, string>();
       this.cookies.set(path, jar);
       if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') jar.delete(name);
@@ -60,7 +64,12 @@ export class HttpBrowser {
     throw new Error('too many redirects');
   }
 
-  async submit(pageUrl: string, page: string, formAction: string, fields: Record<string, string>): Promise<ReturnType<HttpBrowser['follow']>> {
+  async submit(
+    pageUrl: string,
+    page: string,
+    formAction: string,
+    fields: Record<string, string>,
+  ): Promise<ReturnType<HttpBrowser['follow']>> {
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? '';
     const action = new URL(formAction, pageUrl).toString();
     return this.follow(action, {
@@ -71,6 +80,22 @@ export class HttpBrowser {
   }
 }
 
+export /** An HttpBrowser whose every request arrives through the (trusted, loopback) proxy from `ip`. */
+class ForwardedBrowser extends HttpBrowser {
+  constructor(
+    origin: string,
+    private readonly ip: string,
+  ) {
+    super(origin);
+  }
+
+  override request(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('x-forwarded-for', this.ip);
+    return super.request(url, { ...init, headers });
+  }
+}
+
 export function interactionAction(page: string, suffix: 'login' | 'confirm' | 'abort'): string {
   const match = new RegExp(`action="(/interaction/[^"]+/${suffix})"`).exec(page);
   if (!match) throw new Error(`no ${suffix} form on the page:\n${page.slice(0, 500)}`);
@@ -78,7 +103,12 @@ export function interactionAction(page: string, suffix: 'login' | 'confirm' | 'a
 }
 
 /** Logs in (if asked) and approves consent (if asked); returns where the gateway sent the browser. */
-export async function authorizeWithPassword(browser: HttpBrowser, url: string, user: { email: string; password: string }, decision: 'approve' | 'deny' = 'approve'): Promise<URL> {
+export async function authorizeWithPassword(
+  browser: HttpBrowser,
+  url: string,
+  user: { email: string; password: string },
+  decision: 'approve' | 'deny' = 'approve',
+): Promise<URL> {
   let step = await browser.follow(url);
   for (let i = 0; i < 4 && !step.leftTo; i++) {
     const page = step.page ?? '';

@@ -10,7 +10,11 @@ export interface McpReply {
 
 export function parseSse(text: string): JsonRpcMessage[] {
   return text.split('\n\n').flatMap((event) => {
-    const data = event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+    const data = event
+      .split('\n')
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).trimStart())
+      .join('\n');
     return data ? [JSON.parse(data) as JsonRpcMessage] : [];
   });
 }
@@ -24,7 +28,11 @@ export class McpTestClient {
   protocolVersion = '2025-11-25';
   private nextId = 1;
 
-  constructor(readonly endpoint: string, public token: string, readonly capabilities: Record<string, unknown> = {}) {}
+  constructor(
+    readonly endpoint: string,
+    public token: string,
+    readonly capabilities: Record<string, unknown> = {},
+  ) {}
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
     return {
@@ -37,7 +45,11 @@ export class McpTestClient {
   }
 
   async post(body: unknown, extraHeaders: Record<string, string> = {}): Promise<McpReply> {
-    const response = await fetch(this.endpoint, { method: 'POST', headers: this.headers(extraHeaders), body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const response = await fetch(this.endpoint, {
+      method: 'POST',
+      headers: this.headers(extraHeaders),
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
     const contentType = response.headers.get('content-type') ?? '';
     const text = await response.text();
     let messages: JsonRpcMessage[] = [];
@@ -50,7 +62,12 @@ export class McpTestClient {
   }
 
   async initialize(): Promise<Record<string, unknown>> {
-    const reply = await this.post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: this.protocolVersion, capabilities: this.capabilities, clientInfo: { name: 'test', version: '1' } } });
+    const reply = await this.post({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: this.protocolVersion, capabilities: this.capabilities, clientInfo: { name: 'test', version: '1' } },
+    });
     if (reply.status !== 200) throw new Error(`initialize: HTTP ${reply.status} ${JSON.stringify(reply.messages)}`);
     const result = reply.messages[0] as { result?: Record<string, unknown>; error?: unknown };
     if (!result.result) throw new Error(`initialize failed: ${JSON.stringify(result)}`);
@@ -60,9 +77,14 @@ export class McpTestClient {
   }
 
   /** Sends one request; returns its final response and everything that came before it. */
-  async request(method: string, params: Record<string, unknown> = {}, id: string | number = this.nextId++): Promise<{ result?: any; error?: any; related: JsonRpcMessage[]; reply: McpReply }> {
+  async request(
+    method: string,
+    params: Record<string, unknown> = {},
+    id: string | number = this.nextId++,
+  ): Promise<{ result?: any; error?: any; related: JsonRpcMessage[]; reply: McpReply }> {
     const reply = await this.post({ jsonrpc: '2.0', id, method, params });
-    const final = reply.messages.find((m) => 'id' in m && m.id === id && !('method' in m)) as { result?: unknown; error?: unknown } | undefined;
+    const final = reply.messages.find((m) => 'id' in m && m.id === id && !('method' in m)) as
+      { result?: unknown; error?: unknown } | undefined;
     return { result: final?.result, error: final?.error, related: reply.messages.filter((m) => m !== final), reply };
   }
 
@@ -70,8 +92,17 @@ export class McpTestClient {
    * Sends one request and reads its SSE stream as it arrives, answering server requests
    * (sampling, elicitation) with `answer` by POSTing the response, as a real client does.
    */
-  async requestInteractive(method: string, params: Record<string, unknown>, answer: (request: { id: string | number; method: string; params?: any }) => unknown, id: string | number = this.nextId++): Promise<{ result?: any; error?: any; seen: JsonRpcMessage[] }> {
-    const response = await fetch(this.endpoint, { method: 'POST', headers: this.headers(), body: JSON.stringify({ jsonrpc: '2.0', id, method, params }) });
+  async requestInteractive(
+    method: string,
+    params: Record<string, unknown>,
+    answer: (request: { id: string | number; method: string; params?: any }) => unknown,
+    id: string | number = this.nextId++,
+  ): Promise<{ result?: any; error?: any; seen: JsonRpcMessage[] }> {
+    const response = await fetch(this.endpoint, {
+      method: 'POST',
+      headers: this.headers(),
+      body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
+    });
     const seen: JsonRpcMessage[] = [];
     const contentType = response.headers.get('content-type') ?? '';
     if (!contentType.includes('text/event-stream')) {
@@ -104,7 +135,11 @@ export class McpTestClient {
   /** Opens the session's GET stream and collects what arrives on it. */
   async openEventStream(): Promise<{ status: number; messages: JsonRpcMessage[]; close(): void }> {
     const controller = new AbortController();
-    const response = await fetch(this.endpoint, { method: 'GET', headers: { ...this.headers({ accept: 'text/event-stream' }) }, signal: controller.signal });
+    const response = await fetch(this.endpoint, {
+      method: 'GET',
+      headers: { ...this.headers({ accept: 'text/event-stream' }) },
+      signal: controller.signal,
+    });
     const messages: JsonRpcMessage[] = [];
     if (response.ok && response.body) {
       void (async () => {
@@ -118,7 +153,9 @@ export class McpTestClient {
             messages.push(...parseSse(buffer.slice(0, cut + 2)));
             buffer = buffer.slice(cut + 2);
           }
-        } catch { /* aborted */ }
+        } catch {
+          /* aborted */
+        }
       })();
     }
     return { status: response.status, messages, close: () => controller.abort() };

@@ -13,7 +13,10 @@ export function pkcePair(): { verifier: string; challenge: string } {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
 
-export async function register(baseUrl: string, metadata: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function register(
+  baseUrl: string,
+  metadata: Record<string, unknown>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${baseUrl}/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -55,9 +58,11 @@ export function authorizeUrl(baseUrl: string, p: AuthorizeParams): string {
 
 function clientAuth(client: RegisteredClient, body: URLSearchParams, headers: Record<string, string>): void {
   switch (client.token_endpoint_auth_method) {
-    case 'client_secret_basic':
-      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret!)}`).toString('base64')}`;
+    case 'client_secret_basic': {
+      const credentials = `${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret!)}`;
+      headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
       break;
+    }
     case 'client_secret_post':
       body.set('client_id', client.client_id);
       body.set('client_secret', client.client_secret!);
@@ -80,11 +85,28 @@ export async function tokenRequest(baseUrl: string, client: RegisteredClient, pa
   return { status: response.status, body: (await response.json()) as TokenResult['body'] };
 }
 
-export function exchangeCode(baseUrl: string, client: RegisteredClient, code: string, verifier: string, extra: Record<string, string> = {}): Promise<TokenResult> {
-  return tokenRequest(baseUrl, client, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: client.redirect_uris[0]!, ...extra });
+export function exchangeCode(
+  baseUrl: string,
+  client: RegisteredClient,
+  code: string,
+  verifier: string,
+  extra: Record<string, string> = {},
+): Promise<TokenResult> {
+  return tokenRequest(baseUrl, client, {
+    grant_type: 'authorization_code',
+    code,
+    code_verifier: verifier,
+    redirect_uri: client.redirect_uris[0]!,
+    ...extra,
+  });
 }
 
-export function refresh(baseUrl: string, client: RegisteredClient, refreshToken: string, extra: Record<string, string> = {}): Promise<TokenResult> {
+export function refresh(
+  baseUrl: string,
+  client: RegisteredClient,
+  refreshToken: string,
+  extra: Record<string, string> = {},
+): Promise<TokenResult> {
   return tokenRequest(baseUrl, client, { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra });
 }
 

@@ -21,7 +21,11 @@ export interface RecordedUpstream {
 
 /** server-everything, the MCP reference server, in its Streamable HTTP mode. */
 async function startEverything(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [resolve(packageRoot, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [resolve(packageRoot, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'streamableHttp'],
+    { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   await new Promise<void>((resolvePromise, reject) => {
     let output = '';
     child.stderr!.on('data', (chunk) => {
