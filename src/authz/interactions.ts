@@ -1,7 +1,7 @@
 import express, { type Request, type Response, type NextFunction, Router } from 'express';
 import type Provider from 'oidc-provider';
 import { audit, loggableEmail } from '../observability/audit.js';
-import { escapeHtml, notice, PAGE_SECURITY_HEADERS, renderFragment, renderPage, SafeHtml, type ViewValues } from '../http/views.js';
+import { escapeHtml, notice, PAGE_SECURITY_HEADERS, renderFragment, renderPage, SafeHtml, type ViewValues } from '../web/views.js';
 import { rememberGrant } from './consent-memory.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { verifyPassword } from './password-hash.js';

@@ -1,11 +1,11 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import type { KeyValueStore } from '../storage/store.js';
-import { createOidcAdapterClass, type ClientLifetimes } from '../storage/oidc-adapter.js';
+import { createOidcAdapterClass, type ClientLifetimes } from './oidc-adapter.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { AccountDirectory } from './accounts.js';
 import type { StoredSigningKey } from './keys.js';
-import { profileOf } from './client-profiles.js';
+import { profileOf } from '../clients/client-profiles.js';
 import { pinnedClients } from './pinned-clients.js';
 import { redirectUriProblem } from './redirect-uri-policy.js';
 import { clientMetadataSizeProblem } from './client-metadata-limits.js';

@@ -1,8 +1,8 @@
 import type { Response } from 'express';
 import type Provider from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
-import type { RateLimits } from '../http/rate-limit.js';
-import type { SafeHtml } from '../http/views.js';
+import type { RateLimits } from '../web/rate-limit.js';
+import type { SafeHtml } from '../web/views.js';
 import type { Logger } from '../log/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { KeyValueStore } from '../storage/store.js';

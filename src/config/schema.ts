@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { clientProfiles } from '../authz/client-profiles.js';
+import { clientProfiles } from '../clients/client-profiles.js';
 import { parseDuration } from './duration.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -273,7 +273,7 @@ export const configSchema = z.object({
     refreshGracePeriod: duration('refreshGracePeriod', '30s'),
     /** A registered client that never completes a grant is forgotten after this long. */
     unusedClientTtl: duration('unusedClientTtl', '24h'),
-    /** Per known client (see src/authz/client-profiles.json), e.g. a longer life for Claude.ai, which rarely refreshes. */
+    /** Per known client (see src/clients/client-profiles.json), e.g. a longer life for Claude.ai, which rarely refreshes. */
     clients: z.partialRecord(
       z.enum(clientProfiles.map((profile) => profile.id) as [string, ...string[]], { error: `clients are named by profile: ${clientProfiles.map((profile) => `"${profile.id}"`).join(', ')}` }),
       z.object({ accessTokenTtl: requiredDuration('accessTokenTtl') }).strict(),

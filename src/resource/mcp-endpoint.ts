@@ -14,7 +14,7 @@ import type { RemoteSession } from '../bridge/remote-sessions.js';
 import type { McpSession } from '../bridge/session.js';
 import type { SessionForwarder } from '../cluster/session-forwarder.js';
 import type { RateLimitName } from '../config/schema.js';
-import { clientIp, type RateLimits } from '../http/rate-limit.js';
+import { clientIp, type RateLimits } from '../web/rate-limit.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BearerAuth } from './bearer-auth.js';
 import type { VerifiedAccessToken } from './token-verifier.js';

@@ -1,12 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import * as client from 'openid-client';
-import { escapeHtml, PAGE_SECURITY_HEADERS, SafeHtml } from '../http/views.js';
+import { escapeHtml, PAGE_SECURITY_HEADERS, SafeHtml } from '../web/views.js';
 import { storageReachable } from '../storage/storage-reachable.js';
 import { audit } from '../observability/audit.js';
-import { callbackUrl } from './providers.js';
-import { UpstreamRefusal, type UpstreamRequest } from './upstream-provider.js';
-import type { SignInDependencies } from '../authz/sign-in-dependencies.js';
+import { callbackUrl } from '../upstream/providers.js';
+import { UpstreamRefusal, type UpstreamRequest } from '../upstream/upstream-provider.js';
+import type { SignInDependencies } from './sign-in-dependencies.js';
 
 const PENDING_TTL_S = 10 * 60;
 const RESULT_TTL_S = 5 * 60;

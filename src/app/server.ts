@@ -4,7 +4,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { openStore } from '../storage/open-store.js';
 import type { KeyValueStore } from '../storage/store.js';
-import { createGateway, type Gateway, type GatewayOptions } from './app.js';
+import { createGateway, type Gateway, type GatewayOptions } from './compose.js';
 
 export interface RunningGateway {
   gateway: Gateway;

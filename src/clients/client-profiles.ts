@@ -31,7 +31,7 @@ export function redirectPattern(template: string): RegExp {
 }
 
 function loadProfiles(): ClientProfile[] {
-  const raw = JSON.parse(readFileSync(resolve(sourceDir, 'authz', 'client-profiles.json'), 'utf8')) as Record<string, Omit<ClientProfile, 'id'>>;
+  const raw = JSON.parse(readFileSync(resolve(sourceDir, 'clients', 'client-profiles.json'), 'utf8')) as Record<string, Omit<ClientProfile, 'id'>>;
   return Object.entries(raw).filter(([id]) => !id.startsWith('$')).map(([id, profile]) => ({ id, ...profile }));
 }
 
