@@ -1,12 +1,7 @@
 import { z } from 'zod';
 import { clientProfiles } from '../clients/client-profiles.js';
+import { isLoopbackHost } from '../net/loopback.js';
 import { parseDuration } from './duration.js';
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname.toLowerCase()) || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
 
 const publicUrl = z.string({ error: 'publicUrl is required: the https URL people and clients reach the gateway at, e.g. "https://mcp.example.com"' })
   .superRefine((value, ctx) => {
