@@ -31,9 +31,9 @@ const INTERACTION_TTL = 60 * 60;
 const ID_TOKEN_TTL = 60 * 60;
 
 /** The longest any signed token can live: retired signing keys stay published this long. */
-export function maxSignedTokenLifetime(config: GatewayConfig): number {
-  const perClient = Object.values(config.tokens.clients).map((override) => override?.accessTokenTtl ?? 0);
-  return Math.max(config.tokens.accessTokenTtl, ID_TOKEN_TTL, ...perClient) + 300;
+export function maxSignedTokenLifetime(tokens: GatewayConfig['tokens']): number {
+  const perClient = Object.values(tokens.clients).map((override) => override?.accessTokenTtl ?? 0);
+  return Math.max(tokens.accessTokenTtl, ID_TOKEN_TTL, ...perClient) + 300;
 }
 
 /** `tokens.clients.<profile>.accessTokenTtl` for a recognised client, else `tokens.accessTokenTtl`. */

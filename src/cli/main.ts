@@ -111,7 +111,7 @@ async function rotateKeys(file: string | undefined): Promise<void> {
   if (!file) fail(`rotate-keys: pass --config FILE (or create ./${DEFAULT_CONFIG}) so the keys' storage is known`);
   const config = loadOrExplain(file);
   const store = openStore(config.storage);
-  const keys = await rotateSigningKeys(store, maxSignedTokenLifetime(config));
+  const keys = await rotateSigningKeys(store, maxSignedTokenLifetime(config.tokens));
   await rotateCookieKeys(store);
   await store.close();
   process.stdout.write(`new signing key ${keys[0]!.jwk.kid}; ${keys.length - 1} older key(s) still published. Restart the gateway to sign with it.\n`);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/schema.js';
+import { unverifiedJwtClaims } from '../lib/unverified-jwt.js';
 import type { Logger } from '../log/logger.js';
 import { clientInfoForLog } from '../log/bound.js';
 import type { PersonLabels } from '../log/person-labels.js';
@@ -14,7 +15,8 @@ import type { RemoteSession } from '../bridge/remote-sessions.js';
 import type { McpSession } from '../bridge/session.js';
 import type { SessionForwarder } from '../cluster/session-forwarder.js';
 import type { RateLimitName } from '../config/schema.js';
-import { clientIp, type RateLimits } from '../web/rate-limit.js';
+import { clientIp } from '../web/client-address.js';
+import type { RateLimits } from '../web/rate-limit.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BearerAuth } from './bearer-auth.js';
 import type { VerifiedAccessToken } from './token-verifier.js';
@@ -367,12 +369,6 @@ export type McpEndpoint = ReturnType<typeof createMcpEndpoint>;
 
 /** Claims of a bearer token for logging only: never used to decide anything. */
 function unverifiedClaims(authorization: string | undefined): { client_id?: unknown; sub?: unknown; aud?: unknown } {
-  try {
-    const payload = authorization?.split(' ')[1]?.split('.')[1];
-    if (!payload || payload.length > 8192) return {};
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-    return { client_id: claims.client_id, sub: claims.sub, aud: claims.aud };
-  } catch {
-    return {};
-  }
+  const claims = unverifiedJwtClaims(authorization?.split(' ')[1]) ?? {};
+  return { client_id: claims.client_id, sub: claims.sub, aud: claims.aud };
 }
