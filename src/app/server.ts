@@ -15,7 +15,7 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-
+/** Opens the store, composes the gateway, listens (port 0 picks a free one) and joins the cluster. */
 export async function startGateway(config: GatewayConfig, logger: Logger, store = openStore(config.storage), extra: Pick<GatewayOptions, 'fetch'> = {}): Promise<RunningGateway> {
   await store.ping();
   const gateway = await createGateway({ config, store, logger, ...extra });
@@ -27,8 +27,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger, store 
       res.writeHead(503, { 'Retry-After': '1', Connection: 'close', 'Content-Type': 'application/json' }).end('{"error":"shutting_down"}');
       return;
     }
-    const mcpServer = gateway.mcp.match(req.url);
-    if (mcpServer) gateway.mcp.serve(req, res, mcpServer);
+    const serverName = gateway.mcp.match(req.url);
+    if (serverName) gateway.mcp.serve(req, res, serverName);
     else gateway.app(req, res);
   });
   server.headersTimeout = 30_000;

@@ -52,10 +52,6 @@ export function profileOf(client: { clientId?: string; redirectUris?: readonly s
   return matchers.find(({ patterns }) => uris.every((uri) => patterns.some((pattern) => pattern.test(uri))))?.profile;
 }
 
-export function profileById(id: string): ClientProfile | undefined {
-  return clientProfiles.find((profile) => profile.id === id);
-}
-
 /** A concrete redirect URI for each template, as the client would register it (for tests and `doctor`). */
 export function exampleRedirectUri(template: string): string {
   return template.replace('{id}', 'g-0123456789abcdef').replace('{port}', '33418');
