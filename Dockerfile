@@ -24,10 +24,11 @@ COPY package.json package-lock.json ./
 # build stage. lmdb loads its prebuilt binary from its optional platform package.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 # What the gateway reads at run time: the compiled code, the page templates and the JSON data
-# under src/authz (read through src/paths.ts), as in package.json "files".
+# under src/authz and src/clients (read through src/paths.ts), as in package.json "files".
 COPY --from=build /app/dist/src ./dist/src
 COPY views ./views
 COPY src/authz/*.json ./src/authz/
+COPY src/clients/*.json ./src/clients/
 # /data for "storage": "lmdb:/data" when running a single container without Redis.
 RUN mkdir -p /data /etc/mcp-oauth-gateway && chown node:node /data
 USER node

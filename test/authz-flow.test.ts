@@ -402,6 +402,28 @@ describe('authorization server', () => {
       assert.equal(foreign.status, 403);
     });
 
+    it('answers a form posted out of step, or too large to read, with a 4xx page that says so (not a 500)', async () => {
+      const client = await publicClient();
+      const browser = new HttpBrowser(gw.url);
+      const { challenge } = pkcePair();
+      const loginStep = await browser.follow(authorizeUrl(gw.url, { client, challenge, method: 'S256' }));
+      const consent = await browser.submit(loginStep.url, loginStep.page!, interactionAction(loginStep.page!, 'login'), ALICE);
+      assert.match(consent.page!, /Allow access\?/);
+      // A login form posted to this sign-in, which is at consent now (a second tab, a stale page).
+      const loginOfConsent = interactionAction(consent.page!, 'confirm').replace(/\/confirm$/, '/login');
+      const again = await browser.submit(consent.url, consent.page!, loginOfConsent, ALICE);
+      assert.equal(again.response!.status, 400);
+      assert.match(again.page!, /already over/);
+      assert.equal(again.response!.headers.get('x-frame-options'), 'DENY');
+      const csrf = /name="csrf" value="([^"]+)"/.exec(consent.page!)![1]!;
+      const huge = await browser.request(new URL(interactionAction(consent.page!, 'confirm'), gw.url).toString(), {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: gw.url },
+        body: new URLSearchParams({ csrf, decision: 'approve', padding: 'x'.repeat(9000) }),
+      });
+      assert.equal(huge.status, 413);
+      assert.match(await huge.text(), /too large/);
+    });
+
     it('throttles repeated failed logins for an account from one address with a wait', async () => {
       const client = await publicClient();
       const browser = new HttpBrowser(gw.url);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { renderPage, SafeHtml } from '../src/http/views.js';
+import { renderPage, SafeHtml } from '../src/web/views.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { HttpBrowser } from './helpers/http-browser.js';
 import { authorizeUrl, pkcePair, register, registerClient, type RegisteredClient } from './helpers/oauth-client.js';

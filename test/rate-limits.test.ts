@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { clientIp } from '../src/http/rate-limit.js';
+import { clientIp } from '../src/web/client-address.js';
 import { METRIC_NAMES } from '../src/observability/metrics.js';
 import { ALICE, BOB, startTestGateway, testConfigJson, type TestGateway } from './helpers/gateway.js';
 import { startFakeGithub } from './helpers/fake-identity-providers.js';

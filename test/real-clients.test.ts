@@ -21,7 +21,7 @@ import { freePort } from './helpers/ports.js';
 
 /**
  * Each client played step by step, with its exact redirect URIs, registration style and quirks
- * (see src/authz/client-profiles.json), from discovery to a tool call, in headless Chromium.
+ * (see src/clients/client-profiles.json), from discovery to a tool call, in headless Chromium.
  */
 
 const CHATGPT_CONNECTOR = 'https://chatgpt.com/connector/oauth/g-3f9a2c7d1e';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LmdbStore } from '../src/storage/lmdb-store.js';
-import { createOidcAdapterClass } from '../src/storage/oidc-adapter.js';
+import { createOidcAdapterClass } from '../src/authz/oidc-adapter.js';
 import { RedisStore } from '../src/storage/redis-store.js';
 import type { KeyValueStore } from '../src/storage/store.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { parseConfig } from '../src/config/load.js';
-import { startGateway, type RunningGateway } from '../src/http/server.js';
+import { startGateway, type RunningGateway } from '../src/app/server.js';
 import { AccountDirectory, type LoginFacts } from '../src/authz/accounts.js';
 import { createLogger } from '../src/log/logger.js';
 import { packageRoot } from '../src/paths.js';

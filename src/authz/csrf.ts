@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sameSecret } from '../lib/same-secret.js';
 
 /**
  * Form tokens bound to one interaction: an HMAC of its id under a server secret. The interaction
@@ -13,9 +14,6 @@ export class CsrfTokens {
   }
 
   verify(interactionUid: string, token: unknown): boolean {
-    if (typeof token !== 'string') return false;
-    const expected = Buffer.from(this.issue(interactionUid));
-    const actual = Buffer.from(token);
-    return expected.length === actual.length && timingSafeEqual(expected, actual);
+    return typeof token === 'string' && sameSecret(token, this.issue(interactionUid));
   }
 }

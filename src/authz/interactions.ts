@@ -1,9 +1,11 @@
 import express, { type Request, type Response, type NextFunction, Router } from 'express';
 import type Provider from 'oidc-provider';
 import { audit, loggableEmail } from '../observability/audit.js';
-import { escapeHtml, notice, PAGE_SECURITY_HEADERS, renderFragment, renderPage, SafeHtml, type ViewValues } from '../http/views.js';
+import { GatewayError } from '../web/errors.js';
+import { escapeHtml, notice, PAGE_SECURITY_HEADERS, renderFragment, renderPage, SafeHtml, type ViewValues } from '../web/views.js';
 import { rememberGrant } from './consent-memory.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { TOO_MANY_SIGN_INS } from './page-errors.js';
 import { verifyPassword } from './password-hash.js';
 import { isLocalRedirect } from './redirect-uri-policy.js';
 import type { ResourceCatalog } from './resources.js';
@@ -18,9 +20,12 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 const asString = (value: unknown): string => (typeof value === 'string' ? value : '');
 
+/** A form posted for a step the sign-in is no longer at (a second submit, a page left open in another tab). */
+const outOfStep = () => new GatewayError(400, 'invalid_request', 'this form belongs to a step of the sign-in that is already over');
+
 /** Login and consent pages that oidc-provider sends the person to, and their form handlers. */
 export function interactionRouter(deps: InteractionDependencies): Router {
-  const { provider, config, accounts, policy, throttle, resources, csrf, logger, metrics, rateLimits } = deps;
+  const { provider, config, accounts, policy, throttle, resources, csrf, logger, metrics, rateLimits, pages } = deps;
   const router = Router();
   const host = new URL(config.publicUrl).host;
   const publicOrigin = new URL(config.publicUrl).origin;
@@ -36,11 +41,11 @@ export function interactionRouter(deps: InteractionDependencies): Router {
   function checkFormOrigin(req: Request, res: Response, next: NextFunction): void {
     const origin = req.get('origin');
     if (req.method === 'POST' && origin && origin !== 'null' && origin !== publicOrigin) {
-      deps.renderErrorPage(res, 403, 'Request refused', 'This form was sent from another website.', 'Go back to the application you were connecting and start again.');
+      pages.render(res, 403, 'Request refused', 'This form was sent from another website.', 'Go back to the application you were connecting and start again.');
       return;
     }
     if (req.method === 'POST' && !csrf.verify(String(req.params.uid ?? ''), req.body?.csrf)) {
-      deps.renderErrorPage(res, 403, 'Request refused', 'This form has expired or was not sent from this page.', 'Go back to the application you were connecting and start again.');
+      pages.render(res, 403, 'Request refused', 'This form has expired or was not sent from this page.', 'Go back to the application you were connecting and start again.');
       return;
     }
     next();
@@ -115,23 +120,22 @@ export function interactionRouter(deps: InteractionDependencies): Router {
    */
   async function limitLoginAttempts(req: Request, res: Response, next: NextFunction): Promise<void> {
     const ip = req.ip ?? 'unknown';
-    const retryAfter = rateLimits ? await rateLimits.take('login', ip) : 0;
-    if (retryAfter === 0) {
+    const who = loggableEmail(asString(req.body?.email).trim().toLowerCase());
+    const refusal = await rateLimits?.refusal('login', ip, TOO_MANY_SIGN_INS, { outcome: 'failure', method: 'password', who, ip, requestId: req.id }, 'login.rate_limited');
+    if (!refusal) {
       next();
       return;
     }
     metrics?.loginFailed('password', 'rate_limited');
-    rateLimits!.refused('login', ip, retryAfter, { outcome: 'failure', method: 'password', who: loggableEmail(asString(req.body?.email).trim().toLowerCase()), ip, requestId: req.id }, 'login.rate_limited');
-    res.set('Retry-After', String(retryAfter));
-    deps.renderErrorPage(res, 429, 'Too many sign-in attempts', 'There were too many sign-in attempts from your network.', `Wait ${Math.ceil(retryAfter / 60)} minute${retryAfter > 60 ? 's' : ''} and try again.`);
+    pages.sendError(res, refusal);
   }
 
   router.post('/interaction/:uid/login', limitLoginAttempts, checkFormOrigin, async (req, res, next) => {
     try {
       const details = await provider.interactionDetails(req, res);
-      if (details.prompt.name !== 'login') throw new Error('unexpected login submission');
+      if (details.prompt.name !== 'login') throw outOfStep();
       const about = await describeRequest(details);
-      if (passwordUsers.size === 0) throw new Error('password login is not configured');
+      if (passwordUsers.size === 0) throw new GatewayError(400, 'invalid_request', 'password sign-in is not configured on this gateway');
       const email = asString(req.body.email).trim().toLowerCase();
       const password = asString(req.body.password);
       const ip = req.ip ?? 'unknown';
@@ -171,7 +175,7 @@ export function interactionRouter(deps: InteractionDependencies): Router {
   router.post('/interaction/:uid/confirm', checkFormOrigin, async (req, res, next) => {
     try {
       const details = await provider.interactionDetails(req, res);
-      if (details.prompt.name !== 'consent') throw new Error('unexpected consent submission');
+      if (details.prompt.name !== 'consent') throw outOfStep();
       const accountId = asString(details.session?.accountId);
       const clientId = asString(details.params.client_id);
       if (req.body.decision !== 'approve') {

@@ -1,11 +1,11 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import type { KeyValueStore } from '../storage/store.js';
-import { createOidcAdapterClass, type ClientLifetimes } from '../storage/oidc-adapter.js';
+import { createOidcAdapterClass, type ClientLifetimes } from './oidc-adapter.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { AccountDirectory } from './accounts.js';
 import type { StoredSigningKey } from './keys.js';
-import { profileOf } from './client-profiles.js';
+import { profileOf } from '../clients/client-profiles.js';
 import { pinnedClients } from './pinned-clients.js';
 import { redirectUriProblem } from './redirect-uri-policy.js';
 import { clientMetadataSizeProblem } from './client-metadata-limits.js';
@@ -31,9 +31,9 @@ const INTERACTION_TTL = 60 * 60;
 const ID_TOKEN_TTL = 60 * 60;
 
 /** The longest any signed token can live: retired signing keys stay published this long. */
-export function maxSignedTokenLifetime(config: GatewayConfig): number {
-  const perClient = Object.values(config.tokens.clients).map((override) => override?.accessTokenTtl ?? 0);
-  return Math.max(config.tokens.accessTokenTtl, ID_TOKEN_TTL, ...perClient) + 300;
+export function maxSignedTokenLifetime(tokens: GatewayConfig['tokens']): number {
+  const perClient = Object.values(tokens.clients).map((override) => override?.accessTokenTtl ?? 0);
+  return Math.max(tokens.accessTokenTtl, ID_TOKEN_TTL, ...perClient) + 300;
 }
 
 /** `tokens.clients.<profile>.accessTokenTtl` for a recognised client, else `tokens.accessTokenTtl`. */

@@ -1,4 +1,4 @@
-import { isLoopbackHost } from '../config/schema.js';
+import { isLoopbackHost } from '../net/loopback.js';
 
 /**
  * The gateway's rule for redirect URIs, on top of oidc-provider's own checks: https anywhere,

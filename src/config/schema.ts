@@ -1,13 +1,8 @@
 import { z } from 'zod';
-import { clientProfiles } from '../authz/client-profiles.js';
+import { clientProfiles } from '../clients/client-profiles.js';
+import { isLoopbackHost } from '../net/loopback.js';
 import { parseDuration } from './duration.js';
 import { SERVER_NAME } from './server-names.js';
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname.toLowerCase()) || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
 
 const publicUrl = z.string({ error: 'publicUrl is required: the https URL people and clients reach the gateway at, e.g. "https://mcp.example.com"' })
   .superRefine((value, ctx) => {
@@ -274,7 +269,7 @@ export const configSchema = z.object({
     refreshGracePeriod: duration('refreshGracePeriod', '30s'),
     /** A registered client that never completes a grant is forgotten after this long. */
     unusedClientTtl: duration('unusedClientTtl', '24h'),
-    /** Per known client (see src/authz/client-profiles.json), e.g. a longer life for Claude.ai, which rarely refreshes. */
+    /** Per known client (see src/clients/client-profiles.json), e.g. a longer life for Claude.ai, which rarely refreshes. */
     clients: z.partialRecord(
       z.enum(clientProfiles.map((profile) => profile.id) as [string, ...string[]], { error: `clients are named by profile: ${clientProfiles.map((profile) => `"${profile.id}"`).join(', ')}` }),
       z.object({ accessTokenTtl: requiredDuration('accessTokenTtl') }).strict(),

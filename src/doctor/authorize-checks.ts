@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { clientProfiles, exampleRedirectUri, type ClientProfile } from '../authz/client-profiles.js';
+import { clientProfiles, exampleRedirectUri, type ClientProfile } from '../clients/client-profiles.js';
 import { jsonObject, probe, type ProbeResponse } from './http-probe.js';
 import { fail, guarded, pass, type CheckRow } from './report.js';
 import type { RegisteredProbeClient } from './registration-checks.js';

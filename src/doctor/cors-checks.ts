@@ -1,4 +1,4 @@
-import { clientProfiles, type ClientProfile } from '../authz/client-profiles.js';
+import { clientProfiles, type ClientProfile } from '../clients/client-profiles.js';
 import { headerItems, probe, type ProbeResponse } from './http-probe.js';
 import { fail, guarded, pass, type CheckRow } from './report.js';
 import type { DoctorTarget } from './target.js';

@@ -1,4 +1,4 @@
-import { clientProfiles } from '../authz/client-profiles.js';
+import { clientProfiles } from '../clients/client-profiles.js';
 import { jsonObject, oauthError, probe, type ProbeResponse } from './http-probe.js';
 import { fail, guarded, pass, type CheckRow } from './report.js';
 import { isLoopbackUrl, publicUrlMismatchFix, type DoctorTarget } from './target.js';

@@ -1,5 +1,6 @@
-/** One HTTP request of `doctor`: plain fetch, a hard time limit, never follows redirects. */
+// One HTTP request of `doctor`: plain fetch, a hard time limit, never follows redirects.
 
+/** The hard time limit on one probe. */
 export const PROBE_TIMEOUT_MS = 5000;
 
 export interface ProbeResponse {

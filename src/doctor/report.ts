@@ -1,7 +1,7 @@
+// The rows `doctor` prints, and how they are printed.
 import { ProbeError } from './http-probe.js';
 
-/** The rows `doctor` prints, and how they are printed. */
-
+/** One line of the report: a check, what was seen, and for a failure what to change. */
 export interface CheckRow {
   /** A stable name: people grep for it and tests assert on it. */
   check: string;

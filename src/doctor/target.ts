@@ -1,4 +1,4 @@
-import { isLoopbackHost } from '../config/schema.js';
+import { isLoopbackHost } from '../net/loopback.js';
 import { jsonObject, probe } from './http-probe.js';
 
 /** What `doctor` checks: one gateway (its public URL, as clients are given it) and one MCP server on it. */

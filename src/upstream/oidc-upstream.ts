@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
-import { isLoopbackHttp, UpstreamRefusal, type UpstreamIdentity, type UpstreamProvider, type UpstreamRequest } from './upstream-provider.js';
+import { isLoopbackHttp } from '../net/loopback.js';
+import { UpstreamRefusal, type UpstreamIdentity, type UpstreamProvider, type UpstreamRequest } from './upstream-provider.js';
 
 export interface OidcUpstreamOptions {
   id: string;

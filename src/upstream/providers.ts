@@ -4,7 +4,7 @@ import { OidcUpstream } from './oidc-upstream.js';
 import type { UpstreamProvider } from './upstream-provider.js';
 
 /** The configured identity providers, in the order the login page lists them. */
-export function configuredUpstreams(config: GatewayConfig): Map<string, UpstreamProvider> {
+export function configuredUpstreams(config: Pick<GatewayConfig, 'login' | 'access'>): Map<string, UpstreamProvider> {
   const providers = new Map<string, UpstreamProvider>();
   const { google, github, oidc } = config.login;
   if (google) {

@@ -29,8 +29,3 @@ export interface UpstreamProvider {
 
 /** The provider answered, but not with someone the gateway can accept (e.g. no verified email). */
 export class UpstreamRefusal extends Error {}
-
-export function isLoopbackHttp(url: string): boolean {
-  const parsed = new URL(url);
-  return parsed.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
-}

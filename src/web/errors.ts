@@ -56,3 +56,14 @@ export function asGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   return new GatewayError(500, 'server_error', error instanceof Error ? error.message : String(error), { expose: false, cause: error });
 }
+
+/** Over a rate limit: 429 with Retry-After, and `retry_after` in an OAuth body. */
+export class RateLimited extends GatewayError {
+  /** `reason` says what was refused ("too many token requests from this address"); the message adds when to retry. */
+  constructor(readonly reason: string, readonly retryAfter: number) {
+    super(429, 'rate_limited', `${reason}; retry in ${retryAfter} seconds`, {
+      headers: { 'Retry-After': String(retryAfter) }, data: { retry_after: retryAfter },
+    });
+    this.name = 'RateLimited';
+  }
+}

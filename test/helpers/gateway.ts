@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { hashPassword } from '../../src/authz/password-hash.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/schema.js';
-import { startGateway, type RunningGateway } from '../../src/http/server.js';
+import { startGateway, type RunningGateway } from '../../src/app/server.js';
 import { createLogger } from '../../src/log/logger.js';
 import { packageRoot } from '../../src/paths.js';
 import { freePort } from './ports.js';

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { ResourceCatalog } from '../../authz/resources.js';
 import { MCP_SCOPE } from '../../authz/scopes.js';
-import { openCors } from '../../http/cors.js';
+import { openCors } from '../../web/cors.js';
 
 /** RFC 9728 metadata, one document per MCP server. */
 export function protectedResourceRouter(publicUrl: string, resources: ResourceCatalog): Router {

@@ -1,5 +1,5 @@
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
-import { isLoopbackHost } from '../../config/schema.js';
+import { isLoopbackHost } from '../../net/loopback.js';
 
 const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '[::]']);
 

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { ErrorCode, isJsonRpcMessage, isRequest, type JsonRpcMessage, type JsonRpcRequest } from '../jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
 import { mcpError } from '../json-rpc-errors.js';
+import { unverifiedJwtClaims } from '../../lib/unverified-jwt.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -79,12 +80,6 @@ export function sessionIdOf(req: IncomingMessage): string | undefined {
 
 /** Claims of a bearer token for logging only: never used to decide anything. */
 export function unverifiedClaims(authorization: string | undefined): { client_id?: unknown; sub?: unknown; aud?: unknown } {
-  try {
-    const payload = authorization?.split(' ')[1]?.split('.')[1];
-    if (!payload || payload.length > 8192) return {};
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-    return { client_id: claims.client_id, sub: claims.sub, aud: claims.aud };
-  } catch {
-    return {};
-  }
+  const claims = unverifiedJwtClaims(authorization?.split(' ')[1]) ?? {};
+  return { client_id: claims.client_id, sub: claims.sub, aud: claims.aud };
 }

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig, RateLimitName } from '../../config/schema.js';
 import { SERVER_NAME_SOURCE } from '../../config/server-names.js';
-import { clientIp, type RateLimits } from '../../http/rate-limit.js';
+import { clientIp } from '../../web/client-address.js';
+import type { RateLimits } from '../../web/rate-limit.js';
 import type { Logger } from '../../log/logger.js';
 import type { PersonLabels } from '../../log/person-labels.js';
 import type { GatewayMetrics } from '../../observability/metrics.js';

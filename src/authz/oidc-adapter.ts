@@ -1,5 +1,5 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { KeyValueStore } from './store.js';
+import type { KeyValueStore } from '../storage/store.js';
 
 export interface OidcAdapterOptions {
   /** Seconds during which the same client may present its just-rotated refresh token again. */

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { hashPassword } from '../authz/password-hash.js';
 import { packageRoot } from '../paths.js';
-import { parseConfig } from './load.js';
-import type { GatewayConfig } from './schema.js';
+import { parseConfig } from '../config/load.js';
+import type { GatewayConfig } from '../config/schema.js';
 
 export const DEMO_EMAIL = 'demo@example.com';
 

@@ -1,11 +1,13 @@
-import type { IncomingMessage } from 'node:http';
-import { BlockList, isIP } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { GatewayConfig, RateLimitName, RateLimitRule } from '../config/schema.js';
+
+/** The `rateLimits` block of the config: one rule (or false) per limit. */
+export type RateLimitRules = GatewayConfig['rateLimits'];
 import type { Logger } from '../log/logger.js';
 import { audit, type AuditEvent } from '../observability/audit.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { RateLimited } from './errors.js';
 
 /** Keys of the limiters in Redis (next to the store's own `mcpgw:` keys). */
 const REDIS_PREFIX = 'mcpgw:ratelimit:';
@@ -25,15 +27,15 @@ export class RateLimits {
   private readonly isRefusal: (value: unknown) => value is RateLimiterRes;
 
   /** rate-limiter-flexible is loaded only when some limit is on. */
-  static async create(config: GatewayConfig, logger: Logger, metrics?: GatewayMetrics, redis?: Redis): Promise<RateLimits> {
-    const enabled = Object.values(config.rateLimits).some(Boolean);
-    return new RateLimits(config, logger, metrics, redis, enabled ? await import('rate-limiter-flexible') : undefined);
+  static async create(rules: RateLimitRules, logger: Logger, metrics?: GatewayMetrics, redis?: Redis): Promise<RateLimits> {
+    const enabled = Object.values(rules).some(Boolean);
+    return new RateLimits(rules, logger, metrics, redis, enabled ? await import('rate-limiter-flexible') : undefined);
   }
 
-  private constructor(config: GatewayConfig, private readonly logger: Logger, private readonly metrics: GatewayMetrics | undefined, redis: Redis | undefined, library: typeof import('rate-limiter-flexible') | undefined) {
+  private constructor(rules: RateLimitRules, private readonly logger: Logger, private readonly metrics: GatewayMetrics | undefined, redis: Redis | undefined, library: typeof import('rate-limiter-flexible') | undefined) {
     this.redisBacked = !!redis;
     this.isRefusal = (value): value is RateLimiterRes => !!library && value instanceof library.RateLimiterRes;
-    for (const [name, rule] of Object.entries(config.rateLimits) as Array<[RateLimitName, RateLimitRule | false]>) {
+    for (const [name, rule] of Object.entries(rules) as Array<[RateLimitName, RateLimitRule | false]>) {
       if (!rule || !library) continue;
       const options = { points: rule.limit, duration: rule.window };
       const memory = new library.RateLimiterMemory(options);
@@ -92,48 +94,21 @@ export class RateLimits {
     return 0;
   }
 
+  /**
+   * Counts one request for `key`: undefined when it may go on, else the RateLimited error to answer
+   * with (already logged and counted, with `fields` and `event`). `message` says what was refused.
+   */
+  async refusal(name: RateLimitName, key: string, message: string, fields: Record<string, unknown> = {}, event?: AuditEvent): Promise<RateLimited | undefined> {
+    const retryAfter = await this.take(name, key);
+    if (retryAfter === 0) return undefined;
+    this.refused(name, key, retryAfter, fields, event);
+    return new RateLimited(message, retryAfter);
+  }
+
   /** Logs and counts a refused request. */
   refused(name: RateLimitName, key: string, retryAfter: number, fields: Record<string, unknown> = {}, event: AuditEvent = 'rate_limited'): void {
     this.metrics?.rateLimited(name);
     const rule = this.limiters.get(name)?.rule;
     audit(this.logger, event, { limit: name, key, retryAfter, allowed: rule ? `${rule.limit} per ${rule.window}s` : undefined, ...fields }, 'rate limit reached', 'warn');
   }
-}
-
-/** Express's `trust proxy` setting for `trustProxy: true`, shared with clientIp below. */
-export const TRUSTED_PROXIES = 'loopback, linklocal, uniquelocal';
-
-const trusted = new BlockList();
-trusted.addSubnet('127.0.0.0', 8, 'ipv4'); // loopback
-trusted.addAddress('::1', 'ipv6');
-trusted.addSubnet('169.254.0.0', 16, 'ipv4'); // linklocal
-trusted.addSubnet('fe80::', 10, 'ipv6');
-trusted.addSubnet('10.0.0.0', 8, 'ipv4'); // uniquelocal
-trusted.addSubnet('172.16.0.0', 12, 'ipv4');
-trusted.addSubnet('192.168.0.0', 16, 'ipv4');
-trusted.addSubnet('fc00::', 7, 'ipv6');
-
-function isTrustedProxy(address: string): boolean {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  const plain = mapped ? mapped[1]! : address;
-  const family = isIP(plain);
-  return family !== 0 && trusted.check(plain, family === 4 ? 'ipv4' : 'ipv6');
-}
-
-/**
- * The client's address for requests that do not go through Express (the MCP fast path), chosen
- * as Express chooses `req.ip` with `trust proxy` set to TRUSTED_PROXIES: the socket address, or,
- * with trustProxy, the nearest X-Forwarded-For hop that is not itself a trusted proxy.
- */
-export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-  let address = req.socket.remoteAddress ?? 'unknown';
-  if (!trustProxy) return address;
-  const header = req.headers['x-forwarded-for'];
-  if (!header) return address;
-  const hops = (Array.isArray(header) ? header.join(',') : header).split(',');
-  for (let i = hops.length - 1; i >= 0 && isTrustedProxy(address); i--) {
-    const hop = hops[i]!.trim();
-    if (hop) address = hop;
-  }
-  return address;
 }

@@ -1,17 +1,17 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import * as client from 'openid-client';
-import { escapeHtml, PAGE_SECURITY_HEADERS, SafeHtml } from '../http/views.js';
-import { storageReachable } from '../storage/storage-reachable.js';
+import { sameSecret, sha256Text } from '../lib/same-secret.js';
 import { audit } from '../observability/audit.js';
-import { callbackUrl } from './providers.js';
-import { UpstreamRefusal, type UpstreamRequest } from './upstream-provider.js';
-import type { SignInDependencies } from '../authz/sign-in-dependencies.js';
+import { callbackUrl } from '../upstream/providers.js';
+import { UpstreamRefusal, type UpstreamRequest } from '../upstream/upstream-provider.js';
+import { escapeHtml, PAGE_SECURITY_HEADERS, SafeHtml } from '../web/views.js';
+import { classifyPageError, TOO_MANY_SIGN_INS } from './page-errors.js';
+import type { SignInDependencies } from './sign-in-dependencies.js';
 
 const PENDING_TTL_S = 10 * 60;
 const RESULT_TTL_S = 5 * 60;
 /** One cookie per sign-in, so two sign-ins started in two tabs do not overwrite each other. */
-const bindingCookie = (state: string) => `mcpgw_upstream_${sha256(state).slice(0, 12)}`;
+const bindingCookie = (state: string) => `mcpgw_upstream_${sha256Text(state).slice(0, 12)}`;
 
 interface PendingLogin extends UpstreamRequest {
   uid: string;
@@ -26,21 +26,13 @@ type LoginResult = { accountId: string; provider: string } | { error: string; de
 
 export type UpstreamLoginDependencies = SignInDependencies;
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
-
-function sameHash(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
 /**
  * Sign-in through Google, GitHub or an OpenID provider: the start (under /interaction, where the
  * interaction cookie lives), the provider's callback at /login/<provider>/callback, and the step
  * that hands the result back to the authorization server.
  */
 export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
-  const { provider, config, store, accounts, policy, csrf, logger, upstreams, metrics, rateLimits } = deps;
+  const { provider, config, store, accounts, policy, csrf, logger, upstreams, metrics, rateLimits, pages } = deps;
   /** A provider id for logs and metric labels: only configured ids, never whatever a URL says. */
   const methodOf = (id: string) => (upstreams.has(id) ? id : 'unknown');
   const failed = (method: string, reason: string) => metrics?.loginFailed(method, reason);
@@ -56,22 +48,20 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     return new SafeHtml(`<form method="post" action="/interaction/${encodeURIComponent(uid)}/abort"><input type="hidden" name="csrf" value="${escapeHtml(csrf.issue(uid))}"><button type="submit" class="primary">Return to ${escapeHtml(clientName)}</button></form>`);
   }
 
-  router.get('/interaction/:uid/upstream/:provider', async (req, res, next) => {
+  router.get('/interaction/:uid/upstream/:provider', async (req, res) => {
     const ip = req.ip ?? 'unknown';
-    const retryAfter = rateLimits ? await rateLimits.take('login', ip) : 0;
-    if (retryAfter > 0) {
-      const method = methodOf(String(req.params.provider));
+    const method = methodOf(String(req.params.provider));
+    const refusal = await rateLimits?.refusal('login', ip, TOO_MANY_SIGN_INS, { outcome: 'failure', method, ip, requestId: req.id }, 'login.rate_limited');
+    if (refusal) {
       failed(method, 'rate_limited');
-      rateLimits!.refused('login', ip, retryAfter, { outcome: 'failure', method, ip, requestId: req.id }, 'login.rate_limited');
-      res.set('Retry-After', String(retryAfter));
-      deps.renderErrorPage(res, 429, 'Too many sign-in attempts', 'There were too many sign-in attempts from your network.', `Wait ${Math.ceil(retryAfter / 60)} minute${retryAfter > 60 ? 's' : ''} and try again.`);
+      pages.sendError(res, refusal);
       return;
     }
     try {
       const details = await provider.interactionDetails(req, res);
       const upstream = upstreams.get(String(req.params.provider));
       if (!upstream || details.prompt.name !== 'login') {
-        deps.renderErrorPage(res, 404, 'Unknown sign-in method', 'This sign-in method is not configured on this gateway.', 'Go back and choose another way to sign in.');
+        pages.render(res, 404, 'Unknown sign-in method', 'This sign-in method is not configured on this gateway.', 'Go back and choose another way to sign in.');
         return;
       }
       const binding = client.randomState();
@@ -83,7 +73,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
         state: client.randomState(),
         nonce: client.randomNonce(),
         codeVerifier: client.randomPKCECodeVerifier(),
-        bindingHash: sha256(binding),
+        bindingHash: sha256Text(binding),
       };
       const target = await upstream.authorizationUrl(pending);
       await store.set(`upstream:pending:${pending.state}`, pending, PENDING_TTL_S);
@@ -92,16 +82,13 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       res.redirect(303, target.href);
     } catch (error) {
       logger.error({ err: error, provider: req.params.provider, requestId: req.id }, 'could not start upstream login');
-      if (error instanceof Error && /interaction session|SessionNotFound/i.test(`${error.name} ${error.message}`)) {
-        next(error);
+      const failure = await classifyPageError(error, store);
+      // An expired sign-in or an outage has one page wherever it happens; anything else here is the provider.
+      if (failure.error === 'sign_in_expired' || failure.error === 'temporarily_unavailable') {
+        pages.sendError(res, failure);
         return;
       }
-      if (!(await storageReachable(store))) {
-        res.set('Retry-After', '5');
-        deps.renderErrorPage(res, 503, 'Temporarily unavailable', 'The gateway cannot reach its storage right now.', 'Try again in a few seconds.');
-        return;
-      }
-      deps.renderErrorPage(res, 502, 'Sign-in is unavailable', 'The identity provider could not be reached.', 'Try again in a minute. If it keeps happening, tell the gateway operator (mention the request id below).');
+      pages.render(res, 502, 'Sign-in is unavailable', 'The identity provider could not be reached.', 'Try again in a minute. If it keeps happening, tell the gateway operator (mention the request id below).');
     }
   });
 
@@ -116,14 +103,14 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     if (!pending || !upstream || pending.provider !== providerId) {
       failed(methodOf(providerId), 'invalid_state');
       audit(logger, 'login.upstream.invalid_state', { outcome: 'failure', method: methodOf(providerId), provider: methodOf(providerId), requestId: req.id }, 'callback with an unknown, used or expired state', 'warn');
-      deps.renderErrorPage(res, 400, 'This sign-in link has expired', 'The answer from the identity provider was already used, or it belongs to a sign-in that expired.', 'Go back to the application you were connecting and start again.');
+      pages.render(res, 400, 'This sign-in link has expired', 'The answer from the identity provider was already used, or it belongs to a sign-in that expired.', 'Go back to the application you were connecting and start again.');
       return;
     }
     const binding = parseCookie(req.headers.cookie, bindingCookie(state)) ?? '';
-    if (!binding || !sameHash(sha256(binding), pending.bindingHash)) {
+    if (!binding || !sameSecret(sha256Text(binding), pending.bindingHash)) {
       failed(providerId, 'foreign_browser');
       audit(logger, 'login.upstream.foreign_browser', { outcome: 'failure', method: providerId, provider: providerId, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'callback arrived in a browser that did not start the sign-in', 'warn');
-      deps.renderErrorPage(res, 400, 'Sign-in refused', 'This sign-in was started in another browser.', 'Start again from the application you are connecting, in this browser.');
+      pages.render(res, 400, 'Sign-in refused', 'This sign-in was started in another browser.', 'Start again from the application you are connecting, in this browser.');
       return;
     }
     const current = new URL(req.originalUrl, config.publicUrl);
@@ -136,7 +123,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
         await finishWith(res, pending.uid, { error: 'access_denied', description: `sign-in at ${upstream.label} was cancelled` });
         return;
       }
-      deps.renderErrorPage(res, 502, `${upstream.label} could not sign you in`, `${upstream.label} answered: ${description}.`, 'Try again. If it keeps happening, tell the gateway operator (mention the request id below).', returnToClientForm(pending.uid));
+      pages.render(res, 502, `${upstream.label} could not sign you in`, `${upstream.label} answered: ${description}.`, 'Try again. If it keeps happening, tell the gateway operator (mention the request id below).', returnToClientForm(pending.uid));
       return;
     }
     let identity;
@@ -146,7 +133,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       const refused = error instanceof UpstreamRefusal;
       failed(providerId, refused ? 'not_allowed' : 'verification_failed');
       audit(logger, refused ? 'login.refused' : 'login.upstream.failed', { outcome: 'failure', method: providerId, provider: providerId, uid: pending.uid, clientId: pending.clientId, err: describeFailure(error), requestId: req.id }, 'upstream login failed', 'warn');
-      deps.renderErrorPage(res, refused ? 403 : 502, refused ? 'Sign-in refused' : `${upstream.label} sign-in failed`,
+      pages.render(res, refused ? 403 : 502, refused ? 'Sign-in refused' : `${upstream.label} sign-in failed`,
         refused ? `${(error as Error).message}.` : `The answer from ${upstream.label} could not be verified.`,
         'Try again, or use another account. If it keeps happening, tell the gateway operator (mention the request id below).', returnToClientForm(pending.uid));
       return;
@@ -156,7 +143,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     if (refusal) {
       failed(providerId, 'not_allowed');
       audit(logger, 'login.refused', { outcome: 'failure', method: providerId, provider: providerId, who: identity.email, reason: refusal, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'account not allowed');
-      deps.renderErrorPage(res, 403, 'This account is not allowed here', `You signed in at ${upstream.label} as ${identity.email}, but ${refusal}.`,
+      pages.render(res, 403, 'This account is not allowed here', `You signed in at ${upstream.label} as ${identity.email}, but ${refusal}.`,
         'Sign in with another account, or ask the gateway operator to give this one access.', returnToClientForm(pending.uid));
       return;
     }
@@ -182,7 +169,7 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       const result = await store.get<LoginResult>(key);
       await store.delete(key);
       if (!result) {
-        deps.renderErrorPage(res, 400, 'This sign-in has expired', 'There is no finished sign-in for this page.', 'Go back to the application you were connecting and start again.');
+        pages.render(res, 400, 'This sign-in has expired', 'There is no finished sign-in for this page.', 'Go back to the application you were connecting and start again.');
         return;
       }
       if ('error' in result) {

@@ -4,7 +4,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { openStore } from '../storage/open-store.js';
 import type { KeyValueStore } from '../storage/store.js';
-import { createGateway, type Gateway, type GatewayOptions } from './app.js';
+import { createGateway, type Gateway, type GatewayOptions } from './compose.js';
 
 export interface RunningGateway {
   gateway: Gateway;
@@ -15,7 +15,7 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-
+/** Opens the store, composes the gateway, listens (port 0 picks a free one) and joins the cluster. */
 export async function startGateway(config: GatewayConfig, logger: Logger, store = openStore(config.storage), extra: Pick<GatewayOptions, 'fetch'> = {}): Promise<RunningGateway> {
   await store.ping();
   const gateway = await createGateway({ config, store, logger, ...extra });

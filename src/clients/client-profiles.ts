@@ -31,7 +31,7 @@ export function redirectPattern(template: string): RegExp {
 }
 
 function loadProfiles(): ClientProfile[] {
-  const raw = JSON.parse(readFileSync(resolve(sourceDir, 'authz', 'client-profiles.json'), 'utf8')) as Record<string, Omit<ClientProfile, 'id'>>;
+  const raw = JSON.parse(readFileSync(resolve(sourceDir, 'clients', 'client-profiles.json'), 'utf8')) as Record<string, Omit<ClientProfile, 'id'>>;
   return Object.entries(raw).filter(([id]) => !id.startsWith('$')).map(([id, profile]) => ({ id, ...profile }));
 }
 
@@ -50,10 +50,6 @@ export function profileOf(client: { clientId?: string; redirectUris?: readonly s
   const uris = client.redirectUris ?? [];
   if (uris.length === 0) return undefined;
   return matchers.find(({ patterns }) => uris.every((uri) => patterns.some((pattern) => pattern.test(uri))))?.profile;
-}
-
-export function profileById(id: string): ClientProfile | undefined {
-  return clientProfiles.find((profile) => profile.id === id);
 }
 
 /** A concrete redirect URI for each template, as the client would register it (for tests and `doctor`). */
