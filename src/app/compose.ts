@@ -95,7 +95,15 @@ async function createAuthorizationParts({ config, store, logger, fetch: fetchOve
   const metrics = config.metrics ? new (await import('../observability/metrics.js')).GatewayMetrics() : undefined;
   const rateLimits = await RateLimits.create(config.rateLimits, logger, metrics, store instanceof RedisStore ? store.client : undefined);
   const provider = createProvider({
-    config, store, signingKeys, cookieKeys, resources, accounts, policy, fetch: fetchOverride ?? createSafeFetch(), renderError: renderProviderError(pages),
+    config,
+    store,
+    signingKeys,
+    cookieKeys,
+    resources,
+    accounts,
+    policy,
+    fetch: fetchOverride ?? createSafeFetch(),
+    renderError: renderProviderError(pages),
   });
   observeProvider(provider, logger, metrics);
   answerUnavailableWhileStorageIsDown(provider, store, pages);
@@ -104,7 +112,8 @@ async function createAuthorizationParts({ config, store, logger, fetch: fetchOve
 
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, store, logger, throttle } = options;
-  const { pages, resources, signingKeys, cookieKeys, accounts, policy, metrics, rateLimits, provider } = await createAuthorizationParts(options);
+  const { pages, resources, signingKeys, cookieKeys, accounts, policy, metrics, rateLimits, provider } =
+    await createAuthorizationParts(options);
 
   const app = express();
   app.disable('x-powered-by');
@@ -135,7 +144,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, people, metrics));
   metrics?.watchBridge(bridge);
   const mcp = createMcpEndpoint({
-    config, logger, bridge, forwarder, metrics, rateLimits, people,
+    config,
+    logger,
+    bridge,
+    forwarder,
+    metrics,
+    rateLimits,
+    people,
     auth: new BearerAuth(config.publicUrl, resources, verifier),
     remote: createRemoteProxies(config, logger, sessionIdPrefix(replicas)),
   });
@@ -150,20 +165,33 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.use(provider.callback());
   app.use(pages.handler(logger, (error) => classifyPageError(error, store)));
 
-  const metricsServer = metrics && config.metrics?.listen ? await listenForMetrics(config.metrics.listen, metrics, config.metrics.token) : undefined;
+  const metricsServer =
+    metrics && config.metrics?.listen ? await listenForMetrics(config.metrics.listen, metrics, config.metrics.token) : undefined;
   const releaseConnections = () => {
     forwarder?.close();
     metricsServer?.close();
     metricsServer?.closeAllConnections();
   };
   return {
-    app, mcp, bridge, provider, resources, signingKeys, metrics, rateLimits, ...clusterMembership(config, replicas), releaseConnections,
+    app,
+    mcp,
+    bridge,
+    provider,
+    resources,
+    signingKeys,
+    metrics,
+    rateLimits,
+    ...clusterMembership(config, replicas),
+    releaseConnections,
     metricsAddress: metricsServer?.address() as AddressInfo | undefined,
   };
 }
 
 /** Joining and leaving the replica directory (Redis storage only), with the address other replicas reach this one at. */
-function clusterMembership(config: Pick<GatewayConfig, 'cluster' | 'listen'>, replicas: ReplicaDirectory | undefined): Pick<Gateway, 'joinCluster' | 'leaveCluster'> {
+function clusterMembership(
+  config: Pick<GatewayConfig, 'cluster' | 'listen'>,
+  replicas: ReplicaDirectory | undefined,
+): Pick<Gateway, 'joinCluster' | 'leaveCluster'> {
   return {
     joinCluster: async (address: AddressInfo) => {
       const configured = config.cluster?.advertiseUrl;
@@ -181,10 +209,20 @@ function bridgeHooks(logger: Logger, people: PersonLabels, metrics?: GatewayMetr
   return {
     toolCallFinished: (session, tool, outcome, durationMs) => {
       metrics?.toolCall(session.serverName, tool, outcome, durationMs / 1000);
-      audit(toolCallLog, 'mcp.tool_call', {
-        sub: session.sub, clientId: session.clientId, server: session.serverName, tool: tool.length > 200 ? `${tool.slice(0, 200)}…` : tool,
-        outcome, durationMs: Math.round(durationMs * 100) / 100, sessionId: session.id.slice(-8),
-      }, 'tool call');
+      audit(
+        toolCallLog,
+        'mcp.tool_call',
+        {
+          sub: session.sub,
+          clientId: session.clientId,
+          server: session.serverName,
+          tool: tool.length > 200 ? `${tool.slice(0, 200)}…` : tool,
+          outcome,
+          durationMs: Math.round(durationMs * 100) / 100,
+          sessionId: session.id.slice(-8),
+        },
+        'tool call',
+      );
     },
     processRestarted: metrics && ((server) => metrics.stdioRestarted(server)),
     toolsListed: metrics && ((server, result) => metrics.toolsListed(server, result)),

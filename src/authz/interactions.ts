@@ -41,11 +41,23 @@ export function interactionRouter(deps: InteractionDependencies): Router {
   function checkFormOrigin(req: Request, res: Response, next: NextFunction): void {
     const origin = req.get('origin');
     if (req.method === 'POST' && origin && origin !== 'null' && origin !== publicOrigin) {
-      pages.render(res, 403, 'Request refused', 'This form was sent from another website.', 'Go back to the application you were connecting and start again.');
+      pages.render(
+        res,
+        403,
+        'Request refused',
+        'This form was sent from another website.',
+        'Go back to the application you were connecting and start again.',
+      );
       return;
     }
     if (req.method === 'POST' && !csrf.verify(String(req.params.uid ?? ''), req.body?.csrf)) {
-      pages.render(res, 403, 'Request refused', 'This form has expired or was not sent from this page.', 'Go back to the application you were connecting and start again.');
+      pages.render(
+        res,
+        403,
+        'Request refused',
+        'This form has expired or was not sent from this page.',
+        'Go back to the application you were connecting and start again.',
+      );
       return;
     }
     next();
@@ -68,19 +80,41 @@ export function interactionRouter(deps: InteractionDependencies): Router {
 
   function providerLinks(uid: string): SafeHtml | undefined {
     if (deps.upstreams.size === 0) return undefined;
-    const items = [...deps.upstreams.values()].map((p) => `<li><a href="/interaction/${encodeURIComponent(uid)}/upstream/${encodeURIComponent(p.id)}">Continue with ${escapeHtml(p.label)}</a></li>`);
+    const items = [...deps.upstreams.values()].map(
+      (p) =>
+        `<li><a href="/interaction/${encodeURIComponent(uid)}/upstream/${encodeURIComponent(p.id)}">Continue with ${escapeHtml(p.label)}</a></li>`,
+    );
     const divider = passwordUsers.size ? '<p class="divider">or with a password</p>' : '';
     return new SafeHtml(`<ul class="providers">${items.join('')}</ul>${divider}`);
   }
 
-  function renderLogin(res: Response, details: Details, about: Awaited<ReturnType<typeof describeRequest>>, extra: ViewValues = {}, status = 200): void {
-    const values = { uid: details.uid, csrf: csrf.issue(details.uid), clientName: about.clientName, serverName: about.serverName, ...extra };
-    res.status(status).type('html').send(renderPage('login', 'Sign in', host, {
-      ...values,
-      providerBlock: providerLinks(details.uid),
-      // Focus the email field only when it is the first thing on the page, so keyboard order stays top to bottom.
-      passwordBlock: passwordUsers.size ? renderFragment('login-password', { ...values, autofocus: deps.upstreams.size ? undefined : new SafeHtml(' autofocus') }) : undefined,
-    }));
+  function renderLogin(
+    res: Response,
+    details: Details,
+    about: Awaited<ReturnType<typeof describeRequest>>,
+    extra: ViewValues = {},
+    status = 200,
+  ): void {
+    const values = {
+      uid: details.uid,
+      csrf: csrf.issue(details.uid),
+      clientName: about.clientName,
+      serverName: about.serverName,
+      ...extra,
+    };
+    res
+      .status(status)
+      .type('html')
+      .send(
+        renderPage('login', 'Sign in', host, {
+          ...values,
+          providerBlock: providerLinks(details.uid),
+          // Focus the email field only when it is the first thing on the page, so keyboard order stays top to bottom.
+          passwordBlock: passwordUsers.size
+            ? renderFragment('login-password', { ...values, autofocus: deps.upstreams.size ? undefined : new SafeHtml(' autofocus') })
+            : undefined,
+        }),
+      );
   }
 
   router.get('/interaction/:uid', async (req, res, next) => {
@@ -90,25 +124,33 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       if (details.prompt.name === 'login') {
         // With a single identity provider and no passwords there is nothing to choose.
         if (passwordUsers.size === 0 && deps.upstreams.size === 1) {
-          res.redirect(303, `/interaction/${encodeURIComponent(details.uid)}/upstream/${encodeURIComponent([...deps.upstreams.keys()][0]!)}`);
+          res.redirect(
+            303,
+            `/interaction/${encodeURIComponent(details.uid)}/upstream/${encodeURIComponent([...deps.upstreams.keys()][0]!)}`,
+          );
           return;
         }
         renderLogin(res, details, about);
         return;
       }
       const account = await accounts.findBySub(asString(details.session?.accountId));
-      res.type('html').send(renderPage('consent', 'Allow access?', host, {
-        uid: details.uid,
-        csrf: csrf.issue(details.uid),
-        email: account?.email ?? '',
-        clientName: about.clientName,
-        redirectHost: about.redirectHost,
-        serverName: about.serverName,
-        resource: about.resource,
-        warningBlock: isLocalRedirect(about.redirectUri)
-          ? notice('warning', `This application runs on your own computer (${about.redirectHost}). Only allow it if you started it yourself just now.`)
-          : undefined,
-      }));
+      res.type('html').send(
+        renderPage('consent', 'Allow access?', host, {
+          uid: details.uid,
+          csrf: csrf.issue(details.uid),
+          email: account?.email ?? '',
+          clientName: about.clientName,
+          redirectHost: about.redirectHost,
+          serverName: about.serverName,
+          resource: about.resource,
+          warningBlock: isLocalRedirect(about.redirectUri)
+            ? notice(
+                'warning',
+                `This application runs on your own computer (${about.redirectHost}). Only allow it if you started it yourself just now.`,
+              )
+            : undefined,
+        }),
+      );
     } catch (error) {
       next(error);
     }
@@ -121,7 +163,13 @@ export function interactionRouter(deps: InteractionDependencies): Router {
   async function limitLoginAttempts(req: Request, res: Response, next: NextFunction): Promise<void> {
     const ip = req.ip ?? 'unknown';
     const who = loggableEmail(asString(req.body?.email).trim().toLowerCase());
-    const refusal = await rateLimits?.refusal('login', ip, TOO_MANY_SIGN_INS, { outcome: 'failure', method: 'password', who, ip, requestId: req.id }, 'login.rate_limited');
+    const refusal = await rateLimits?.refusal(
+      'login',
+      ip,
+      TOO_MANY_SIGN_INS,
+      { outcome: 'failure', method: 'password', who, ip, requestId: req.id },
+      'login.rate_limited',
+    );
     if (!refusal) {
       next();
       return;
@@ -143,7 +191,21 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       const attempt = await throttle.admit(email, ip); // counted before the password is checked
       if (!attempt.admitted) {
         metrics?.loginFailed('password', 'throttled');
-        audit(logger, 'login.throttled', { outcome: 'failure', method: 'password', who, ip, clientId: about.clientId, reason: attempt.reason, retryAfter: attempt.retryAfter }, 'login throttled', 'warn');
+        audit(
+          logger,
+          'login.throttled',
+          {
+            outcome: 'failure',
+            method: 'password',
+            who,
+            ip,
+            clientId: about.clientId,
+            reason: attempt.reason,
+            retryAfter: attempt.retryAfter,
+          },
+          'login throttled',
+          'warn',
+        );
         res.set('Retry-After', String(attempt.retryAfter));
         renderLogin(res, details, about, { email, errorBlock: notice('error', attempt.message) }, 429);
         return;
@@ -152,7 +214,12 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       if (!(await verifyPassword(password, user?.passwordHash))) {
         await throttle.recordFailure(attempt);
         metrics?.loginFailed('password', 'bad_credentials');
-        audit(logger, 'login.failed', { outcome: 'failure', method: 'password', who, ip, clientId: about.clientId }, 'password login failed');
+        audit(
+          logger,
+          'login.failed',
+          { outcome: 'failure', method: 'password', who, ip, clientId: about.clientId },
+          'password login failed',
+        );
         renderLogin(res, details, about, { email, errorBlock: notice('error', 'That email and password do not match. Try again.') }, 401);
         return;
       }
@@ -160,12 +227,27 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       const account = await accounts.recordLogin(email, { emailVerified: true, name: user?.name, facts: { provider: 'password' } });
       if (!policy.allows(account)) {
         metrics?.loginFailed('password', 'not_allowed');
-        audit(logger, 'login.refused', { outcome: 'failure', method: 'password', who, sub: account.sub, ip, clientId: about.clientId }, 'account not allowed');
-        await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'this account is not allowed to use the gateway' }, { mergeWithLastSubmission: false });
+        audit(
+          logger,
+          'login.refused',
+          { outcome: 'failure', method: 'password', who, sub: account.sub, ip, clientId: about.clientId },
+          'account not allowed',
+        );
+        await provider.interactionFinished(
+          req,
+          res,
+          { error: 'access_denied', error_description: 'this account is not allowed to use the gateway' },
+          { mergeWithLastSubmission: false },
+        );
         return;
       }
       metrics?.loginSucceeded('password');
-      audit(logger, 'login.success', { outcome: 'success', method: 'password', who, sub: account.sub, ip, clientId: about.clientId }, 'login');
+      audit(
+        logger,
+        'login.success',
+        { outcome: 'success', method: 'password', who, sub: account.sub, ip, clientId: about.clientId },
+        'login',
+      );
       await provider.interactionFinished(req, res, { login: { accountId: account.sub, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
     } catch (error) {
       next(error);
@@ -179,8 +261,18 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       const accountId = asString(details.session?.accountId);
       const clientId = asString(details.params.client_id);
       if (req.body.decision !== 'approve') {
-        audit(logger, 'consent.denied', { outcome: 'denied', sub: accountId, clientId, resource: details.params.resource }, 'consent denied');
-        await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the person denied access' }, { mergeWithLastSubmission: true });
+        audit(
+          logger,
+          'consent.denied',
+          { outcome: 'denied', sub: accountId, clientId, resource: details.params.resource },
+          'consent denied',
+        );
+        await provider.interactionFinished(
+          req,
+          res,
+          { error: 'access_denied', error_description: 'the person denied access' },
+          { mergeWithLastSubmission: true },
+        );
         return;
       }
       const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
@@ -197,7 +289,12 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       }
       const grantId = await grant.save();
       await rememberGrant(deps.store, accountId, clientId, grantId, config.tokens.grantTtl);
-      audit(logger, 'consent.granted', { outcome: 'granted', sub: accountId, clientId, resource: details.params.resource }, 'consent granted');
+      audit(
+        logger,
+        'consent.granted',
+        { outcome: 'granted', sub: accountId, clientId, resource: details.params.resource },
+        'consent granted',
+      );
       await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     } catch (error) {
       next(error);
@@ -206,7 +303,12 @@ export function interactionRouter(deps: InteractionDependencies): Router {
 
   router.post('/interaction/:uid/abort', checkFormOrigin, async (req, res, next) => {
     try {
-      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the person cancelled the sign-in' }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'the person cancelled the sign-in' },
+        { mergeWithLastSubmission: false },
+      );
     } catch (error) {
       next(error);
     }

@@ -100,7 +100,8 @@ export function createOidcAdapterClass(store: KeyValueStore, options: OidcAdapte
       if (consumed === undefined) return payload;
       // oidc-provider revokes the grant when a code comes back; a duplicate of the exchange that
       // just succeeded must not take the client's fresh tokens away. Later replays still revoke.
-      if (this.name === 'AuthorizationCode' && now() - consumed < (options.duplicateCodeWindow ?? DEFAULT_DUPLICATE_CODE_WINDOW)) throw duplicateCodeExchange();
+      if (this.name === 'AuthorizationCode' && now() - consumed < (options.duplicateCodeWindow ?? DEFAULT_DUPLICATE_CODE_WINDOW))
+        throw duplicateCodeExchange();
       if (this.name === 'RefreshToken' && (await this.withinRotationGrace(id, payload, consumed))) return payload;
       return { ...payload, consumed };
     }
@@ -135,8 +136,11 @@ export function createOidcAdapterClass(store: KeyValueStore, options: OidcAdapte
       // The rotation record goes first: a concurrent retry that sees the consumed marker must
       // also see that this token is the grant's latest rotation, or it would revoke the grant.
       if (this.name === 'RefreshToken' && payload.grantId && (await store.get(marker)) === undefined) {
-        await store.set(StoreAdapter.lastRotationKey(payload.grantId), { id, at: now() } satisfies LastRotation,
-          Math.max(1, options.refreshGracePeriod));
+        await store.set(
+          StoreAdapter.lastRotationKey(payload.grantId),
+          { id, at: now() } satisfies LastRotation,
+          Math.max(1, options.refreshGracePeriod),
+        );
       }
       const first = await store.setIfAbsent(marker, now(), ttl);
       // Two exchanges of one code at the same moment: only the first to mark it gets tokens.

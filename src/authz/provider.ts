@@ -37,7 +37,10 @@ export function maxSignedTokenLifetime(tokens: GatewayConfig['tokens']): number 
 }
 
 /** `tokens.clients.<profile>.accessTokenTtl` for a recognised client, else `tokens.accessTokenTtl`. */
-export function accessTokenTtlFor(config: GatewayConfig, client: { clientId: string; redirectUris?: readonly string[] } | undefined): number {
+export function accessTokenTtlFor(
+  config: GatewayConfig,
+  client: { clientId: string; redirectUris?: readonly string[] } | undefined,
+): number {
   const profile = client ? profileOf(client) : undefined;
   return (profile && config.tokens.clients[profile.id]?.accessTokenTtl) ?? config.tokens.accessTokenTtl;
 }
@@ -107,7 +110,9 @@ function validateClientMetadata(_ctx: unknown, key: string, _value: unknown, met
 function refuseSeveralResources(ctx: KoaContextWithOIDC): void {
   const requested = ctx.oidc.params?.resource;
   if (Array.isArray(requested) && requested.length > 1) {
-    throw new errors.InvalidTarget(`ask for one resource per authorization: this request names ${requested.length}; authorize each MCP server separately`);
+    throw new errors.InvalidTarget(
+      `ask for one resource per authorization: this request names ${requested.length}; authorize each MCP server separately`,
+    );
   }
 }
 
@@ -136,7 +141,11 @@ function refuseUnservedRoutes(provider: Provider): void {
 
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store, resources, accounts, policy } = deps;
-  const Adapter = createOidcAdapterClass(store, { refreshGracePeriod: config.tokens.refreshGracePeriod, pinnedClients, clientTtl: clientLifetimes(config) });
+  const Adapter = createOidcAdapterClass(store, {
+    refreshGracePeriod: config.tokens.refreshGracePeriod,
+    pinnedClients,
+    clientTtl: clientLifetimes(config),
+  });
 
   const resourceServerFor = (indicator: string, client?: { clientId: string; redirectUris?: readonly string[] }): ResourceServer => {
     const audience = resources.canonical(indicator);
@@ -200,9 +209,17 @@ export function createProvider(deps: ProviderDependencies): Provider {
       resourceIndicators: {
         enabled: true,
         defaultResource: async (_ctx, _client, oneOf) => {
-          if (oneOf) return oneOf.length === 1 ? oneOf[0]! : (() => { throw new errors.InvalidTarget('request a single resource'); })();
+          if (oneOf)
+            return oneOf.length === 1
+              ? oneOf[0]!
+              : (() => {
+                  throw new errors.InvalidTarget('request a single resource');
+                })();
           const sole = resources.soleResource;
-          if (!sole) throw new errors.InvalidTarget(`the resource parameter is required: this gateway serves ${resources.urls.length} MCP servers (${resources.urls.join(', ')})`);
+          if (!sole)
+            throw new errors.InvalidTarget(
+              `the resource parameter is required: this gateway serves ${resources.urls.length} MCP servers (${resources.urls.join(', ')})`,
+            );
           return sole;
         },
         useGrantedResource: async () => true,
@@ -237,9 +254,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
       const { session, client } = ctx.oidc;
       if (!session?.accountId || !client) return undefined;
-      const grantId = ctx.oidc.result?.consent?.grantId
-        ?? session.grantIdFor(client.clientId)
-        ?? (await rememberedGrantId(store, session.accountId, client.clientId));
+      const grantId =
+        ctx.oidc.result?.consent?.grantId ??
+        session.grantIdFor(client.clientId) ??
+        (await rememberedGrantId(store, session.accountId, client.clientId));
       if (!grantId) return undefined;
       const grant = await ctx.oidc.provider.Grant.find(grantId);
       return grant && grant.accountId === session.accountId && grant.clientId === client.clientId ? grant : undefined;

@@ -2,7 +2,10 @@
 export class ResourceCatalog {
   private readonly byUrl = new Map<string, string>();
 
-  constructor(readonly publicUrl: string, serverNames: string[]) {
+  constructor(
+    readonly publicUrl: string,
+    serverNames: string[],
+  ) {
     for (const name of serverNames) this.byUrl.set(this.urlFor(name), name);
   }
 

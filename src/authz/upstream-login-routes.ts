@@ -45,13 +45,21 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
   });
 
   function returnToClientForm(uid: string, clientName = 'the application'): SafeHtml {
-    return new SafeHtml(`<form method="post" action="/interaction/${encodeURIComponent(uid)}/abort"><input type="hidden" name="csrf" value="${escapeHtml(csrf.issue(uid))}"><button type="submit" class="primary">Return to ${escapeHtml(clientName)}</button></form>`);
+    return new SafeHtml(
+      `<form method="post" action="/interaction/${encodeURIComponent(uid)}/abort"><input type="hidden" name="csrf" value="${escapeHtml(csrf.issue(uid))}"><button type="submit" class="primary">Return to ${escapeHtml(clientName)}</button></form>`,
+    );
   }
 
   router.get('/interaction/:uid/upstream/:provider', async (req, res) => {
     const ip = req.ip ?? 'unknown';
     const method = methodOf(String(req.params.provider));
-    const refusal = await rateLimits?.refusal('login', ip, TOO_MANY_SIGN_INS, { outcome: 'failure', method, ip, requestId: req.id }, 'login.rate_limited');
+    const refusal = await rateLimits?.refusal(
+      'login',
+      ip,
+      TOO_MANY_SIGN_INS,
+      { outcome: 'failure', method, ip, requestId: req.id },
+      'login.rate_limited',
+    );
     if (refusal) {
       failed(method, 'rate_limited');
       pages.sendError(res, refusal);
@@ -61,7 +69,13 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       const details = await provider.interactionDetails(req, res);
       const upstream = upstreams.get(String(req.params.provider));
       if (!upstream || details.prompt.name !== 'login') {
-        pages.render(res, 404, 'Unknown sign-in method', 'This sign-in method is not configured on this gateway.', 'Go back and choose another way to sign in.');
+        pages.render(
+          res,
+          404,
+          'Unknown sign-in method',
+          'This sign-in method is not configured on this gateway.',
+          'Go back and choose another way to sign in.',
+        );
         return;
       }
       const binding = client.randomState();
@@ -77,8 +91,17 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       };
       const target = await upstream.authorizationUrl(pending);
       await store.set(`upstream:pending:${pending.state}`, pending, PENDING_TTL_S);
-      res.cookie(bindingCookie(pending.state), binding, { httpOnly: true, sameSite: 'lax', secure: secureCookies, path: '/login/', maxAge: PENDING_TTL_S * 1000 });
-      logger.info({ event: 'login.upstream.start', provider: upstream.id, uid: details.uid, clientId: pending.clientId }, 'sending the person to their identity provider');
+      res.cookie(bindingCookie(pending.state), binding, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: secureCookies,
+        path: '/login/',
+        maxAge: PENDING_TTL_S * 1000,
+      });
+      logger.info(
+        { event: 'login.upstream.start', provider: upstream.id, uid: details.uid, clientId: pending.clientId },
+        'sending the person to their identity provider',
+      );
       res.redirect(303, target.href);
     } catch (error) {
       logger.error({ err: error, provider: req.params.provider, requestId: req.id }, 'could not start upstream login');
@@ -88,7 +111,13 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
         pages.sendError(res, failure);
         return;
       }
-      pages.render(res, 502, 'Sign-in is unavailable', 'The identity provider could not be reached.', 'Try again in a minute. If it keeps happening, tell the gateway operator (mention the request id below).');
+      pages.render(
+        res,
+        502,
+        'Sign-in is unavailable',
+        'The identity provider could not be reached.',
+        'Try again in a minute. If it keeps happening, tell the gateway operator (mention the request id below).',
+      );
     }
   });
 
@@ -102,15 +131,39 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     const upstream = upstreams.get(providerId);
     if (!pending || !upstream || pending.provider !== providerId) {
       failed(methodOf(providerId), 'invalid_state');
-      audit(logger, 'login.upstream.invalid_state', { outcome: 'failure', method: methodOf(providerId), provider: methodOf(providerId), requestId: req.id }, 'callback with an unknown, used or expired state', 'warn');
-      pages.render(res, 400, 'This sign-in link has expired', 'The answer from the identity provider was already used, or it belongs to a sign-in that expired.', 'Go back to the application you were connecting and start again.');
+      audit(
+        logger,
+        'login.upstream.invalid_state',
+        { outcome: 'failure', method: methodOf(providerId), provider: methodOf(providerId), requestId: req.id },
+        'callback with an unknown, used or expired state',
+        'warn',
+      );
+      pages.render(
+        res,
+        400,
+        'This sign-in link has expired',
+        'The answer from the identity provider was already used, or it belongs to a sign-in that expired.',
+        'Go back to the application you were connecting and start again.',
+      );
       return;
     }
     const binding = parseCookie(req.headers.cookie, bindingCookie(state)) ?? '';
     if (!binding || !sameSecret(sha256Text(binding), pending.bindingHash)) {
       failed(providerId, 'foreign_browser');
-      audit(logger, 'login.upstream.foreign_browser', { outcome: 'failure', method: providerId, provider: providerId, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'callback arrived in a browser that did not start the sign-in', 'warn');
-      pages.render(res, 400, 'Sign-in refused', 'This sign-in was started in another browser.', 'Start again from the application you are connecting, in this browser.');
+      audit(
+        logger,
+        'login.upstream.foreign_browser',
+        { outcome: 'failure', method: providerId, provider: providerId, uid: pending.uid, clientId: pending.clientId, requestId: req.id },
+        'callback arrived in a browser that did not start the sign-in',
+        'warn',
+      );
+      pages.render(
+        res,
+        400,
+        'Sign-in refused',
+        'This sign-in was started in another browser.',
+        'Start again from the application you are connecting, in this browser.',
+      );
       return;
     }
     const current = new URL(req.originalUrl, config.publicUrl);
@@ -118,12 +171,33 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     if (upstreamError) {
       const description = current.searchParams.get('error_description') ?? upstreamError;
       failed(providerId, upstreamError === 'access_denied' ? 'cancelled' : 'provider_error');
-      audit(logger, 'login.upstream.error', { outcome: 'failure', method: providerId, provider: providerId, uid: pending.uid, clientId: pending.clientId, error: upstreamError, description, requestId: req.id }, 'identity provider returned an error');
+      audit(
+        logger,
+        'login.upstream.error',
+        {
+          outcome: 'failure',
+          method: providerId,
+          provider: providerId,
+          uid: pending.uid,
+          clientId: pending.clientId,
+          error: upstreamError,
+          description,
+          requestId: req.id,
+        },
+        'identity provider returned an error',
+      );
       if (upstreamError === 'access_denied') {
         await finishWith(res, pending.uid, { error: 'access_denied', description: `sign-in at ${upstream.label} was cancelled` });
         return;
       }
-      pages.render(res, 502, `${upstream.label} could not sign you in`, `${upstream.label} answered: ${description}.`, 'Try again. If it keeps happening, tell the gateway operator (mention the request id below).', returnToClientForm(pending.uid));
+      pages.render(
+        res,
+        502,
+        `${upstream.label} could not sign you in`,
+        `${upstream.label} answered: ${description}.`,
+        'Try again. If it keeps happening, tell the gateway operator (mention the request id below).',
+        returnToClientForm(pending.uid),
+      );
       return;
     }
     let identity;
@@ -132,19 +206,63 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
     } catch (error) {
       const refused = error instanceof UpstreamRefusal;
       failed(providerId, refused ? 'not_allowed' : 'verification_failed');
-      audit(logger, refused ? 'login.refused' : 'login.upstream.failed', { outcome: 'failure', method: providerId, provider: providerId, uid: pending.uid, clientId: pending.clientId, err: describeFailure(error), requestId: req.id }, 'upstream login failed', 'warn');
-      pages.render(res, refused ? 403 : 502, refused ? 'Sign-in refused' : `${upstream.label} sign-in failed`,
+      audit(
+        logger,
+        refused ? 'login.refused' : 'login.upstream.failed',
+        {
+          outcome: 'failure',
+          method: providerId,
+          provider: providerId,
+          uid: pending.uid,
+          clientId: pending.clientId,
+          err: describeFailure(error),
+          requestId: req.id,
+        },
+        'upstream login failed',
+        'warn',
+      );
+      pages.render(
+        res,
+        refused ? 403 : 502,
+        refused ? 'Sign-in refused' : `${upstream.label} sign-in failed`,
         refused ? `${(error as Error).message}.` : `The answer from ${upstream.label} could not be verified.`,
-        'Try again, or use another account. If it keeps happening, tell the gateway operator (mention the request id below).', returnToClientForm(pending.uid));
+        'Try again, or use another account. If it keeps happening, tell the gateway operator (mention the request id below).',
+        returnToClientForm(pending.uid),
+      );
       return;
     }
-    const candidate = { email: identity.email, emailVerified: identity.emailVerified, provider: identity.provider, lastLogin: { ...identity, at: Date.now() } };
+    const candidate = {
+      email: identity.email,
+      emailVerified: identity.emailVerified,
+      provider: identity.provider,
+      lastLogin: { ...identity, at: Date.now() },
+    };
     const refusal = policy.refusal(candidate);
     if (refusal) {
       failed(providerId, 'not_allowed');
-      audit(logger, 'login.refused', { outcome: 'failure', method: providerId, provider: providerId, who: identity.email, reason: refusal, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'account not allowed');
-      pages.render(res, 403, 'This account is not allowed here', `You signed in at ${upstream.label} as ${identity.email}, but ${refusal}.`,
-        'Sign in with another account, or ask the gateway operator to give this one access.', returnToClientForm(pending.uid));
+      audit(
+        logger,
+        'login.refused',
+        {
+          outcome: 'failure',
+          method: providerId,
+          provider: providerId,
+          who: identity.email,
+          reason: refusal,
+          uid: pending.uid,
+          clientId: pending.clientId,
+          requestId: req.id,
+        },
+        'account not allowed',
+      );
+      pages.render(
+        res,
+        403,
+        'This account is not allowed here',
+        `You signed in at ${upstream.label} as ${identity.email}, but ${refusal}.`,
+        'Sign in with another account, or ask the gateway operator to give this one access.',
+        returnToClientForm(pending.uid),
+      );
       return;
     }
     const account = await accounts.recordLogin(identity.email, {
@@ -153,7 +271,20 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       facts: { provider: identity.provider, hd: identity.hd, groups: identity.groups, githubOrgs: identity.githubOrgs },
     });
     metrics?.loginSucceeded(providerId);
-    audit(logger, 'login.success', { outcome: 'success', method: providerId, who: identity.email, sub: account.sub, uid: pending.uid, clientId: pending.clientId, requestId: req.id }, 'login');
+    audit(
+      logger,
+      'login.success',
+      {
+        outcome: 'success',
+        method: providerId,
+        who: identity.email,
+        sub: account.sub,
+        uid: pending.uid,
+        clientId: pending.clientId,
+        requestId: req.id,
+      },
+      'login',
+    );
     await finishWith(res, pending.uid, { accountId: account.sub, provider: providerId });
   });
 
@@ -169,14 +300,30 @@ export function upstreamLoginRouter(deps: UpstreamLoginDependencies): Router {
       const result = await store.get<LoginResult>(key);
       await store.delete(key);
       if (!result) {
-        pages.render(res, 400, 'This sign-in has expired', 'There is no finished sign-in for this page.', 'Go back to the application you were connecting and start again.');
+        pages.render(
+          res,
+          400,
+          'This sign-in has expired',
+          'There is no finished sign-in for this page.',
+          'Go back to the application you were connecting and start again.',
+        );
         return;
       }
       if ('error' in result) {
-        await provider.interactionFinished(req, res, { error: result.error, error_description: result.description }, { mergeWithLastSubmission: false });
+        await provider.interactionFinished(
+          req,
+          res,
+          { error: result.error, error_description: result.description },
+          { mergeWithLastSubmission: false },
+        );
         return;
       }
-      await provider.interactionFinished(req, res, { login: { accountId: result.accountId, amr: ['fed'] } }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(
+        req,
+        res,
+        { login: { accountId: result.accountId, amr: ['fed'] } },
+        { mergeWithLastSubmission: false },
+      );
     } catch (error) {
       next(error);
     }
