@@ -1,3 +1,5 @@
+import { mcpResourceUrl } from '../config/server-names.js';
+
 /** Maps RFC 8707 resource indicators to the configured MCP servers. */
 export class ResourceCatalog {
   private readonly byUrl = new Map<string, string>();
@@ -10,7 +12,7 @@ export class ResourceCatalog {
   }
 
   urlFor(serverName: string): string {
-    return `${this.publicUrl}/mcp/${serverName}`;
+    return mcpResourceUrl(this.publicUrl, serverName);
   }
 
   /** Scheme and host case, default ports and trailing slashes do not make a different resource. */

@@ -116,7 +116,9 @@ async function checkMetadataDocumentClient(
       return fail(
         check,
         detail,
-        `the gateway cannot use ${profile.name}'s metadata document: upgrade mcp-oauth-gateway (it pins the documents of ChatGPT and Claude.ai) or allow it outbound https to ${new URL(documentUrl).host}`,
+        `the gateway cannot use ${profile.name}'s metadata document: ` +
+          'upgrade mcp-oauth-gateway (it pins the documents of ChatGPT and Claude.ai) ' +
+          `or allow it outbound https to ${new URL(documentUrl).host}`,
       );
     }
     return fail(check, detail, `grep the gateway log for ${documentUrl} to see why it refused ${profile.name}`);

@@ -1,4 +1,5 @@
 import { clientProfiles, type ClientProfile } from '../clients/client-profiles.js';
+import { mcpPath, protectedResourceMetadataUrl } from '../config/server-names.js';
 import { headerItems, probe, type ProbeResponse } from './http-probe.js';
 import { fail, guarded, pass, type CheckRow } from './report.js';
 import type { DoctorTarget } from './target.js';
@@ -7,7 +8,11 @@ import type { DoctorTarget } from './target.js';
 const SAFELISTED_METHODS = new Set(['GET', 'HEAD', 'POST']);
 
 const STRIPPED_FIX =
-  'a proxy in front strips CORS headers or answers OPTIONS itself: pass OPTIONS requests and Access-Control-* headers through to the gateway';
+  'a proxy in front strips CORS headers or answers OPTIONS itself: ' +
+  'pass OPTIONS requests and Access-Control-* headers through to the gateway';
+
+/** The path (no origin) of the server's RFC 9728 metadata. */
+const resourceMetadataPath = (target: DoctorTarget): string => protectedResourceMetadataUrl('', encodeURIComponent(target.server));
 
 interface Preflight {
   /** The row's name without the client suffix. */
@@ -31,7 +36,7 @@ function preflightsFor(target: DoctorTarget): Preflight[] {
     },
     {
       name: 'CORS preflight resource metadata',
-      path: `/.well-known/oauth-protected-resource/mcp/${encodeURIComponent(target.server)}`,
+      path: resourceMetadataPath(target),
       method: 'GET',
       headers: ['mcp-protocol-version'],
     },
@@ -79,17 +84,14 @@ async function checkPreflight(target: DoctorTarget, origin: string, preflight: P
 async function checkMetadataResponses(target: DoctorTarget, origin: string, suffix: string): Promise<CheckRow> {
   const check = `CORS on metadata responses${suffix}`;
   return guarded(check, target.publicUrl, async () => {
-    const paths = [
-      '/.well-known/oauth-authorization-server',
-      `/.well-known/oauth-protected-resource/mcp/${encodeURIComponent(target.server)}`,
-    ];
+    const paths = ['/.well-known/oauth-authorization-server', resourceMetadataPath(target)];
     const blocked: string[] = [];
     for (const path of paths) {
       const response = await probe(`${target.publicUrl}${path}`, { headers: { origin } });
-      if (!originAllowed(response, origin))
-        blocked.push(
-          `${path} (HTTP ${response.status}, Access-Control-Allow-Origin ${response.headers.get('access-control-allow-origin') ?? 'missing'})`,
-        );
+      if (!originAllowed(response, origin)) {
+        const allowOrigin = response.headers.get('access-control-allow-origin') ?? 'missing';
+        blocked.push(`${path} (HTTP ${response.status}, Access-Control-Allow-Origin ${allowOrigin})`);
+      }
     }
     if (blocked.length)
       return fail(
@@ -103,7 +105,7 @@ async function checkMetadataResponses(target: DoctorTarget, origin: string, suff
 
 /** The browser calls the MCP endpoint itself: it must be allowed to, and must be able to read the 401's WWW-Authenticate. */
 async function checkMcpEndpoint(target: DoctorTarget, origin: string, suffix: string): Promise<CheckRow[]> {
-  const path = `/mcp/${encodeURIComponent(target.server)}`;
+  const path = mcpPath(encodeURIComponent(target.server));
   const allowedOriginsFix = `add "${origin}" to allowedOrigins in gateway.json (needed only if you use this client's web UI)`;
   const headers = ['authorization', 'content-type', 'mcp-protocol-version', 'mcp-session-id'];
   const preflightCheck = `CORS preflight ${path}${suffix}`;

@@ -1,10 +1,13 @@
 import { clientProfiles } from '../clients/client-profiles.js';
+import { mcpPath, protectedResourceMetadataUrl } from '../config/server-names.js';
+import { LATEST_PROTOCOL_VERSION } from '../mcp/protocol.js';
 import { jsonObject, oauthError, probe, type ProbeResponse } from './http-probe.js';
 import { fail, guarded, pass, type CheckRow } from './report.js';
 import { isLoopbackUrl, publicUrlMismatchFix, type DoctorTarget } from './target.js';
 
 const PRM_ROOT = '/.well-known/oauth-protected-resource';
-const PRM_PATH_TEMPLATE = '/.well-known/oauth-protected-resource/mcp/{server}';
+/** As the client profiles spell it: the path (no origin), with {server} for the name. */
+const PRM_PATH_TEMPLATE = protectedResourceMetadataUrl('', '{server}');
 const AS_METADATA_PATHS = ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'];
 
 /** The metadata documents that answered, for the checks that read them afterwards. */
@@ -51,7 +54,7 @@ function checkPublicUrlScheme(target: DoctorTarget): CheckRow {
 
 /** No token → 401 whose WWW-Authenticate tells the client where the resource metadata is (RFC 9728 §5.1). */
 async function checkChallenge(target: DoctorTarget, method: 'POST' | 'GET', discovery: Discovery): Promise<CheckRow> {
-  const check = `401 on ${method} /mcp/${target.server}`;
+  const check = `401 on ${method} ${mcpPath(target.server)}`;
   return guarded(check, target.publicUrl, async () => {
     const response = await probe(
       target.resource,
@@ -63,7 +66,11 @@ async function checkChallenge(target: DoctorTarget, method: 'POST' | 'GET', disc
               jsonrpc: '2.0',
               id: 1,
               method: 'initialize',
-              params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'mcp-oauth-gateway doctor', version: '1' } },
+              params: {
+                protocolVersion: LATEST_PROTOCOL_VERSION,
+                capabilities: {},
+                clientInfo: { name: 'mcp-oauth-gateway doctor', version: '1' },
+              },
             }),
           }
         : { method, headers: { accept: 'text/event-stream' } },
@@ -79,7 +86,8 @@ async function checkChallenge(target: DoctorTarget, method: 'POST' | 'GET', disc
       return fail(
         check,
         `${answerSummary(response)} without a token`,
-        'the MCP endpoint must answer 401 to a request without a token: is a proxy in front answering /mcp/ itself, or is this URL not the gateway?',
+        'the MCP endpoint must answer 401 to a request without a token: ' +
+          'is a proxy in front answering /mcp/ itself, or is this URL not the gateway?',
       );
     }
     const challenge = response.headers.get('www-authenticate') ?? '';
@@ -88,7 +96,8 @@ async function checkChallenge(target: DoctorTarget, method: 'POST' | 'GET', disc
       return fail(
         check,
         challenge ? `WWW-Authenticate: ${challenge}` : '401 without WWW-Authenticate',
-        "a proxy in front replaces WWW-Authenticate: pass the gateway's header through (clients find the authorization server from resource_metadata)",
+        "a proxy in front replaces WWW-Authenticate: pass the gateway's header through " +
+          '(clients find the authorization server from resource_metadata)',
       );
     }
     discovery.challengeMetadataUrl = metadataUrl;
@@ -115,7 +124,8 @@ async function checkPathFormMetadata(target: DoctorTarget, discovery: Discovery)
         check,
         `${path}: ${answerSummary(response)}`,
         response.status === 404
-          ? `no MCP server named "${target.server}": use a key of mcpServers in gateway.json (or a proxy in front does not forward /.well-known/*)`
+          ? `no MCP server named "${target.server}": use a key of mcpServers in gateway.json ` +
+              '(or a proxy in front does not forward /.well-known/*)'
           : 'a proxy in front must forward /.well-known/* to the gateway untouched',
       );
     }
@@ -157,7 +167,8 @@ async function checkRootFormMetadata(target: DoctorTarget, discovery: Discovery,
         return fail(
           check,
           `served, but authorization_servers ${JSON.stringify(servers)} does not contain ${target.publicUrl}`,
-          `clients that fall back to ${PRM_ROOT} (${clientsThatTry(PRM_ROOT)}) would go to another authorization server: make it name ${target.publicUrl} or stop serving it`,
+          `clients that fall back to ${PRM_ROOT} (${clientsThatTry(PRM_ROOT)}) would go to another authorization server: ` +
+            `make it name ${target.publicUrl} or stop serving it`,
         );
       }
       return pass(check, `served: resource ${JSON.stringify(metadata.resource)}, authorization server ${target.publicUrl}`);
@@ -169,12 +180,14 @@ async function checkRootFormMetadata(target: DoctorTarget, discovery: Discovery,
     if (stranded.length === 0) {
       return pass(
         check,
-        `not served (${answerSummary(response)}); no client needs it: ${clientsThatTry(PRM_ROOT) || 'none'} tries it only after the path form, which answers`,
+        `not served (${answerSummary(response)}); no client needs it: ` +
+          `${clientsThatTry(PRM_ROOT) || 'none'} tries it only after the path form, which answers`,
       );
     }
     return fail(
       check,
-      `not served (${answerSummary(response)}) and the path form did not answer either: ${stranded.map((profile) => profile.name).join(', ')} finds no resource metadata`,
+      `not served (${answerSummary(response)}) and the path form did not answer either: ` +
+        `${stranded.map((profile) => profile.name).join(', ')} finds no resource metadata`,
       'fix "resource metadata (path form)" above; that is the document clients read first',
     );
   });
@@ -203,7 +216,8 @@ async function checkAuthorizationServerMetadata(target: DoctorTarget, path: stri
       return fail(
         check,
         problems.join('; '),
-        "this is not the gateway's own document (is a proxy answering /.well-known/ itself?) or the gateway is too old: upgrade mcp-oauth-gateway",
+        "this is not the gateway's own document (is a proxy answering /.well-known/ itself?) " +
+          'or the gateway is too old: upgrade mcp-oauth-gateway',
       );
     }
     return pass(check, `S256, registration and metadata documents advertised (read by ${readers})`);

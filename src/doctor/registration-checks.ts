@@ -39,7 +39,10 @@ function register(target: DoctorTarget, metadata: Record<string, unknown>): Prom
 
 function rateLimitedFix(response: ProbeResponse): string {
   const wait = response.headers.get('retry-after');
-  return `wait ${wait ? `${wait} s` : 'a while'} and run doctor again: rateLimits.register in gateway.json limits registrations per IP (doctor makes a few each run)`;
+  return (
+    `wait ${wait ? `${wait} s` : 'a while'} and run doctor again: ` +
+    'rateLimits.register in gateway.json limits registrations per IP (doctor makes a few each run)'
+  );
 }
 
 /** The fix for a registration the gateway did not take, by how it answered. */
@@ -47,7 +50,10 @@ function refusedRegistrationFix(response: ProbeResponse, registration: Registrat
   if (response.status === 429) return rateLimitedFix(response);
   if (response.status === 404 || response.status === 405)
     return 'dynamic client registration is not reachable: a proxy in front must forward POST /register to the gateway';
-  return `${registration.profile.name} cannot connect until the gateway accepts this registration (https or loopback redirect URIs, ${registration.method}); grep the gateway log for "register.error"`;
+  return (
+    `${registration.profile.name} cannot connect until the gateway accepts this registration ` +
+    `(https or loopback redirect URIs, ${registration.method}); grep the gateway log for "register.error"`
+  );
 }
 
 function sameList(a: unknown, b: readonly string[]): boolean {
@@ -110,7 +116,8 @@ async function checkHostileRedirectRefused(target: DoctorTarget): Promise<CheckR
       return fail(
         check,
         `HTTP ${response.status}: registered`,
-        'upgrade mcp-oauth-gateway: anyone could register a client that receives codes in clear at any host; redirect URIs must be https or loopback http',
+        'upgrade mcp-oauth-gateway: anyone could register a client that receives codes in clear at any host; ' +
+          'redirect URIs must be https or loopback http',
       );
     }
     if (response.status === 429) return fail(check, 'HTTP 429: rate limited before the redirect URI was judged', rateLimitedFix(response));

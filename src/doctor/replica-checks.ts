@@ -29,7 +29,8 @@ export async function replicaChecks(target: DoctorTarget): Promise<CheckRow[]> {
         return fail(
           CHECK,
           'two replicas advertise the same address: requests for the sessions of one reach the other and get "Session not found"',
-          'give each replica its own "cluster": { "advertiseUrl": "http://<address the others reach it at>:<port>" }; the gateway log line "cluster.duplicate_address" names the address',
+          'give each replica its own "cluster": { "advertiseUrl": "http://<address the others reach it at>:<port>" }; ' +
+            'the gateway log line "cluster.duplicate_address" names the address',
         );
       }
       return pass(CHECK, 'every replica advertises its own address');

@@ -1,3 +1,4 @@
+import { mcpResourceUrl } from '../config/server-names.js';
 import { isLoopbackHost } from '../net/loopback.js';
 import { jsonObject, probe } from './http-probe.js';
 
@@ -56,7 +57,8 @@ export function parseTargetUrl(input: string | undefined): { publicUrl: string; 
   const connector = /^\/mcp\/([^/]+)\/?$/.exec(url.pathname);
   if (!connector && url.pathname !== '/') {
     throw new DoctorUsageError(
-      `doctor: "${input}" has a path; give the gateway's public URL (${url.origin}) or a connector URL (${url.origin}/mcp/<name>)`,
+      `doctor: "${input}" has a path; give the gateway's public URL (${url.origin}) ` +
+        `or a connector URL (${mcpResourceUrl(url.origin, '<name>')})`,
     );
   }
   return { publicUrl: url.origin, server: connector ? decodeURIComponent(connector[1]!) : undefined };
@@ -68,7 +70,8 @@ export function parseTargetUrl(input: string | undefined): { publicUrl: string; 
  * server can only be found when the root-form document names one under this gateway's `/mcp/`.
  */
 export async function discoverServer(publicUrl: string): Promise<string | undefined> {
-  const prefix = `${publicUrl}/mcp/`;
+  // A connector URL with the name left off.
+  const prefix = mcpResourceUrl(publicUrl, '');
   try {
     const response = await probe(`${publicUrl}/.well-known/oauth-protected-resource`);
     const resource = response.status === 200 ? jsonObject(response)?.resource : undefined;
@@ -86,12 +89,16 @@ export async function resolveTarget(input: string | undefined, serverOption: str
     throw new DoctorUsageError(`doctor: --server ${serverOption} contradicts the connector URL's server "${fromUrl}"; give one of them`);
   }
   if (serverOption !== undefined && !/^[^/?#\s]+$/.test(serverOption))
-    throw new DoctorUsageError(`doctor: --server "${serverOption}" is not a server name (the NAME in ${publicUrl}/mcp/NAME)`);
+    throw new DoctorUsageError(
+      `doctor: --server "${serverOption}" is not a server name (the NAME in ${mcpResourceUrl(publicUrl, 'NAME')})`,
+    );
   const server = serverOption ?? fromUrl ?? (await discoverServer(publicUrl));
   if (!server) {
     throw new DoctorUsageError(
-      `doctor: which MCP server? ${publicUrl} does not list its servers publicly. Pass --server NAME (a key of mcpServers in gateway.json), or give the connector URL itself: mcp-oauth-gateway doctor ${publicUrl}/mcp/NAME`,
+      `doctor: which MCP server? ${publicUrl} does not list its servers publicly. ` +
+        'Pass --server NAME (a key of mcpServers in gateway.json), or give the connector URL itself: ' +
+        `mcp-oauth-gateway doctor ${mcpResourceUrl(publicUrl, 'NAME')}`,
     );
   }
-  return { publicUrl, server, resource: `${publicUrl}/mcp/${encodeURIComponent(server)}` };
+  return { publicUrl, server, resource: mcpResourceUrl(publicUrl, encodeURIComponent(server)) };
 }
