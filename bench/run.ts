@@ -137,7 +137,8 @@ const server = createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const message = JSON.parse(Buffer.concat(chunks).toString());
-    const body = JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'Echo: ' + message.params.arguments.message }] } });
+    const content = [{ type: 'text', text: 'Echo: ' + message.params.arguments.message }];
+    const body = JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { content } });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
   });
 });
@@ -212,7 +213,8 @@ const mcpHeaders = { 'content-type': 'application/json', accept: 'application/js
 
 async function main(): Promise<void> {
   console.log(
-    `mcp-oauth-gateway benchmark: echo tool of server-everything; ${SEQUENTIAL_CALLS} sequential calls, then ${CONNECTIONS} connections for ${DURATION_S}s\n`,
+    `mcp-oauth-gateway benchmark: echo tool of server-everything; ` +
+      `${SEQUENTIAL_CALLS} sequential calls, then ${CONNECTIONS} connections for ${DURATION_S}s\n`,
   );
   const results: Result[] = [];
   results.push(await benchStdio());

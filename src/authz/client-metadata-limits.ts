@@ -72,7 +72,8 @@ export function registrationBodyLimit(req: IncomingMessage, res: ServerResponse,
   res.end(
     JSON.stringify({
       error: 'invalid_client_metadata',
-      error_description: `the registration request body is ${declared} bytes; at most ${CLIENT_METADATA_LIMITS.registrationBody} bytes are accepted`,
+      error_description:
+        `the registration request body is ${declared} bytes; ` + `at most ${CLIENT_METADATA_LIMITS.registrationBody} bytes are accepted`,
     }),
   );
 }

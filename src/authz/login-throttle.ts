@@ -109,7 +109,8 @@ export class LoginThrottle {
       wait: `Too many failed sign-in attempts for this account. Try again in ${wait}.`,
       busy: `Another sign-in for this account is being checked. Try again in ${wait}.`,
       address: `Too many failed sign-in attempts from your network. Try again in ${wait}.`,
-      account: `Too many failed sign-in attempts for this account from new places. Try again in ${wait}, or from where you usually sign in.`,
+      account:
+        'Too many failed sign-in attempts for this account from new places. ' + `Try again in ${wait}, or from where you usually sign in.`,
     }[reason];
     return { admitted: false, reason, retryAfter, message };
   }

@@ -25,7 +25,8 @@ export function duplicateKeyProblems(text: string): string[] {
       else {
         const where = first === line + 1 ? `both on line ${first}` : `lines ${first} and ${line + 1}`;
         problems.push(
-          `${objectName(object.path)}: "${name}" is written twice (${where}); JSON would silently keep only the last one: rename or remove one`,
+          `${objectName(object.path)}: "${name}" is written twice (${where}); ` +
+            'JSON would silently keep only the last one: rename or remove one',
         );
       }
     },

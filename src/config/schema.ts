@@ -53,11 +53,9 @@ const email = z
 const passwordUser = z
   .object({
     email,
-    passwordHash: z
-      .string({ error: 'passwordHash is required: create one with `mcp-oauth-gateway hash-password`' })
-      .regex(/^scrypt\$/, {
-        error: 'must be a hash printed by `mcp-oauth-gateway hash-password` (it starts with "scrypt$"), never a plain password',
-      }),
+    passwordHash: z.string({ error: 'passwordHash is required: create one with `mcp-oauth-gateway hash-password`' }).regex(/^scrypt\$/, {
+      error: 'must be a hash printed by `mcp-oauth-gateway hash-password` (it starts with "scrypt$"), never a plain password',
+    }),
     name: z.string().optional(),
   })
   .strict();

@@ -24,11 +24,11 @@ export function summarise(config: GatewayConfig): string {
     ...(access.allowGithubOrgs ?? []).map((o) => `GitHub ${o}`),
     ...(access.allowGroups ?? []).map((g) => `group ${g}`),
   ];
+  const others = access.allowAnyone ? 'anyone with an account at the provider' : rules.join(', ');
+  lines.push(`access:        password users as listed${upstreams.length ? `; others: ${others}` : ''}`);
+  const { accessTokenTtl, refreshTokenTtl, grantTtl, refreshGracePeriod } = config.tokens;
   lines.push(
-    `access:        password users as listed${upstreams.length ? `; others: ${access.allowAnyone ? 'anyone with an account at the provider' : rules.join(', ')}` : ''}`,
-  );
-  lines.push(
-    `tokens:        access ${config.tokens.accessTokenTtl}s, refresh ${config.tokens.refreshTokenTtl}s, grant ${config.tokens.grantTtl}s, refresh grace ${config.tokens.refreshGracePeriod}s`,
+    `tokens:        access ${accessTokenTtl}s, refresh ${refreshTokenTtl}s, grant ${grantTtl}s, refresh grace ${refreshGracePeriod}s`,
   );
   for (const [profile, override] of Object.entries(config.tokens.clients)) {
     if (override) lines.push(`               ${profile}: access ${override.accessTokenTtl}s`);

@@ -52,7 +52,8 @@ export async function listenForMetrics(
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(
         new Error(
-          `metrics.listen: cannot listen on ${listen.host}:${listen.port} (${error.code ?? error.message}); change metrics.listen.port or stop the other program`,
+          `metrics.listen: cannot listen on ${listen.host}:${listen.port} (${error.code ?? error.message}); ` +
+            'change metrics.listen.port or stop the other program',
         ),
       );
     });

@@ -69,7 +69,8 @@ export class ReplicaDirectory {
     if (duplicate && JSON.stringify(duplicate) !== JSON.stringify(this.duplicate)) {
       this.logger.warn(
         { event: 'cluster.duplicate_address', advertiseUrl: duplicate.url, replicas: duplicate.replicas },
-        "two replicas advertise the same address, so requests for one's sessions can reach the other and fail: give each replica its own cluster.advertiseUrl",
+        "two replicas advertise the same address, so requests for one's sessions can reach the other and fail: " +
+          'give each replica its own cluster.advertiseUrl',
       );
     }
     this.duplicate = duplicate;

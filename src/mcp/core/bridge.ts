@@ -158,7 +158,8 @@ export class McpBridge {
       const idle = this.oldestIdle(mine);
       if (!idle)
         throw new LimitReached(
-          `you already have ${sessionsPerPerson} sessions open on MCP server "${pool.serverName}", all busy (limits.sessionsPerPerson); end one or retry when one is idle`,
+          `you already have ${sessionsPerPerson} sessions open on MCP server "${pool.serverName}", all busy ` +
+            '(limits.sessionsPerPerson); end one or retry when one is idle',
         );
       this.evict(idle, 'limits.sessionsPerPerson');
     }

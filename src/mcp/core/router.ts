@@ -145,7 +145,10 @@ export class Router {
   private overFairShare(sub: string): string | undefined {
     const mine = this.calls.callsOfPerson(sub);
     if (mine >= MAX_IN_FLIGHT_PER_PERSON)
-      return `you have ${mine} requests in flight on MCP server "${this.serverName}" (at most ${MAX_IN_FLIGHT_PER_PERSON} per person); retry when some have finished`;
+      return (
+        `you have ${mine} requests in flight on MCP server "${this.serverName}" ` +
+        `(at most ${MAX_IN_FLIGHT_PER_PERSON} per person); retry when some have finished`
+      );
     if (this.calls.size >= MAX_PENDING && mine >= MAX_PENDING / this.calls.people)
       return `MCP server "${this.serverName}" has too many requests in flight; retry shortly`;
     return undefined;

@@ -21,7 +21,20 @@ const BOILERPLATE = [
 
 /** The strongest signs first: a missing thing, then any error. */
 const TELLING = [
-  /could not be found|not found|cannot find|can't find|no such file|ENOENT|is not in this registry|could not determine executable|not recognized as/i,
+  new RegExp(
+    [
+      'could not be found',
+      'not found',
+      'cannot find',
+      "can't find",
+      'no such file',
+      'ENOENT',
+      'is not in this registry',
+      'could not determine executable',
+      'not recognized as',
+    ].join('|'),
+    'i',
+  ),
   /error|exception|fatal|failed|denied|refused|invalid|missing/i,
 ];
 

@@ -65,7 +65,8 @@ export class RemoteSessions {
     }
     if (!oldest)
       throw new LimitReached(
-        `you already have ${limit} sessions open on MCP server "${serverName}", all busy (limits.sessionsPerPerson); end one or retry when one is idle`,
+        `you already have ${limit} sessions open on MCP server "${serverName}", all busy ` +
+          '(limits.sessionsPerPerson); end one or retry when one is idle',
       );
     this.logger.info(
       { event: 'mcp.session.evicted', server: serverName, sub, sessionId: oldest.id.slice(-8), limit: 'limits.sessionsPerPerson' },
