@@ -55,7 +55,9 @@ export class SessionForwarder {
       return;
     }
     req.headers[FORWARDED_HEADER] = this.directory.id;
-    this.proxyTo(url, owner)(req, res, () => sendError(res, 502, 'could not forward the request'));
+    // The middleware's promise settles once the request is handed to the proxy and never rejects:
+    // it passes its own failures to the callback, and failures while proxying go to `on.error`.
+    await this.proxyTo(url, owner)(req, res, () => sendError(res, 502, 'could not forward the request'));
   }
 
   private proxyTo(url: string, owner: string): RequestHandler {
