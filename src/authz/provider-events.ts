@@ -47,6 +47,12 @@ export function observeProvider(provider: Provider, logger: Logger, metrics?: Ga
   provider.on('server_error', (ctx, error) =>
     logger.error({ err: error, requestId: ctx.req.id, path: ctx.path, clientId: ctx.oidc?.client?.clientId }, 'authorization server error'),
   );
+  observeRegistration(provider, logger);
+  observeAuthorization(provider, logger);
+  observeTokens(provider, logger, metrics);
+}
+
+function observeRegistration(provider: Provider, logger: Logger): void {
   provider.on('registration_create.success', (ctx, client) =>
     audit(
       logger,
@@ -66,6 +72,10 @@ export function observeProvider(provider: Provider, logger: Logger, metrics?: Ga
   provider.on('registration_create.error', (ctx, error) =>
     logger.info({ event: 'register.error', requestId: ctx.req.id, ...refusal(error) }, 'registration refused'),
   );
+}
+
+/** From the authorization request to the code: granted silently, prompted, issued or refused. */
+function observeAuthorization(provider: Provider, logger: Logger): void {
   provider.on('authorization.accepted', (ctx) => {
     const { client } = ctx.oidc;
     logger.info(
@@ -104,6 +114,10 @@ export function observeProvider(provider: Provider, logger: Logger, metrics?: Ga
       'authorization request refused',
     ),
   );
+}
+
+/** Token issue, refusal and revocation, with their metrics. */
+function observeTokens(provider: Provider, logger: Logger, metrics?: GatewayMetrics): void {
   provider.on('grant.success', (ctx) => {
     const body = ctx.body as { access_token?: string; expires_in?: number; refresh_token?: string; scope?: string } | undefined;
     const grantType = String(ctx.oidc.params?.grant_type ?? '');
