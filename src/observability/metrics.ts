@@ -186,7 +186,32 @@ export class GatewayMetrics {
   private bridge?: BridgeStats;
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    const registers = [this.registry];
+    // Registered in this order, which is the order of the exposition.
+    this.registerComputedMetrics();
+    const counter = <Label extends string>(name: string, help: string, labelNames: Label[] = []) =>
+      new Counter<Label>({ name, help, labelNames, registers: [this.registry] });
+    this.tokensIssued = counter(
+      METRIC_NAMES.tokensIssued,
+      'Tokens issued at /token, by grant type (authorization_code: new connections, refresh_token: refreshes).',
+      ['grant_type'],
+    );
+    this.grantsRevoked = counter(METRIC_NAMES.grantsRevoked, 'Grants revoked (at /revoke, or because a used refresh token was replayed).');
+    this.logins = counter(METRIC_NAMES.logins, 'Successful sign-ins, by method (password or the upstream provider id).', ['method']);
+    this.loginFailures = counter(METRIC_NAMES.loginFailures, 'Failed or refused sign-ins, by method and reason.', ['method', 'reason']);
+    this.restarts = counter(METRIC_NAMES.stdioRestarts, 'stdio MCP server processes started again after they stopped unexpectedly.', [
+      'server',
+    ]);
+    this.limited = counter(
+      METRIC_NAMES.rateLimited,
+      'Requests answered 429 by a rate limit, by limit (login, register, token, authorize, mcp, initialize).',
+      ['limit'],
+    );
+    this.registerBridgeGauges();
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The HTTP and tool-call series, kept by the gateway itself and read at scrape time. */
+  private registerComputedMetrics(): void {
     this.registry.registerMetric(
       customMetric(
         METRIC_NAMES.httpRequests,
@@ -211,47 +236,16 @@ export class GatewayMetrics {
         () => this.toolDurationValues(),
       ),
     );
-    this.tokensIssued = new Counter({
-      name: METRIC_NAMES.tokensIssued,
-      help: 'Tokens issued at /token, by grant type (authorization_code: new connections, refresh_token: refreshes).',
-      labelNames: ['grant_type'],
-      registers,
-    });
-    this.grantsRevoked = new Counter({
-      name: METRIC_NAMES.grantsRevoked,
-      help: 'Grants revoked (at /revoke, or because a used refresh token was replayed).',
-      registers,
-    });
-    this.logins = new Counter({
-      name: METRIC_NAMES.logins,
-      help: 'Successful sign-ins, by method (password or the upstream provider id).',
-      labelNames: ['method'],
-      registers,
-    });
-    this.loginFailures = new Counter({
-      name: METRIC_NAMES.loginFailures,
-      help: 'Failed or refused sign-ins, by method and reason.',
-      labelNames: ['method', 'reason'],
-      registers,
-    });
-    this.restarts = new Counter({
-      name: METRIC_NAMES.stdioRestarts,
-      help: 'stdio MCP server processes started again after they stopped unexpectedly.',
-      labelNames: ['server'],
-      registers,
-    });
-    this.limited = new Counter({
-      name: METRIC_NAMES.rateLimited,
-      help: 'Requests answered 429 by a rate limit, by limit (login, register, token, authorize, mcp, initialize).',
-      labelNames: ['limit'],
-      registers,
-    });
+  }
+
+  /** Sessions and processes per server, read from the bridge when scraped. */
+  private registerBridgeGauges(): void {
     const bridgeGauge = (name: string, help: string, pick: (row: { sessions: number; processes: number }) => number) =>
       new Gauge({
         name,
         help,
         labelNames: ['server'],
-        registers,
+        registers: [this.registry],
         collect: () => {
           const gauge = this.registry.getSingleMetric(name) as Gauge<'server'>;
           for (const row of this.bridge?.stats() ?? []) gauge.set({ server: row.server }, pick(row));
@@ -259,7 +253,6 @@ export class GatewayMetrics {
       });
     bridgeGauge(METRIC_NAMES.sessions, 'Live MCP sessions on stdio servers, by server.', (row) => row.sessions);
     bridgeGauge(METRIC_NAMES.stdioProcesses, 'Running stdio MCP server processes, by server.', (row) => row.processes);
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
   get contentType(): string {
