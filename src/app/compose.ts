@@ -83,6 +83,8 @@ export interface GatewayOptions {
   fetch?: typeof fetch;
 }
 
+type AuthorizationParts = Awaited<ReturnType<typeof createAuthorizationParts>>;
+
 /** The authorization server and what it shares with the rest: keys, accounts, access policy, limits, pages. */
 async function createAuthorizationParts({ config, store, logger, fetch: fetchOverride }: GatewayOptions) {
   const pages = new ErrorPages(new URL(config.publicUrl).host);
@@ -128,32 +130,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.get('/static/style.css', serveStylesheet());
   app.get('/.well-known/oauth-authorization-server', metadataUnderRfc8414Name);
   if (metrics && config.metrics?.token) app.get('/metrics', metricsHandler(metrics, config.metrics.token));
-  app.use('/register', openCors());
-  // Before oidc-provider (which reads the bodies itself): counted per client IP.
-  if (rateLimits.enabled('register')) app.post('/register', limitByIp(rateLimits, 'register', 'client registrations'));
-  app.post('/register', registrationBodyLimit);
-  if (rateLimits.enabled('token')) app.post('/token', limitByIp(rateLimits, 'token', 'token requests'));
-  // Each authorization request stores a sign-in in progress for an hour: counted per client IP.
-  if (rateLimits.enabled('authorize')) app.get('/authorize', limitAuthorizationRequests(rateLimits, pages));
-  app.get('/authorize', logAuthorizationRequest(logger), defaultAuthorizationScope);
+  guardOAuthEndpoints(app, rateLimits, pages, logger);
 
-  const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
   app.use(protectedResourceRouter(config.publicUrl, resources));
-  const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
-  const people = new PersonLabels(async (sub) => (await accounts.findBySub(sub))?.email);
-  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, people, metrics));
-  metrics?.watchBridge(bridge);
-  const mcp = createMcpEndpoint({
-    config,
-    logger,
-    bridge,
-    forwarder,
-    metrics,
-    rateLimits,
-    people,
-    auth: new BearerAuth(config.publicUrl, resources, verifier),
-    remote: createRemoteProxies(config, logger, sessionIdPrefix(replicas)),
-  });
+  const { mcp, bridge, forwarder } = createMcpParts(options, { signingKeys, resources, accounts, metrics, rateLimits }, replicas);
 
   const upstreams = configuredUpstreams(config);
   const csrf = new CsrfTokens(cookieKeys[0]!);
@@ -185,6 +165,44 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     releaseConnections,
     metricsAddress: metricsServer?.address() as AddressInfo | undefined,
   };
+}
+
+/** What the gateway adds in front of oidc-provider's endpoints: CORS, per-IP limits, a body limit and a default scope. */
+function guardOAuthEndpoints(app: Express, rateLimits: RateLimits, pages: ErrorPages, logger: Logger): void {
+  app.use('/register', openCors());
+  // Before oidc-provider (which reads the bodies itself): counted per client IP.
+  if (rateLimits.enabled('register')) app.post('/register', limitByIp(rateLimits, 'register', 'client registrations'));
+  app.post('/register', registrationBodyLimit);
+  if (rateLimits.enabled('token')) app.post('/token', limitByIp(rateLimits, 'token', 'token requests'));
+  // Each authorization request stores a sign-in in progress for an hour: counted per client IP.
+  if (rateLimits.enabled('authorize')) app.get('/authorize', limitAuthorizationRequests(rateLimits, pages));
+  app.get('/authorize', logAuthorizationRequest(logger), defaultAuthorizationScope);
+}
+
+/** The MCP side: the stdio bridge, the remote proxies and the endpoint in front of both, with its token check. */
+function createMcpParts(
+  { config, logger }: GatewayOptions,
+  parts: Pick<AuthorizationParts, 'signingKeys' | 'resources' | 'accounts' | 'metrics' | 'rateLimits'>,
+  replicas: ReplicaDirectory | undefined,
+): { mcp: McpEndpoint; bridge: McpBridge; forwarder?: SessionForwarder } {
+  const { signingKeys, resources, accounts, metrics, rateLimits } = parts;
+  const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
+  const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
+  const people = new PersonLabels(async (sub) => (await accounts.findBySub(sub))?.email);
+  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, people, metrics));
+  metrics?.watchBridge(bridge);
+  const mcp = createMcpEndpoint({
+    config,
+    logger,
+    bridge,
+    forwarder,
+    metrics,
+    rateLimits,
+    people,
+    auth: new BearerAuth(config.publicUrl, resources, verifier),
+    remote: createRemoteProxies(config, logger, sessionIdPrefix(replicas)),
+  });
+  return { mcp, bridge, forwarder };
 }
 
 /** Joining and leaving the replica directory (Redis storage only), with the address other replicas reach this one at. */
