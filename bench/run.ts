@@ -18,9 +18,15 @@ const WARMUP_CALLS = 200;
 const CONNECTIONS = 32;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 5);
 
-interface Result { name: string; p50: number; p99: number; rps: number }
+interface Result {
+  name: string;
+  p50: number;
+  p99: number;
+  rps: number;
+}
 
-const callBody = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hello' } } });
+const callBody = (id: number) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hello' } } });
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
 /** Direct stdio: one process, newline-delimited JSON-RPC, no HTTP at all. */
@@ -40,14 +46,29 @@ async function benchStdio(): Promise<Result> {
     }
   });
   let nextId = 1;
-  const send = (body: string, id: number) => new Promise<void>((done) => {
-    waiting.set(id, () => { waiting.delete(id); done(); });
-    child.stdin!.write(`${body}\n`);
-  });
+  const send = (body: string, id: number) =>
+    new Promise<void>((done) => {
+      waiting.set(id, () => {
+        waiting.delete(id);
+        done();
+      });
+      child.stdin!.write(`${body}\n`);
+    });
   const init = nextId++;
-  await send(JSON.stringify({ jsonrpc: '2.0', id: init, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }), init);
+  await send(
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: init,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+    }),
+    init,
+  );
   child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
-  const call = () => { const id = nextId++; return send(callBody(id), id); };
+  const call = () => {
+    const id = nextId++;
+    return send(callBody(id), id);
+  };
   for (let i = 0; i < WARMUP_CALLS; i++) await call();
   const latencies: number[] = [];
   for (let i = 0; i < SEQUENTIAL_CALLS; i++) {
@@ -57,9 +78,14 @@ async function benchStdio(): Promise<Result> {
   }
   let completed = 0;
   const deadline = Date.now() + DURATION_S * 1000;
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-    while (Date.now() < deadline) { await call(); completed++; }
-  }));
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (Date.now() < deadline) {
+        await call();
+        completed++;
+      }
+    }),
+  );
   child.kill();
   latencies.sort((a, b) => a - b);
   return { name: 'direct stdio', p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), rps: completed / DURATION_S };
@@ -69,15 +95,16 @@ async function benchStdio(): Promise<Result> {
 async function benchHttp(name: string, url: string, headers: Record<string, string>): Promise<Result> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   let id = 1_000_000;
-  const post = () => new Promise<void>((done, fail) => {
-    const body = callBody(id++);
-    const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? done() : fail(new Error(`${name}: HTTP ${res.statusCode}`))));
+  const post = () =>
+    new Promise<void>((done, fail) => {
+      const body = callBody(id++);
+      const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? done() : fail(new Error(`${name}: HTTP ${res.statusCode}`))));
+      });
+      req.on('error', fail);
+      req.end(body);
     });
-    req.on('error', fail);
-    req.end(body);
-  });
   for (let i = 0; i < WARMUP_CALLS; i++) await post();
   const latencies: number[] = [];
   for (let i = 0; i < SEQUENTIAL_CALLS; i++) {
@@ -89,10 +116,15 @@ async function benchHttp(name: string, url: string, headers: Record<string, stri
   latencies.sort((a, b) => a - b);
   let unique = 1;
   const result = await autocannon({
-    url, connections: CONNECTIONS, duration: DURATION_S, method: 'POST', headers,
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    method: 'POST',
+    headers,
     requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: callBody(unique++) }) }],
   });
-  if (result.non2xx > 0 || result.errors > 0) console.warn(`  ${name}: ${result.non2xx} non-2xx responses, ${result.errors} errors under load`);
+  if (result.non2xx > 0 || result.errors > 0)
+    console.warn(`  ${name}: ${result.non2xx} non-2xx responses, ${result.errors} errors under load`);
   return { name, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), rps: result.requests.average };
 }
 
@@ -105,7 +137,8 @@ const server = createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const message = JSON.parse(Buffer.concat(chunks).toString());
-    const body = JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'Echo: ' + message.params.arguments.message }] } });
+    const content = [{ type: 'text', text: 'Echo: ' + message.params.arguments.message }];
+    const body = JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { content } });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
   });
 });
@@ -132,17 +165,45 @@ async function waitForListening(url: string): Promise<void> {
 }
 
 async function initializeSession(url: string, headers: Record<string, string>): Promise<string> {
-  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+    }),
+  });
   const sessionId = response.headers.get('mcp-session-id');
   await response.text();
   if (!sessionId) throw new Error(`${url}: no session id (HTTP ${response.status})`);
-  await fetch(url, { method: 'POST', headers: { ...headers, 'mcp-session-id': sessionId }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) }).then((r) => r.text());
+  await fetch(url, {
+    method: 'POST',
+    headers: { ...headers, 'mcp-session-id': sessionId },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  }).then((r) => r.text());
   return sessionId;
 }
 
 async function startSupergateway(): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [SUPERGATEWAY, '--stdio', `${process.execPath} ${EVERYTHING} stdio`, '--outputTransport', 'streamableHttp', '--stateful', '--port', String(port), '--logLevel', 'none'], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [
+      SUPERGATEWAY,
+      '--stdio',
+      `${process.execPath} ${EVERYTHING} stdio`,
+      '--outputTransport',
+      'streamableHttp',
+      '--stateful',
+      '--port',
+      String(port),
+      '--logLevel',
+      'none',
+    ],
+    { stdio: 'ignore' },
+  );
   const url = `http://127.0.0.1:${port}/mcp`;
   await waitForListening(url);
   return { url, child };
@@ -151,7 +212,10 @@ async function startSupergateway(): Promise<{ url: string; child: ChildProcess }
 const mcpHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 async function main(): Promise<void> {
-  console.log(`mcp-oauth-gateway benchmark: echo tool of server-everything; ${SEQUENTIAL_CALLS} sequential calls, then ${CONNECTIONS} connections for ${DURATION_S}s\n`);
+  console.log(
+    `mcp-oauth-gateway benchmark: echo tool of server-everything; ` +
+      `${SEQUENTIAL_CALLS} sequential calls, then ${CONNECTIONS} connections for ${DURATION_S}s\n`,
+  );
   const results: Result[] = [];
   results.push(await benchStdio());
 
@@ -160,17 +224,23 @@ async function main(): Promise<void> {
   bare.child.kill();
 
   // The gateway runs as its own process, started the way a user starts it.
-  const gw = await spawnGateway(await testConfigJson({ mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, 'stdio'] } } }));
+  const gw = await spawnGateway(
+    await testConfigJson({ mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, 'stdio'] } } }),
+  );
   const { access_token } = await obtainTokens(gw.url, 'everything');
   const gatewayUrl = `${gw.url}/mcp/everything`;
   const gatewayHeaders = { ...mcpHeaders, authorization: `Bearer ${access_token}` };
   const session = await initializeSession(gatewayUrl, gatewayHeaders);
-  results.push(await benchHttp('gateway', gatewayUrl, { ...gatewayHeaders, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' }));
+  results.push(
+    await benchHttp('gateway', gatewayUrl, { ...gatewayHeaders, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' }),
+  );
   await gw.kill('SIGTERM');
 
   const sg = await startSupergateway();
   const sgSession = await initializeSession(sg.url, mcpHeaders);
-  results.push(await benchHttp('supergateway', sg.url, { ...mcpHeaders, 'mcp-session-id': sgSession, 'mcp-protocol-version': '2025-11-25' }));
+  results.push(
+    await benchHttp('supergateway', sg.url, { ...mcpHeaders, 'mcp-session-id': sgSession, 'mcp-protocol-version': '2025-11-25' }),
+  );
   sg.child.kill();
 
   console.log('| path | p50 ms | p99 ms | calls/s (32 conns) |');

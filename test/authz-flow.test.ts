@@ -417,7 +417,8 @@ describe('authorization server', () => {
       assert.equal(again.response!.headers.get('x-frame-options'), 'DENY');
       const csrf = /name="csrf" value="([^"]+)"/.exec(consent.page!)![1]!;
       const huge = await browser.request(new URL(interactionAction(consent.page!, 'confirm'), gw.url).toString(), {
-        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: gw.url },
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: gw.url },
         body: new URLSearchParams({ csrf, decision: 'approve', padding: 'x'.repeat(9000) }),
       });
       assert.equal(huge.status, 413);

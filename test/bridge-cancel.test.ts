@@ -22,7 +22,9 @@ describe('cancellation', () => {
     gw = await startTestGateway({ mcpServers: { restarts: { ...fixture, isolation: 'per-user' } } });
     token = (await obtainTokens(gw.url, 'restarts', ALICE)).access_token;
   });
-  after(async () => { await gw.close(); });
+  after(async () => {
+    await gw.close();
+  });
 
   const client = async () => {
     const c = new McpTestClient(`${gw.url}/mcp/restarts`, token);
@@ -41,7 +43,7 @@ describe('cancellation', () => {
     await sleep(70);
     assert.equal((await cancel(c, 'late')).status, 202);
     const reply = await within(call, 3000);
-    assert.notEqual(reply, TIMED_OUT, 'the cancelled request\'s response ends');
+    assert.notEqual(reply, TIMED_OUT, "the cancelled request's response ends");
     const { result, related } = reply as { result?: unknown; related: unknown[] };
     assert.equal(result, undefined, `no result reaches a client that cancelled: ${JSON.stringify(result)}`);
     assert.deepEqual(related, [], 'nor any progress');
@@ -53,7 +55,8 @@ describe('cancellation', () => {
 
   it('ends the HTTP response of every cancelled request, so its socket is free again', async () => {
     const c = await client();
-    const connections = () => new Promise<number>((done, fail) => gw.running.server.getConnections((error, n) => (error ? fail(error) : done(n))));
+    const connections = () =>
+      new Promise<number>((done, fail) => gw.running.server.getConnections((error, n) => (error ? fail(error) : done(n))));
     const before = await connections();
     for (let i = 0; i < 20; i++) {
       const hung = c.callTool('hang', {}, `hang-${i}`);

@@ -83,6 +83,8 @@ export interface GatewayOptions {
   fetch?: typeof fetch;
 }
 
+type AuthorizationParts = Awaited<ReturnType<typeof createAuthorizationParts>>;
+
 /** The authorization server and what it shares with the rest: keys, accounts, access policy, limits, pages. */
 async function createAuthorizationParts({ config, store, logger, fetch: fetchOverride }: GatewayOptions) {
   const pages = new ErrorPages(new URL(config.publicUrl).host);
@@ -95,7 +97,15 @@ async function createAuthorizationParts({ config, store, logger, fetch: fetchOve
   const metrics = config.metrics ? new (await import('../observability/metrics.js')).GatewayMetrics() : undefined;
   const rateLimits = await RateLimits.create(config.rateLimits, logger, metrics, store instanceof RedisStore ? store.client : undefined);
   const provider = createProvider({
-    config, store, signingKeys, cookieKeys, resources, accounts, policy, fetch: fetchOverride ?? createSafeFetch(), renderError: renderProviderError(pages),
+    config,
+    store,
+    signingKeys,
+    cookieKeys,
+    resources,
+    accounts,
+    policy,
+    fetch: fetchOverride ?? createSafeFetch(),
+    renderError: renderProviderError(pages),
   });
   observeProvider(provider, logger, metrics);
   answerUnavailableWhileStorageIsDown(provider, store, pages);
@@ -104,7 +114,8 @@ async function createAuthorizationParts({ config, store, logger, fetch: fetchOve
 
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, store, logger, throttle } = options;
-  const { pages, resources, signingKeys, cookieKeys, accounts, policy, metrics, rateLimits, provider } = await createAuthorizationParts(options);
+  const { pages, resources, signingKeys, cookieKeys, accounts, policy, metrics, rateLimits, provider } =
+    await createAuthorizationParts(options);
 
   const app = express();
   app.disable('x-powered-by');
@@ -119,26 +130,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.get('/static/style.css', serveStylesheet());
   app.get('/.well-known/oauth-authorization-server', metadataUnderRfc8414Name);
   if (metrics && config.metrics?.token) app.get('/metrics', metricsHandler(metrics, config.metrics.token));
-  app.use('/register', openCors());
-  // Before oidc-provider (which reads the bodies itself): counted per client IP.
-  if (rateLimits.enabled('register')) app.post('/register', limitByIp(rateLimits, 'register', 'client registrations'));
-  app.post('/register', registrationBodyLimit);
-  if (rateLimits.enabled('token')) app.post('/token', limitByIp(rateLimits, 'token', 'token requests'));
-  // Each authorization request stores a sign-in in progress for an hour: counted per client IP.
-  if (rateLimits.enabled('authorize')) app.get('/authorize', limitAuthorizationRequests(rateLimits, pages));
-  app.get('/authorize', logAuthorizationRequest(logger), defaultAuthorizationScope);
+  guardOAuthEndpoints(app, rateLimits, pages, logger);
 
-  const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
   app.use(protectedResourceRouter(config.publicUrl, resources));
-  const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
-  const people = new PersonLabels(async (sub) => (await accounts.findBySub(sub))?.email);
-  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, people, metrics));
-  metrics?.watchBridge(bridge);
-  const mcp = createMcpEndpoint({
-    config, logger, bridge, forwarder, metrics, rateLimits, people,
-    auth: new BearerAuth(config.publicUrl, resources, verifier),
-    remote: createRemoteProxies(config, logger, sessionIdPrefix(replicas)),
-  });
+  const { mcp, bridge, forwarder } = createMcpParts(options, { signingKeys, resources, accounts, metrics, rateLimits }, replicas);
 
   const upstreams = configuredUpstreams(config);
   const csrf = new CsrfTokens(cookieKeys[0]!);
@@ -150,20 +145,71 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.use(provider.callback());
   app.use(pages.handler(logger, (error) => classifyPageError(error, store)));
 
-  const metricsServer = metrics && config.metrics?.listen ? await listenForMetrics(config.metrics.listen, metrics, config.metrics.token) : undefined;
+  const metricsServer =
+    metrics && config.metrics?.listen ? await listenForMetrics(config.metrics.listen, metrics, config.metrics.token) : undefined;
   const releaseConnections = () => {
     forwarder?.close();
     metricsServer?.close();
     metricsServer?.closeAllConnections();
   };
   return {
-    app, mcp, bridge, provider, resources, signingKeys, metrics, rateLimits, ...clusterMembership(config, replicas), releaseConnections,
+    app,
+    mcp,
+    bridge,
+    provider,
+    resources,
+    signingKeys,
+    metrics,
+    rateLimits,
+    ...clusterMembership(config, replicas),
+    releaseConnections,
     metricsAddress: metricsServer?.address() as AddressInfo | undefined,
   };
 }
 
+/** What the gateway adds in front of oidc-provider's endpoints: CORS, per-IP limits, a body limit and a default scope. */
+function guardOAuthEndpoints(app: Express, rateLimits: RateLimits, pages: ErrorPages, logger: Logger): void {
+  app.use('/register', openCors());
+  // Before oidc-provider (which reads the bodies itself): counted per client IP.
+  if (rateLimits.enabled('register')) app.post('/register', limitByIp(rateLimits, 'register', 'client registrations'));
+  app.post('/register', registrationBodyLimit);
+  if (rateLimits.enabled('token')) app.post('/token', limitByIp(rateLimits, 'token', 'token requests'));
+  // Each authorization request stores a sign-in in progress for an hour: counted per client IP.
+  if (rateLimits.enabled('authorize')) app.get('/authorize', limitAuthorizationRequests(rateLimits, pages));
+  app.get('/authorize', logAuthorizationRequest(logger), defaultAuthorizationScope);
+}
+
+/** The MCP side: the stdio bridge, the remote proxies and the endpoint in front of both, with its token check. */
+function createMcpParts(
+  { config, logger }: GatewayOptions,
+  parts: Pick<AuthorizationParts, 'signingKeys' | 'resources' | 'accounts' | 'metrics' | 'rateLimits'>,
+  replicas: ReplicaDirectory | undefined,
+): { mcp: McpEndpoint; bridge: McpBridge; forwarder?: SessionForwarder } {
+  const { signingKeys, resources, accounts, metrics, rateLimits } = parts;
+  const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
+  const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
+  const people = new PersonLabels(async (sub) => (await accounts.findBySub(sub))?.email);
+  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, people, metrics));
+  metrics?.watchBridge(bridge);
+  const mcp = createMcpEndpoint({
+    config,
+    logger,
+    bridge,
+    forwarder,
+    metrics,
+    rateLimits,
+    people,
+    auth: new BearerAuth(config.publicUrl, resources, verifier),
+    remote: createRemoteProxies(config, logger, sessionIdPrefix(replicas)),
+  });
+  return { mcp, bridge, forwarder };
+}
+
 /** Joining and leaving the replica directory (Redis storage only), with the address other replicas reach this one at. */
-function clusterMembership(config: Pick<GatewayConfig, 'cluster' | 'listen'>, replicas: ReplicaDirectory | undefined): Pick<Gateway, 'joinCluster' | 'leaveCluster'> {
+function clusterMembership(
+  config: Pick<GatewayConfig, 'cluster' | 'listen'>,
+  replicas: ReplicaDirectory | undefined,
+): Pick<Gateway, 'joinCluster' | 'leaveCluster'> {
   return {
     joinCluster: async (address: AddressInfo) => {
       const configured = config.cluster?.advertiseUrl;
@@ -181,10 +227,20 @@ function bridgeHooks(logger: Logger, people: PersonLabels, metrics?: GatewayMetr
   return {
     toolCallFinished: (session, tool, outcome, durationMs) => {
       metrics?.toolCall(session.serverName, tool, outcome, durationMs / 1000);
-      audit(toolCallLog, 'mcp.tool_call', {
-        sub: session.sub, clientId: session.clientId, server: session.serverName, tool: tool.length > 200 ? `${tool.slice(0, 200)}…` : tool,
-        outcome, durationMs: Math.round(durationMs * 100) / 100, sessionId: session.id.slice(-8),
-      }, 'tool call');
+      audit(
+        toolCallLog,
+        'mcp.tool_call',
+        {
+          sub: session.sub,
+          clientId: session.clientId,
+          server: session.serverName,
+          tool: tool.length > 200 ? `${tool.slice(0, 200)}…` : tool,
+          outcome,
+          durationMs: Math.round(durationMs * 100) / 100,
+          sessionId: session.id.slice(-8),
+        },
+        'tool call',
+      );
     },
     processRestarted: metrics && ((server) => metrics.stdioRestarted(server)),
     toolsListed: metrics && ((server, result) => metrics.toolsListed(server, result)),

@@ -24,5 +24,8 @@ export function healthRoutes(store: KeyValueStore, replicas: ReplicaHealth | und
 function replicaReadiness(replicas: ReplicaHealth | undefined): Record<string, string> {
   if (!replicas) return {};
   if (!replicas.duplicate) return { replicas: 'ok' };
-  return { replicas: 'duplicate-address', warning: 'two replicas advertise the same address (see the gateway log): give each its own cluster.advertiseUrl' };
+  return {
+    replicas: 'duplicate-address',
+    warning: 'two replicas advertise the same address (see the gateway log): give each its own cluster.advertiseUrl',
+  };
 }

@@ -16,7 +16,12 @@ export interface RunningGateway {
 }
 
 /** Opens the store, composes the gateway, listens (port 0 picks a free one) and joins the cluster. */
-export async function startGateway(config: GatewayConfig, logger: Logger, store = openStore(config.storage), extra: Pick<GatewayOptions, 'fetch'> = {}): Promise<RunningGateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  store = openStore(config.storage),
+  extra: Pick<GatewayOptions, 'fetch'> = {},
+): Promise<RunningGateway> {
   await store.ping();
   const gateway = await createGateway({ config, store, logger, ...extra });
   let draining = false;
@@ -68,6 +73,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger, store 
 /** Waits for `promise`, but no longer than `ms`. */
 async function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise, new Promise<void>((resolvePromise) => { timer = setTimeout(resolvePromise, ms); })]);
+  await Promise.race([
+    promise,
+    new Promise<void>((resolvePromise) => {
+      timer = setTimeout(resolvePromise, ms);
+    }),
+  ]);
   clearTimeout(timer);
 }

@@ -38,13 +38,16 @@ export class AccessPolicy {
   refusal(account: Pick<AccountRecord, 'email' | 'emailVerified' | 'provider' | 'lastLogin'>): string | undefined {
     const login: LoginFacts & { at?: number } = account.lastLogin ?? { provider: account.provider };
     if (!account.emailVerified) return `the email address ${account.email} is not verified by the identity provider`;
-    if (login.provider === 'password') return this.passwordUsers.has(account.email) ? undefined : `${account.email} is not an account of this gateway`;
+    if (login.provider === 'password')
+      return this.passwordUsers.has(account.email) ? undefined : `${account.email} is not an account of this gateway`;
     if (this.allowAnyone) return undefined;
     if (this.allowEmails?.has(account.email)) return undefined;
     const domain = login.provider === 'google' ? login.hd : account.email.slice(account.email.lastIndexOf('@') + 1);
     const byDomain = !!domain && !!this.allowDomains?.has(domain.toLowerCase());
     // "okta:staff" names a group of one provider; a bare "staff" is allowed only with a single groups provider.
-    const byGroup = !!login.groups?.some((group) => this.allowGroups?.has(`${login.provider}:${group}`) || (this.bareGroupNames && this.allowGroups?.has(group)));
+    const byGroup = !!login.groups?.some(
+      (group) => this.allowGroups?.has(`${login.provider}:${group}`) || (this.bareGroupNames && this.allowGroups?.has(group)),
+    );
     const byOrg = !!login.githubOrgs?.some((org) => this.allowGithubOrgs?.has(org.toLowerCase()));
     if (!byDomain && !byGroup && !byOrg) return `${account.email} is not on this gateway's access list`;
     // Memberships are facts from the provider at sign-in; removal there shows only at the next

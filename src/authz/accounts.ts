@@ -46,8 +46,19 @@ export class AccountDirectory {
       const indexedSub = await this.store.get<string>(this.emailKey(normalised));
       const existing = indexedSub ? await this.findBySub(indexedSub) : undefined;
       // An index entry without its record (a crash between the two writes) keeps its subject.
-      const base: AccountRecord = existing ?? { sub: indexedSub ?? randomUUID(), email: normalised, provider: details.facts.provider, createdAt: Date.now(), emailVerified: details.emailVerified };
-      const record: AccountRecord = { ...base, emailVerified: details.emailVerified, name: details.name ?? base.name, lastLogin: { ...details.facts, at: Date.now() } };
+      const base: AccountRecord = existing ?? {
+        sub: indexedSub ?? randomUUID(),
+        email: normalised,
+        provider: details.facts.provider,
+        createdAt: Date.now(),
+        emailVerified: details.emailVerified,
+      };
+      const record: AccountRecord = {
+        ...base,
+        emailVerified: details.emailVerified,
+        name: details.name ?? base.name,
+        lastLogin: { ...details.facts, at: Date.now() },
+      };
       if (!indexedSub && !(await this.store.setIfAbsent(this.emailKey(normalised), record.sub))) {
         // Another login created it a moment ago: read it again.
         if (attempt < 3) continue;

@@ -7,11 +7,19 @@ export function logAuthorizationRequest(logger: Logger) {
   return (req: Request, _res: Response, next: NextFunction): void => {
     const query = new URL(req.originalUrl, 'http://gateway.invalid').searchParams;
     const clientId = query.get('client_id') ?? undefined;
-    logger.info({
-      event: 'authorize', requestId: req.id, clientId, redirectUri: query.get('redirect_uri') ?? undefined,
-      resource: query.get('resource') ?? undefined, scope: query.get('scope') ?? undefined,
-      codeChallengeMethod: query.get('code_challenge_method') ?? undefined, prompt: query.get('prompt') ?? undefined,
-    }, 'authorization request');
+    logger.info(
+      {
+        event: 'authorize',
+        requestId: req.id,
+        clientId,
+        redirectUri: query.get('redirect_uri') ?? undefined,
+        resource: query.get('resource') ?? undefined,
+        scope: query.get('scope') ?? undefined,
+        codeChallengeMethod: query.get('code_challenge_method') ?? undefined,
+        prompt: query.get('prompt') ?? undefined,
+      },
+      'authorization request',
+    );
     next();
   };
 }

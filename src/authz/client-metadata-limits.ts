@@ -23,8 +23,7 @@ const URL_FIELDS = ['client_uri', 'logo_uri', 'policy_uri', 'tos_uri', 'jwks_uri
 /** Metadata fields holding a list of URLs. */
 const URL_LIST_FIELDS = ['redirect_uris', 'post_logout_redirect_uris', 'request_uris'];
 
-const characters = (field: string, length: number, limit: number) =>
-  `${field} is ${length} characters long; at most ${limit} are accepted`;
+const characters = (field: string, length: number, limit: number) => `${field} is ${length} characters long; at most ${limit} are accepted`;
 
 function urlListProblem(field: string, value: unknown): string | undefined {
   if (!Array.isArray(value)) return undefined;
@@ -44,7 +43,8 @@ export function clientMetadataSizeProblem(metadata: Record<string, unknown>): st
   }
   for (const field of URL_FIELDS) {
     const value = metadata[field];
-    if (typeof value === 'string' && value.length > CLIENT_METADATA_LIMITS.url) return characters(field, value.length, CLIENT_METADATA_LIMITS.url);
+    if (typeof value === 'string' && value.length > CLIENT_METADATA_LIMITS.url)
+      return characters(field, value.length, CLIENT_METADATA_LIMITS.url);
   }
   for (const field of URL_LIST_FIELDS) {
     const problem = urlListProblem(field, metadata[field]);
@@ -69,8 +69,11 @@ export function registrationBodyLimit(req: IncomingMessage, res: ServerResponse,
     return;
   }
   res.writeHead(400, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'close' });
-  res.end(JSON.stringify({
-    error: 'invalid_client_metadata',
-    error_description: `the registration request body is ${declared} bytes; at most ${CLIENT_METADATA_LIMITS.registrationBody} bytes are accepted`,
-  }));
+  res.end(
+    JSON.stringify({
+      error: 'invalid_client_metadata',
+      error_description:
+        `the registration request body is ${declared} bytes; ` + `at most ${CLIENT_METADATA_LIMITS.registrationBody} bytes are accepted`,
+    }),
+  );
 }

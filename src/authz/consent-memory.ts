@@ -7,7 +7,13 @@ const key = (accountId: string, clientId: string) => `consent:${accountId}:${cli
  * their next authorization, so the consent page appears only for what they have not approved
  * yet (such as another MCP server).
  */
-export async function rememberGrant(store: KeyValueStore, accountId: string, clientId: string, grantId: string, ttlSeconds: number): Promise<void> {
+export async function rememberGrant(
+  store: KeyValueStore,
+  accountId: string,
+  clientId: string,
+  grantId: string,
+  ttlSeconds: number,
+): Promise<void> {
   await store.set(key(accountId, clientId), grantId, ttlSeconds);
 }
 

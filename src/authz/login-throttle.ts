@@ -18,8 +18,13 @@ export interface ThrottleLimits {
 }
 
 export const DEFAULT_THROTTLE: ThrottleLimits = {
-  freeAttempts: 3, firstDelaySeconds: 1, maxDelaySeconds: 60,
-  perIp: 20, perAccount: 100, windowSeconds: 15 * 60, knownAddressSeconds: 30 * 24 * 3600,
+  freeAttempts: 3,
+  firstDelaySeconds: 1,
+  maxDelaySeconds: 60,
+  perIp: 20,
+  perAccount: 100,
+  windowSeconds: 15 * 60,
+  knownAddressSeconds: 30 * 24 * 3600,
 };
 
 /** A password attempt that may be checked; hand it back to recordFailure or recordSuccess. */
@@ -50,7 +55,12 @@ export function placeOf(ip: string): string {
   if (mapped) return mapped[1]!;
   if (isIP(ip) !== 6) return ip;
   const groups = ipv6Groups(ip);
-  return groups ? `${groups.slice(0, 4).map((group) => group.toString(16)).join(':')}::/64` : ip;
+  return groups
+    ? `${groups
+        .slice(0, 4)
+        .map((group) => group.toString(16))
+        .join(':')}::/64`
+    : ip;
 }
 
 export function waitText(seconds: number): string {
@@ -69,7 +79,10 @@ export function waitText(seconds: number): string {
 export class LoginThrottle {
   private readonly limits: ThrottleLimits;
 
-  constructor(private readonly store: KeyValueStore, limits: Partial<ThrottleLimits> = {}) {
+  constructor(
+    private readonly store: KeyValueStore,
+    limits: Partial<ThrottleLimits> = {},
+  ) {
     this.limits = { ...DEFAULT_THROTTLE, ...limits };
   }
 
@@ -96,7 +109,8 @@ export class LoginThrottle {
       wait: `Too many failed sign-in attempts for this account. Try again in ${wait}.`,
       busy: `Another sign-in for this account is being checked. Try again in ${wait}.`,
       address: `Too many failed sign-in attempts from your network. Try again in ${wait}.`,
-      account: `Too many failed sign-in attempts for this account from new places. Try again in ${wait}, or from where you usually sign in.`,
+      account:
+        'Too many failed sign-in attempts for this account from new places. ' + `Try again in ${wait}, or from where you usually sign in.`,
     }[reason];
     return { admitted: false, reason, retryAfter, message };
   }
@@ -116,7 +130,8 @@ export class LoginThrottle {
       const windowMs = this.limits.windowSeconds * 1000;
       const bucket = Math.floor(Date.now() / windowMs);
       const windowLeft = Math.max(1, Math.ceil(((bucket + 1) * windowMs - Date.now()) / 1000));
-      if (await this.overLimit('ip', place, bucket, this.limits.perIp)) return await this.release(busyKey, this.refused('address', windowLeft));
+      if (await this.overLimit('ip', place, bucket, this.limits.perIp))
+        return await this.release(busyKey, this.refused('address', windowLeft));
       const known = (await this.store.get(this.key('known', email, place))) !== undefined;
       if (!known && (await this.overLimit('account', email, bucket, this.limits.perAccount))) {
         return await this.release(busyKey, this.refused('account', windowLeft));

@@ -46,112 +46,127 @@ const now = () => Math.floor(Date.now() / 1000);
  * marker key so payloads are never rewritten; every artifact of a grant is listed in a
  * `grant:<id>` index so revocation deletes them all in one atomic step.
  */
+class StoreAdapter implements Adapter {
+  constructor(
+    readonly name: string,
+    private readonly store: KeyValueStore,
+    private readonly options: OidcAdapterOptions,
+  ) {}
+
+  private key(id: string): string {
+    return `oidc:${this.name}:${id}`;
+  }
+
+  private consumedKey(id: string): string {
+    return `oidc:consumed:${this.name}:${id}`;
+  }
+
+  private static grantIndex(grantId: string): string {
+    return `oidc:grant:${grantId}`;
+  }
+
+  private static lastRotationKey(grantId: string): string {
+    return `oidc:rotation:${grantId}`;
+  }
+
+  /**
+   * A grant or refresh token was just saved for this client: it now lives `inUse` from now.
+   * Always the same span from the present, so concurrent extensions cannot shorten it.
+   * Clients not in storage (Client ID Metadata Documents) are left alone.
+   */
+  private async keepClient(clientId: string): Promise<void> {
+    if (!this.options.clientTtl) return;
+    const key = `oidc:Client:${clientId}`;
+    const client = await this.store.get<AdapterPayload>(key);
+    if (client) await this.store.set(key, client, this.options.clientTtl.inUse);
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
+    const key = this.key(id);
+    // oidc-provider stores only dynamically registered clients, without a lifetime.
+    if (this.name === 'Client') expiresIn ??= this.options.clientTtl?.unused;
+    await this.store.set(key, payload, expiresIn);
+    if ((this.name === 'Grant' || this.name === 'RefreshToken') && payload.clientId) await this.keepClient(payload.clientId);
+    if (payload.grantId) await this.store.addToIndex(StoreAdapter.grantIndex(payload.grantId), key, expiresIn);
+    if (payload.uid) await this.store.set(`oidc:uid:${payload.uid}`, id, expiresIn);
+    if (payload.userCode) await this.store.set(`oidc:userCode:${payload.userCode}`, id, expiresIn);
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    if (this.name === 'Client') {
+      const pinned = this.options.pinnedClients?.get(id);
+      if (pinned) return { ...pinned } as AdapterPayload;
+    }
+    const payload = await this.store.get<AdapterPayload>(this.key(id));
+    if (!payload) return undefined;
+    const consumed = await this.store.get<number>(this.consumedKey(id));
+    if (consumed === undefined) return payload;
+    // oidc-provider revokes the grant when a code comes back; a duplicate of the exchange that
+    // just succeeded must not take the client's fresh tokens away. Later replays still revoke.
+    if (this.name === 'AuthorizationCode' && now() - consumed < (this.options.duplicateCodeWindow ?? DEFAULT_DUPLICATE_CODE_WINDOW))
+      throw duplicateCodeExchange();
+    if (this.name === 'RefreshToken' && (await this.withinRotationGrace(id, payload, consumed))) return payload;
+    return { ...payload, consumed };
+  }
+
+  /**
+   * A client that retries a refresh (Claude.ai refreshes from two addresses) presents the token
+   * that was just rotated. Within the grace period, and only for the most recently rotated token
+   * of its grant, it is treated as unconsumed; any other reuse revokes the grant.
+   */
+  private async withinRotationGrace(id: string, payload: AdapterPayload, consumedAt: number): Promise<boolean> {
+    if (!payload.grantId || this.options.refreshGracePeriod <= 0) return false;
+    if (now() - consumedAt > this.options.refreshGracePeriod) return false;
+    const last = await this.store.get<LastRotation>(StoreAdapter.lastRotationKey(payload.grantId));
+    return last?.id === id;
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    const id = await this.store.get<string>(`oidc:uid:${uid}`);
+    return id ? this.find(id) : undefined;
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    const id = await this.store.get<string>(`oidc:userCode:${userCode}`);
+    return id ? this.find(id) : undefined;
+  }
+
+  async consume(id: string): Promise<void> {
+    const payload = await this.store.get<AdapterPayload>(this.key(id));
+    if (!payload) return;
+    const ttl = payload.exp ? Math.max(1, payload.exp - now()) : undefined;
+    const marker = this.consumedKey(id);
+    // The rotation record goes first: a concurrent retry that sees the consumed marker must
+    // also see that this token is the grant's latest rotation, or it would revoke the grant.
+    if (this.name === 'RefreshToken' && payload.grantId && (await this.store.get(marker)) === undefined) {
+      await this.store.set(
+        StoreAdapter.lastRotationKey(payload.grantId),
+        { id, at: now() } satisfies LastRotation,
+        Math.max(1, this.options.refreshGracePeriod),
+      );
+    }
+    const first = await this.store.setIfAbsent(marker, now(), ttl);
+    // Two exchanges of one code at the same moment: only the first to mark it gets tokens.
+    if (!first && this.name === 'AuthorizationCode') throw duplicateCodeExchange();
+    if (payload.grantId) await this.store.addToIndex(StoreAdapter.grantIndex(payload.grantId), marker, ttl);
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.store.delete(this.key(id));
+    await this.store.delete(this.consumedKey(id));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.store.deleteIndexed(StoreAdapter.grantIndex(grantId));
+    await this.store.delete(StoreAdapter.lastRotationKey(grantId));
+  }
+}
+
+/** The adapter class oidc-provider instantiates per model name, bound to this store and these options. */
 export function createOidcAdapterClass(store: KeyValueStore, options: OidcAdapterOptions) {
-  return class StoreAdapter implements Adapter {
-    constructor(readonly name: string) {}
-
-    private key(id: string): string {
-      return `oidc:${this.name}:${id}`;
-    }
-
-    private consumedKey(id: string): string {
-      return `oidc:consumed:${this.name}:${id}`;
-    }
-
-    private static grantIndex(grantId: string): string {
-      return `oidc:grant:${grantId}`;
-    }
-
-    private static lastRotationKey(grantId: string): string {
-      return `oidc:rotation:${grantId}`;
-    }
-
-    /**
-     * A grant or refresh token was just saved for this client: it now lives `inUse` from now.
-     * Always the same span from the present, so concurrent extensions cannot shorten it.
-     * Clients not in storage (Client ID Metadata Documents) are left alone.
-     */
-    private static async keepClient(clientId: string): Promise<void> {
-      if (!options.clientTtl) return;
-      const key = `oidc:Client:${clientId}`;
-      const client = await store.get<AdapterPayload>(key);
-      if (client) await store.set(key, client, options.clientTtl.inUse);
-    }
-
-    async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
-      const key = this.key(id);
-      // oidc-provider stores only dynamically registered clients, without a lifetime.
-      if (this.name === 'Client') expiresIn ??= options.clientTtl?.unused;
-      await store.set(key, payload, expiresIn);
-      if ((this.name === 'Grant' || this.name === 'RefreshToken') && payload.clientId) await StoreAdapter.keepClient(payload.clientId);
-      if (payload.grantId) await store.addToIndex(StoreAdapter.grantIndex(payload.grantId), key, expiresIn);
-      if (payload.uid) await store.set(`oidc:uid:${payload.uid}`, id, expiresIn);
-      if (payload.userCode) await store.set(`oidc:userCode:${payload.userCode}`, id, expiresIn);
-    }
-
-    async find(id: string): Promise<AdapterPayload | undefined> {
-      if (this.name === 'Client') {
-        const pinned = options.pinnedClients?.get(id);
-        if (pinned) return { ...pinned } as AdapterPayload;
-      }
-      const payload = await store.get<AdapterPayload>(this.key(id));
-      if (!payload) return undefined;
-      const consumed = await store.get<number>(this.consumedKey(id));
-      if (consumed === undefined) return payload;
-      // oidc-provider revokes the grant when a code comes back; a duplicate of the exchange that
-      // just succeeded must not take the client's fresh tokens away. Later replays still revoke.
-      if (this.name === 'AuthorizationCode' && now() - consumed < (options.duplicateCodeWindow ?? DEFAULT_DUPLICATE_CODE_WINDOW)) throw duplicateCodeExchange();
-      if (this.name === 'RefreshToken' && (await this.withinRotationGrace(id, payload, consumed))) return payload;
-      return { ...payload, consumed };
-    }
-
-    /**
-     * A client that retries a refresh (Claude.ai refreshes from two addresses) presents the token
-     * that was just rotated. Within the grace period, and only for the most recently rotated token
-     * of its grant, it is treated as unconsumed; any other reuse revokes the grant.
-     */
-    private async withinRotationGrace(id: string, payload: AdapterPayload, consumedAt: number): Promise<boolean> {
-      if (!payload.grantId || options.refreshGracePeriod <= 0) return false;
-      if (now() - consumedAt > options.refreshGracePeriod) return false;
-      const last = await store.get<LastRotation>(StoreAdapter.lastRotationKey(payload.grantId));
-      return last?.id === id;
-    }
-
-    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      const id = await store.get<string>(`oidc:uid:${uid}`);
-      return id ? this.find(id) : undefined;
-    }
-
-    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      const id = await store.get<string>(`oidc:userCode:${userCode}`);
-      return id ? this.find(id) : undefined;
-    }
-
-    async consume(id: string): Promise<void> {
-      const payload = await store.get<AdapterPayload>(this.key(id));
-      if (!payload) return;
-      const ttl = payload.exp ? Math.max(1, payload.exp - now()) : undefined;
-      const marker = this.consumedKey(id);
-      // The rotation record goes first: a concurrent retry that sees the consumed marker must
-      // also see that this token is the grant's latest rotation, or it would revoke the grant.
-      if (this.name === 'RefreshToken' && payload.grantId && (await store.get(marker)) === undefined) {
-        await store.set(StoreAdapter.lastRotationKey(payload.grantId), { id, at: now() } satisfies LastRotation,
-          Math.max(1, options.refreshGracePeriod));
-      }
-      const first = await store.setIfAbsent(marker, now(), ttl);
-      // Two exchanges of one code at the same moment: only the first to mark it gets tokens.
-      if (!first && this.name === 'AuthorizationCode') throw duplicateCodeExchange();
-      if (payload.grantId) await store.addToIndex(StoreAdapter.grantIndex(payload.grantId), marker, ttl);
-    }
-
-    async destroy(id: string): Promise<void> {
-      await store.delete(this.key(id));
-      await store.delete(this.consumedKey(id));
-    }
-
-    async revokeByGrantId(grantId: string): Promise<void> {
-      await store.deleteIndexed(StoreAdapter.grantIndex(grantId));
-      await store.delete(StoreAdapter.lastRotationKey(grantId));
+  return class extends StoreAdapter {
+    constructor(name: string) {
+      super(name, store, options);
     }
   };
 }

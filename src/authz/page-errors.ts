@@ -10,8 +10,8 @@ import { PAGE_SECURITY_HEADERS } from '../web/views.js';
 export const TOO_MANY_SIGN_INS = 'there were too many sign-in attempts from your network';
 
 /** What a person is told when the sign-in they are on no longer exists (its cookie or record is gone). */
-export const signInExpired = (cause?: unknown) => new GatewayError(400, 'sign_in_expired',
-  'the sign-in page was open too long, or was opened in another browser', { cause });
+export const signInExpired = (cause?: unknown) =>
+  new GatewayError(400, 'sign_in_expired', 'the sign-in page was open too long, or was opened in another browser', { cause });
 
 /** A client error that Express's own parsers raise (a form over its size limit): status and message are meant to be shown. */
 function isShownClientError(error: unknown): error is Error & { status: number } {

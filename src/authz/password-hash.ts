@@ -20,7 +20,14 @@ export async function hashPassword(password: string): Promise<string> {
 }
 
 // Verifying against this when the account does not exist keeps response times alike.
-const DECOY_HASH = `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(KEY_LENGTH).toString('base64url')}`;
+const DECOY_HASH = [
+  'scrypt',
+  PARAMS.N,
+  PARAMS.r,
+  PARAMS.p,
+  Buffer.alloc(16).toString('base64url'),
+  Buffer.alloc(KEY_LENGTH).toString('base64url'),
+].join('$');
 
 export async function verifyPassword(password: string, stored: string | undefined): Promise<boolean> {
   const parts = (stored ?? DECOY_HASH).split('$');

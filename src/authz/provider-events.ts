@@ -30,7 +30,11 @@ export function answerUnavailableWhileStorageIsDown(provider: Provider, store: K
 
 /** What the client was told, and oidc-provider's detail that it was not told. */
 function refusal(error: unknown) {
-  const { error: code, error_description: description, error_detail: detail } = error as { error?: string; error_description?: string; error_detail?: string };
+  const {
+    error: code,
+    error_description: description,
+    error_detail: detail,
+  } = error as { error?: string; error_description?: string; error_detail?: string };
   return { error: code, description, detail };
 }
 
@@ -40,38 +44,121 @@ function refusal(error: unknown) {
  * connection can be followed with one grep for the client id. Errors carry the body the client got.
  */
 export function observeProvider(provider: Provider, logger: Logger, metrics?: GatewayMetrics): void {
-  provider.on('server_error', (ctx, error) => logger.error({ err: error, requestId: ctx.req.id, path: ctx.path, clientId: ctx.oidc?.client?.clientId }, 'authorization server error'));
-  provider.on('registration_create.success', (ctx, client) => audit(logger, 'register', {
-    requestId: ctx.req.id, clientId: client.clientId, clientName: client.clientName, redirectUris: client.redirectUris,
-    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod, profile: profileOf(client)?.id, ip: (ctx.req as unknown as Request).ip,
-  }, 'client registered'));
-  provider.on('registration_create.error', (ctx, error) => logger.info({ event: 'register.error', requestId: ctx.req.id, ...refusal(error) }, 'registration refused'));
+  provider.on('server_error', (ctx, error) =>
+    logger.error({ err: error, requestId: ctx.req.id, path: ctx.path, clientId: ctx.oidc?.client?.clientId }, 'authorization server error'),
+  );
+  observeRegistration(provider, logger);
+  observeAuthorization(provider, logger);
+  observeTokens(provider, logger, metrics);
+}
+
+function observeRegistration(provider: Provider, logger: Logger): void {
+  provider.on('registration_create.success', (ctx, client) =>
+    audit(
+      logger,
+      'register',
+      {
+        requestId: ctx.req.id,
+        clientId: client.clientId,
+        clientName: client.clientName,
+        redirectUris: client.redirectUris,
+        tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+        profile: profileOf(client)?.id,
+        ip: (ctx.req as unknown as Request).ip,
+      },
+      'client registered',
+    ),
+  );
+  provider.on('registration_create.error', (ctx, error) =>
+    logger.info({ event: 'register.error', requestId: ctx.req.id, ...refusal(error) }, 'registration refused'),
+  );
+}
+
+/** From the authorization request to the code: granted silently, prompted, issued or refused. */
+function observeAuthorization(provider: Provider, logger: Logger): void {
   provider.on('authorization.accepted', (ctx) => {
     const { client } = ctx.oidc;
-    logger.info({
-      event: 'authorize.accepted', requestId: ctx.req.id, clientId: client?.clientId, sub: ctx.oidc.session?.accountId, profile: client ? profileOf(client)?.id : undefined,
-    }, 'authorization granted without asking');
+    logger.info(
+      {
+        event: 'authorize.accepted',
+        requestId: ctx.req.id,
+        clientId: client?.clientId,
+        sub: ctx.oidc.session?.accountId,
+        profile: client ? profileOf(client)?.id : undefined,
+      },
+      'authorization granted without asking',
+    );
   });
-  provider.on('interaction.started', (ctx, prompt) => logger.info({
-    event: 'authorize.prompt', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.session?.accountId, prompt: prompt.name, reasons: prompt.reasons,
-  }, 'person asked to sign in or consent'));
-  provider.on('authorization.success', (ctx) => logger.info({ event: 'code.issued', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.session?.accountId }, 'authorization code sent to the client'));
-  provider.on('authorization.error', (ctx, error) => logger.info({ event: 'authorize.error', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, ...refusal(error) }, 'authorization request refused'));
+  provider.on('interaction.started', (ctx, prompt) =>
+    logger.info(
+      {
+        event: 'authorize.prompt',
+        requestId: ctx.req.id,
+        clientId: ctx.oidc.client?.clientId,
+        sub: ctx.oidc.session?.accountId,
+        prompt: prompt.name,
+        reasons: prompt.reasons,
+      },
+      'person asked to sign in or consent',
+    ),
+  );
+  provider.on('authorization.success', (ctx) =>
+    logger.info(
+      { event: 'code.issued', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.session?.accountId },
+      'authorization code sent to the client',
+    ),
+  );
+  provider.on('authorization.error', (ctx, error) =>
+    logger.info(
+      { event: 'authorize.error', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, ...refusal(error) },
+      'authorization request refused',
+    ),
+  );
+}
+
+/** Token issue, refusal and revocation, with their metrics. */
+function observeTokens(provider: Provider, logger: Logger, metrics?: GatewayMetrics): void {
   provider.on('grant.success', (ctx) => {
     const body = ctx.body as { access_token?: string; expires_in?: number; refresh_token?: string; scope?: string } | undefined;
     const grantType = String(ctx.oidc.params?.grant_type ?? '');
     metrics?.tokenIssued(grantType);
-    audit(logger, 'token.issued', {
-      requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.account?.accountId, grantType,
-      // The MCP server's resource URL, read back from the token just signed, for the log only.
-      resource: unverifiedJwtClaims(body?.access_token)?.aud, expiresIn: body?.expires_in, refreshToken: Boolean(body?.refresh_token), scope: body?.scope,
-    }, 'tokens issued');
+    audit(
+      logger,
+      'token.issued',
+      {
+        requestId: ctx.req.id,
+        clientId: ctx.oidc.client?.clientId,
+        sub: ctx.oidc.account?.accountId,
+        grantType,
+        // The MCP server's resource URL, read back from the token just signed, for the log only.
+        resource: unverifiedJwtClaims(body?.access_token)?.aud,
+        expiresIn: body?.expires_in,
+        refreshToken: Boolean(body?.refresh_token),
+        scope: body?.scope,
+      },
+      'tokens issued',
+    );
   });
-  provider.on('grant.error', (ctx, error) => logger.info({
-    event: 'token.error', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, grantType: ctx.oidc.params?.grant_type, ...refusal(error),
-  }, 'token request refused'));
+  provider.on('grant.error', (ctx, error) =>
+    logger.info(
+      {
+        event: 'token.error',
+        requestId: ctx.req.id,
+        clientId: ctx.oidc.client?.clientId,
+        grantType: ctx.oidc.params?.grant_type,
+        ...refusal(error),
+      },
+      'token request refused',
+    ),
+  );
   provider.on('grant.revoked', (ctx, grantId) => {
     metrics?.grantRevoked();
-    audit(logger, 'grant.revoked', { requestId: ctx.req.id, grantId, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.entities?.RefreshToken?.accountId }, 'grant revoked', 'warn');
+    audit(
+      logger,
+      'grant.revoked',
+      { requestId: ctx.req.id, grantId, clientId: ctx.oidc.client?.clientId, sub: ctx.oidc.entities?.RefreshToken?.accountId },
+      'grant revoked',
+      'warn',
+    );
   });
 }

@@ -7,12 +7,10 @@ import type { AccountDirectory } from './accounts.js';
 import type { StoredSigningKey } from './keys.js';
 import { profileOf } from '../clients/client-profiles.js';
 import { pinnedClients } from './pinned-clients.js';
-import { redirectUriProblem } from './redirect-uri-policy.js';
-import { clientMetadataSizeProblem } from './client-metadata-limits.js';
+import { refuseInternalClientUrls, validateClientMetadata } from './client-metadata-checks.js';
 import type { ResourceCatalog } from './resources.js';
 import { MCP_SCOPE, SUPPORTED_SCOPES } from './scopes.js';
 import { rememberedGrantId } from './consent-memory.js';
-import { fetchedClientUrlProblem, unresolvableClientUrlProblem } from '../net/client-urls.js';
 
 export interface ProviderDependencies {
   config: GatewayConfig;
@@ -37,66 +35,12 @@ export function maxSignedTokenLifetime(tokens: GatewayConfig['tokens']): number 
 }
 
 /** `tokens.clients.<profile>.accessTokenTtl` for a recognised client, else `tokens.accessTokenTtl`. */
-export function accessTokenTtlFor(config: GatewayConfig, client: { clientId: string; redirectUris?: readonly string[] } | undefined): number {
+export function accessTokenTtlFor(
+  config: GatewayConfig,
+  client: { clientId: string; redirectUris?: readonly string[] } | undefined,
+): number {
   const profile = client ? profileOf(client) : undefined;
   return (profile && config.tokens.clients[profile.id]?.accessTokenTtl) ?? config.tokens.accessTokenTtl;
-}
-
-type ClientMetadata = Record<string, unknown>;
-/** A rule for client metadata: throws an OAuth error saying what is wrong, or returns. */
-type ClientMetadataCheck = (metadata: ClientMetadata) => void;
-
-function invalidRedirectUri(description: string): Error {
-  const error = new errors.InvalidRedirectUri();
-  error.error_description = description;
-  return error;
-}
-
-const withinSizeLimits: ClientMetadataCheck = (metadata) => {
-  const problem = clientMetadataSizeProblem(metadata);
-  if (problem) throw new errors.InvalidClientMetadata(problem);
-};
-
-const redirectUrisFollowPolicy: ClientMetadataCheck = (metadata) => {
-  const uris = metadata.redirect_uris;
-  if (uris === undefined) return;
-  if (!Array.isArray(uris)) throw invalidRedirectUri('redirect_uris must be an array of URLs');
-  for (const uri of uris) {
-    const problem = redirectUriProblem(uri);
-    if (problem) throw invalidRedirectUri(problem);
-  }
-};
-
-/** jwks_uri and sector_identifier_uri: https to a public host (the name is resolved at registration, below). */
-const fetchedUrlsArePublic: ClientMetadataCheck = (metadata) => {
-  const problem = fetchedClientUrlProblem(metadata);
-  if (problem) throw new errors.InvalidClientMetadata(problem);
-};
-
-/** The one awaited registration hook that sees the body before the client is stored: resolves those hosts. */
-async function refuseInternalClientUrls(ctx: KoaContextWithOIDC): Promise<boolean> {
-  const problem = await unresolvableClientUrlProblem((ctx.oidc.body ?? {}) as ClientMetadata);
-  if (problem) throw new errors.InvalidClientMetadata(problem);
-  return false; // still no registration access token
-}
-
-/** A client that registered a narrower scope list must still be able to ask for the MCP scope. */
-const scopeIncludesMcp: ClientMetadataCheck = (metadata) => {
-  if (typeof metadata.scope !== 'string') return;
-  const kept = metadata.scope.split(' ').filter((scope) => SUPPORTED_SCOPES.includes(scope));
-  metadata.scope = [...new Set([...kept, MCP_SCOPE])].join(' ');
-};
-
-/** In order; the size limits first, so nothing else reads an oversized document. */
-const clientMetadataChecks: ClientMetadataCheck[] = [withinSizeLimits, fetchedUrlsArePublic, redirectUrisFollowPolicy, scopeIncludesMcp];
-
-/**
- * oidc-provider calls this (once per extra property) for every client it builds: dynamic
- * registrations, stored clients, fetched and pinned Client ID Metadata Documents.
- */
-function validateClientMetadata(_ctx: unknown, key: string, _value: unknown, metadata: ClientMetadata): void {
-  if (key !== 'software_id') return;
-  for (const check of clientMetadataChecks) check(metadata);
 }
 
 /**
@@ -107,7 +51,9 @@ function validateClientMetadata(_ctx: unknown, key: string, _value: unknown, met
 function refuseSeveralResources(ctx: KoaContextWithOIDC): void {
   const requested = ctx.oidc.params?.resource;
   if (Array.isArray(requested) && requested.length > 1) {
-    throw new errors.InvalidTarget(`ask for one resource per authorization: this request names ${requested.length}; authorize each MCP server separately`);
+    throw new errors.InvalidTarget(
+      `ask for one resource per authorization: this request names ${requested.length}; authorize each MCP server separately`,
+    );
   }
 }
 
@@ -135,23 +81,38 @@ function refuseUnservedRoutes(provider: Provider): void {
 }
 
 export function createProvider(deps: ProviderDependencies): Provider {
-  const { config, store, resources, accounts, policy } = deps;
-  const Adapter = createOidcAdapterClass(store, { refreshGracePeriod: config.tokens.refreshGracePeriod, pinnedClients, clientTtl: clientLifetimes(config) });
-
-  const resourceServerFor = (indicator: string, client?: { clientId: string; redirectUris?: readonly string[] }): ResourceServer => {
-    const audience = resources.canonical(indicator);
-    if (!audience) throw new errors.InvalidTarget(`${indicator} is not an MCP server of this gateway`);
-    return {
-      scope: MCP_SCOPE,
-      audience,
-      accessTokenTTL: accessTokenTtlFor(config, client),
-      accessTokenFormat: 'jwt',
-      jwt: { sign: { alg: 'RS256' } },
-    };
-  };
-
+  const { config, store } = deps;
+  const Adapter = createOidcAdapterClass(store, {
+    refreshGracePeriod: config.tokens.refreshGracePeriod,
+    pinnedClients,
+    clientTtl: clientLifetimes(config),
+  });
   const configuration: Configuration = {
+    ...fixedConfiguration(),
     adapter: Adapter,
+    jwks: { keys: deps.signingKeys.map((key) => key.jwk) as never },
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    features: enabledFeatures(config, deps.resources),
+    ttl: tokenLifetimes(config),
+    ...grantHandling(store),
+    findAccount: allowedAccountFinder(deps.accounts, deps.policy),
+    renderError: deps.renderError,
+    ...(deps.fetch ? { fetch: deps.fetch as never } : {}),
+  };
+  const provider = new Provider(config.publicUrl, configuration);
+  refuseUnservedRoutes(provider);
+  // The gateway itself sets the forwarded headers from publicUrl just before the provider runs.
+  provider.proxy = true;
+  return provider;
+}
+
+/** The settings that do not depend on the config (fresh objects for each provider: oidc-provider keeps what it is given). */
+function fixedConfiguration(): Configuration {
+  return {
     clients: [],
     // Connectors rarely list grant types; without refresh_token they could never refresh.
     clientDefaults: {
@@ -159,12 +120,6 @@ export function createProvider(deps: ProviderDependencies): Provider {
       response_types: ['code'],
       id_token_signed_response_alg: 'RS256',
       token_endpoint_auth_method: 'client_secret_basic',
-    },
-    jwks: { keys: deps.signingKeys.map((key) => key.jwk) as never },
-    cookies: {
-      keys: deps.cookieKeys,
-      long: { signed: true, httpOnly: true, sameSite: 'lax' },
-      short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     routes: {
       authorization: '/authorize',
@@ -181,51 +136,89 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
     responseTypes: ['code'],
     pkce: { required: () => true },
-    features: {
-      // Only what connectors use is on: every other endpoint is one more thing anyone can call,
-      // and RP-initiated logout stored a session for each anonymous GET /session/end.
-      devInteractions: { enabled: false },
-      // No registration access token: no client reads or manages its registration (RFC 7592).
-      registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: refuseInternalClientUrls },
-      revocation: { enabled: true },
-      userinfo: { enabled: false },
-      rpInitiatedLogout: { enabled: false },
-      pushedAuthorizationRequests: { enabled: false },
-      introspection: { enabled: false },
-      deviceFlow: { enabled: false },
-      backchannelLogout: { enabled: false },
-      ciba: { enabled: false },
-      clientCredentials: { enabled: false },
-      registrationManagement: { enabled: false },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: async (_ctx, _client, oneOf) => {
-          if (oneOf) return oneOf.length === 1 ? oneOf[0]! : (() => { throw new errors.InvalidTarget('request a single resource'); })();
-          const sole = resources.soleResource;
-          if (!sole) throw new errors.InvalidTarget(`the resource parameter is required: this gateway serves ${resources.urls.length} MCP servers (${resources.urls.join(', ')})`);
-          return sole;
-        },
-        useGrantedResource: async () => true,
-        getResourceServerInfo: async (ctx, indicator, client) => {
-          refuseSeveralResources(ctx);
-          return resourceServerFor(indicator, client);
-        },
-      },
-      clientIdMetadataDocument: { enabled: true, ack: 'draft-02' },
-    } as Configuration['features'],
     extraClientMetadata: { properties: ['software_id'], validator: validateClientMetadata as never },
     clientBasedCORS: () => true,
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    ttl: {
-      // A fixed number here would override the per-client lifetime carried by the resource server.
-      AccessToken: (_ctx, token, client) => token.resourceServer?.accessTokenTTL ?? accessTokenTtlFor(config, client),
-      AuthorizationCode: AUTHORIZATION_CODE_TTL,
-      IdToken: ID_TOKEN_TTL,
-      Interaction: INTERACTION_TTL,
-      Grant: config.tokens.grantTtl,
-      RefreshToken: config.tokens.refreshTokenTtl,
-      Session: config.tokens.grantTtl,
+    enableHttpPostMethods: false,
+  };
+}
+
+function enabledFeatures(config: GatewayConfig, resources: ResourceCatalog): Configuration['features'] {
+  return {
+    // Only what connectors use is on: every other endpoint is one more thing anyone can call,
+    // and RP-initiated logout stored a session for each anonymous GET /session/end.
+    devInteractions: { enabled: false },
+    // No registration access token: no client reads or manages its registration (RFC 7592).
+    registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: refuseInternalClientUrls },
+    revocation: { enabled: true },
+    userinfo: { enabled: false },
+    rpInitiatedLogout: { enabled: false },
+    pushedAuthorizationRequests: { enabled: false },
+    introspection: { enabled: false },
+    deviceFlow: { enabled: false },
+    backchannelLogout: { enabled: false },
+    ciba: { enabled: false },
+    clientCredentials: { enabled: false },
+    registrationManagement: { enabled: false },
+    resourceIndicators: resourceIndicators(config, resources),
+    clientIdMetadataDocument: { enabled: true, ack: 'draft-02' },
+  } as Configuration['features'];
+}
+
+/** What the per-client token lifetime is looked up by. */
+type ResourceClient = { clientId: string; redirectUris?: readonly string[] };
+
+/** RFC 8707: every token is for exactly one MCP server of this gateway, with that server as its audience. */
+function resourceIndicators(config: GatewayConfig, resources: ResourceCatalog) {
+  const resourceServerFor = (indicator: string, client?: ResourceClient): ResourceServer => {
+    const audience = resources.canonical(indicator);
+    if (!audience) throw new errors.InvalidTarget(`${indicator} is not an MCP server of this gateway`);
+    return {
+      scope: MCP_SCOPE,
+      audience,
+      accessTokenTTL: accessTokenTtlFor(config, client),
+      accessTokenFormat: 'jwt',
+      jwt: { sign: { alg: 'RS256' } },
+    };
+  };
+  return {
+    enabled: true,
+    defaultResource: async (_ctx: unknown, _client: unknown, oneOf?: string[]) => {
+      if (oneOf) {
+        if (oneOf.length === 1) return oneOf[0]!;
+        throw new errors.InvalidTarget('request a single resource');
+      }
+      const sole = resources.soleResource;
+      if (!sole) {
+        const servers = `${resources.urls.length} MCP servers (${resources.urls.join(', ')})`;
+        throw new errors.InvalidTarget(`the resource parameter is required: this gateway serves ${servers}`);
+      }
+      return sole;
     },
+    useGrantedResource: async () => true,
+    getResourceServerInfo: async (ctx: KoaContextWithOIDC, indicator: string, client: ResourceClient) => {
+      refuseSeveralResources(ctx);
+      return resourceServerFor(indicator, client);
+    },
+  };
+}
+
+function tokenLifetimes(config: GatewayConfig): Configuration['ttl'] {
+  return {
+    // A fixed number here would override the per-client lifetime carried by the resource server.
+    AccessToken: (_ctx, token, client) => token.resourceServer?.accessTokenTTL ?? accessTokenTtlFor(config, client),
+    AuthorizationCode: AUTHORIZATION_CODE_TTL,
+    IdToken: ID_TOKEN_TTL,
+    Interaction: INTERACTION_TTL,
+    Grant: config.tokens.grantTtl,
+    RefreshToken: config.tokens.refreshTokenTtl,
+    Session: config.tokens.grantTtl,
+  };
+}
+
+/** Refresh tokens and grants: connectors refresh without asking, and a remembered consent is found again. */
+function grantHandling(store: KeyValueStore): Partial<Configuration> {
+  return {
     // Connectors never ask for offline_access; they still need to refresh.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
@@ -237,29 +230,25 @@ export function createProvider(deps: ProviderDependencies): Provider {
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
       const { session, client } = ctx.oidc;
       if (!session?.accountId || !client) return undefined;
-      const grantId = ctx.oidc.result?.consent?.grantId
-        ?? session.grantIdFor(client.clientId)
-        ?? (await rememberedGrantId(store, session.accountId, client.clientId));
+      const grantId =
+        ctx.oidc.result?.consent?.grantId ??
+        session.grantIdFor(client.clientId) ??
+        (await rememberedGrantId(store, session.accountId, client.clientId));
       if (!grantId) return undefined;
       const grant = await ctx.oidc.provider.Grant.find(grantId);
       return grant && grant.accountId === session.accountId && grant.clientId === client.clientId ? grant : undefined;
     },
-    findAccount: async (_ctx, sub) => {
-      const account = await accounts.findBySub(sub);
-      if (!account || !policy.allows(account)) return undefined;
-      return {
-        accountId: sub,
-        claims: async () => ({ sub, email: account.email, email_verified: account.emailVerified, name: account.name }),
-      };
-    },
-    renderError: deps.renderError,
-    ...(deps.fetch ? { fetch: deps.fetch as never } : {}),
-    enableHttpPostMethods: false,
   };
+}
 
-  const provider = new Provider(config.publicUrl, configuration);
-  refuseUnservedRoutes(provider);
-  // The gateway itself sets the forwarded headers from publicUrl just before the provider runs.
-  provider.proxy = true;
-  return provider;
+/** Tokens are issued only to accounts the access policy still allows. */
+function allowedAccountFinder(accounts: AccountDirectory, policy: AccessPolicy): Configuration['findAccount'] {
+  return async (_ctx, sub) => {
+    const account = await accounts.findBySub(sub);
+    if (!account || !policy.allows(account)) return undefined;
+    return {
+      accountId: sub,
+      claims: async () => ({ sub, email: account.email, email_verified: account.emailVerified, name: account.name }),
+    };
+  };
 }

@@ -18,7 +18,9 @@ export function redirectUriProblem(uri: unknown): string | undefined {
   if (url.username || url.password) return `redirect URI ${uri} must not contain credentials`;
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:') {
-    return isLoopbackHost(url.hostname) ? undefined : `redirect URI ${uri} uses http: only loopback addresses (localhost, 127.0.0.1, [::1]) may use http; use https`;
+    return isLoopbackHost(url.hostname)
+      ? undefined
+      : `redirect URI ${uri} uses http: only loopback addresses (localhost, 127.0.0.1, [::1]) may use http; use https`;
   }
   return `redirect URI ${uri} uses the ${url.protocol.replace(/:$/, '')} scheme: only https (or http to a loopback address) is accepted`;
 }

@@ -1,13 +1,18 @@
+import { mcpResourceUrl } from '../config/server-names.js';
+
 /** Maps RFC 8707 resource indicators to the configured MCP servers. */
 export class ResourceCatalog {
   private readonly byUrl = new Map<string, string>();
 
-  constructor(readonly publicUrl: string, serverNames: string[]) {
+  constructor(
+    readonly publicUrl: string,
+    serverNames: string[],
+  ) {
     for (const name of serverNames) this.byUrl.set(this.urlFor(name), name);
   }
 
   urlFor(serverName: string): string {
-    return `${this.publicUrl}/mcp/${serverName}`;
+    return mcpResourceUrl(this.publicUrl, serverName);
   }
 
   /** Scheme and host case, default ports and trailing slashes do not make a different resource. */

@@ -63,22 +63,28 @@ async function start(file: string | undefined): Promise<void> {
     running = await startGateway(config, logger);
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') fail(`listen: ${config.listen.host}:${config.listen.port} is already in use; change listen.port or stop the other program`);
+    if (err.code === 'EADDRINUSE')
+      fail(`listen: ${config.listen.host}:${config.listen.port} is already in use; change listen.port or stop the other program`);
     if (err.code === 'EACCES') fail(`listen: not allowed to listen on ${config.listen.host}:${config.listen.port}; use a port above 1024`);
     if (err.message.startsWith('metrics.listen:')) fail(err.message);
     fail(`storage: cannot open ${config.storage}: ${err.message}`);
   }
-  logger.info({ event: 'started', publicUrl: config.publicUrl, listen: running.address, storage: running.store.description }, 'gateway started');
+  logger.info(
+    { event: 'started', publicUrl: config.publicUrl, listen: running.address, storage: running.store.description },
+    'gateway started',
+  );
   if (demoPassword) {
-    process.stdout.write([
-      '',
-      'mcp-oauth-gateway is running the built-in demo (no gateway.json found).',
-      `  MCP server URL:  ${config.publicUrl}/mcp/demo   (add it as a connector in MCP Inspector)`,
-      `  sign in as:      ${DEMO_EMAIL}`,
-      `  password:        ${demoPassword}   (new at every start)`,
-      'Write a gateway.json (see README) to configure your own servers and accounts.',
-      '',
-    ].join('\n'));
+    process.stdout.write(
+      [
+        '',
+        'mcp-oauth-gateway is running the built-in demo (no gateway.json found).',
+        `  MCP server URL:  ${config.publicUrl}/mcp/demo   (add it as a connector in MCP Inspector)`,
+        `  sign in as:      ${DEMO_EMAIL}`,
+        `  password:        ${demoPassword}   (new at every start)`,
+        'Write a gateway.json (see README) to configure your own servers and accounts.',
+        '',
+      ].join('\n'),
+    );
   }
   stopGracefullyOnSignals(running, logger);
 }
@@ -96,7 +102,10 @@ function stopGracefullyOnSignals(running: { close(): Promise<void> }, logger: Lo
     }
     stopping = true;
     logger.info({ event: 'stopping', signal }, 'shutting down');
-    running.close().then(() => process.exit(0), () => process.exit(1));
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, onSignal);
 }
@@ -114,7 +123,9 @@ async function rotateKeys(file: string | undefined): Promise<void> {
   const keys = await rotateSigningKeys(store, maxSignedTokenLifetime(config.tokens));
   await rotateCookieKeys(store);
   await store.close();
-  process.stdout.write(`new signing key ${keys[0]!.jwk.kid}; ${keys.length - 1} older key(s) still published. Restart the gateway to sign with it.\n`);
+  process.stdout.write(
+    `new signing key ${keys[0]!.jwk.kid}; ${keys.length - 1} older key(s) still published. Restart the gateway to sign with it.\n`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -134,7 +145,8 @@ async function main(): Promise<void> {
     return;
   }
   switch (command) {
-    case 'start': return start(configFile(values.config));
+    case 'start':
+      return start(configFile(values.config));
     case 'check': {
       const file = configFile(values.config);
       if (!file) fail(`no config file: pass --config FILE or create ./${DEFAULT_CONFIG}`);
@@ -142,14 +154,17 @@ async function main(): Promise<void> {
       process.stdout.write('', () => process.exit(code));
       return;
     }
-    case 'hash-password': return hashPasswordCommand();
-    case 'rotate-keys': return rotateKeys(configFile(values.config));
+    case 'hash-password':
+      return hashPasswordCommand();
+    case 'rotate-keys':
+      return rotateKeys(configFile(values.config));
     case 'doctor': {
       const code = await doctorCommand(positionals.slice(1), values.server);
       process.stdout.write('', () => process.exit(code));
       return;
     }
-    default: fail(`unknown command "${command}"\n\n${USAGE}`);
+    default:
+      fail(`unknown command "${command}"\n\n${USAGE}`);
   }
 }
 

@@ -21,12 +21,22 @@ function transportFor(server: McpServerConfig, stderrLines: string[]): Transport
     command: server.command,
     args: server.args,
     // The environment the bridge gives it (src/mcp/process/stdio-process.ts): the gateway's own secrets stay out.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: process.env.LANG ?? 'C.UTF-8', ...server.env },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      LANG: process.env.LANG ?? 'C.UTF-8',
+      ...server.env,
+    },
     cwd: server.cwd,
     stderr: 'pipe',
   });
   transport.stderr?.on('data', (chunk: Buffer) => {
-    stderrLines.push(...chunk.toString().split('\n').filter((line) => line.trim()));
+    stderrLines.push(
+      ...chunk
+        .toString()
+        .split('\n')
+        .filter((line) => line.trim()),
+    );
     stderrLines.splice(0, Math.max(0, stderrLines.length - 3));
   });
   return transport;
@@ -45,7 +55,9 @@ async function countTools(client: Client): Promise<number> {
 
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new ProbeTimeout()), ms); });
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new ProbeTimeout()), ms);
+  });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
@@ -70,10 +82,13 @@ export async function probeServer(server: McpServerConfig, timeoutMs: number): P
   const client = new Client({ name: 'mcp-oauth-gateway-check', version: '1.0.0' });
   const elapsed = () => Date.now() - startedAt;
   try {
-    const tools = await withDeadline((async () => {
-      await client.connect(transportFor(server, stderrLines), { timeout: timeoutMs });
-      return countTools(client);
-    })(), timeoutMs);
+    const tools = await withDeadline(
+      (async () => {
+        await client.connect(transportFor(server, stderrLines), { timeout: timeoutMs });
+        return countTools(client);
+      })(),
+      timeoutMs,
+    );
     return { ok: true, detail: `${tools} tool${tools === 1 ? '' : 's'}`, ms: elapsed() };
   } catch (error) {
     if (error instanceof StreamableHTTPError && error.code === 401) {
@@ -85,6 +100,8 @@ export async function probeServer(server: McpServerConfig, timeoutMs: number): P
     }
     return { ok: false, detail: failure(error, timeoutMs, stderrLines), ms: elapsed() };
   } finally {
-    await client.close().catch(() => { /* already closed */ });
+    await client.close().catch(() => {
+      /* already closed */
+    });
   }
 }

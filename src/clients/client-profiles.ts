@@ -22,17 +22,25 @@ function escapeRegExp(text: string): string {
 
 /** `{id}` matches one path segment, `{port}` a port number; everything else literally. */
 export function redirectPattern(template: string): RegExp {
-  const source = template.split(/(\{id\}|\{port\})/).map((part) => {
-    if (part === '{id}') return '[A-Za-z0-9._~-]+';
-    if (part === '{port}') return '\\d{1,5}';
-    return escapeRegExp(part);
-  }).join('');
+  const source = template
+    .split(/(\{id\}|\{port\})/)
+    .map((part) => {
+      if (part === '{id}') return '[A-Za-z0-9._~-]+';
+      if (part === '{port}') return '\\d{1,5}';
+      return escapeRegExp(part);
+    })
+    .join('');
   return new RegExp(`^${source}$`);
 }
 
 function loadProfiles(): ClientProfile[] {
-  const raw = JSON.parse(readFileSync(resolve(sourceDir, 'clients', 'client-profiles.json'), 'utf8')) as Record<string, Omit<ClientProfile, 'id'>>;
-  return Object.entries(raw).filter(([id]) => !id.startsWith('$')).map(([id, profile]) => ({ id, ...profile }));
+  const raw = JSON.parse(readFileSync(resolve(sourceDir, 'clients', 'client-profiles.json'), 'utf8')) as Record<
+    string,
+    Omit<ClientProfile, 'id'>
+  >;
+  return Object.entries(raw)
+    .filter(([id]) => !id.startsWith('$'))
+    .map(([id, profile]) => ({ id, ...profile }));
 }
 
 export const clientProfiles: readonly ClientProfile[] = loadProfiles();

@@ -24,7 +24,10 @@ export function duplicateKeyProblems(text: string): string[] {
       if (first === undefined) object.lineOf.set(name, line + 1);
       else {
         const where = first === line + 1 ? `both on line ${first}` : `lines ${first} and ${line + 1}`;
-        problems.push(`${objectName(object.path)}: "${name}" is written twice (${where}); JSON would silently keep only the last one: rename or remove one`);
+        problems.push(
+          `${objectName(object.path)}: "${name}" is written twice (${where}); ` +
+            'JSON would silently keep only the last one: rename or remove one',
+        );
       }
     },
     onObjectEnd: () => {

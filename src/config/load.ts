@@ -6,7 +6,10 @@ import { configSchema, type GatewayConfig } from './schema.js';
 
 /** A configuration mistake, reported as one line per problem; never a stack trace. */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[], readonly source: string) {
+  constructor(
+    readonly problems: string[],
+    readonly source: string,
+  ) {
     super(`${source}: ${problems.length} problem(s) in the configuration`);
   }
 
@@ -16,11 +19,13 @@ export class ConfigError extends Error {
 }
 
 function fieldPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((acc, key) => {
-    if (typeof key === 'number') return `${acc}[${key}]`;
-    const name = String(key);
-    return acc ? `${acc}.${name}` : name;
-  }, '') || '(top level)';
+  return (
+    path.reduce<string>((acc, key) => {
+      if (typeof key === 'number') return `${acc}[${key}]`;
+      const name = String(key);
+      return acc ? `${acc}.${name}` : name;
+    }, '') || '(top level)'
+  );
 }
 
 /** Replaces ${VAR} in every string value; a missing variable is a problem naming the field. */
@@ -43,8 +48,13 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: PropertyKey
 }
 
 const TYPE_NAMES: Record<string, string> = {
-  string: 'a string', number: 'a number', int: 'a whole number', boolean: 'true or false',
-  array: 'a list [...]', object: 'an object {...}', record: 'an object {...}',
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  array: 'a list [...]',
+  object: 'an object {...}',
+  record: 'an object {...}',
 };
 
 function typeOf(value: unknown): string {
@@ -58,7 +68,12 @@ function typeOf(value: unknown): string {
 function wrongType(issue: z.core.$ZodIssueInvalidType): string {
   const problem = `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${typeOf(issue.input)}`;
   const input = issue.input;
-  if (typeof input === 'string' && (issue.expected === 'number' || issue.expected === 'int') && input.trim() !== '' && Number.isFinite(Number(input))) {
+  if (
+    typeof input === 'string' &&
+    (issue.expected === 'number' || issue.expected === 'int') &&
+    input.trim() !== '' &&
+    Number.isFinite(Number(input))
+  ) {
     return `${problem}: write ${input.trim()} without quotes`;
   }
   if (issue.expected === 'boolean' && (input === 'true' || input === 'false')) return `${problem}: write ${input} without quotes`;
@@ -111,12 +126,15 @@ function jsonSyntaxProblem(text: string, error: unknown): string {
  */
 export function resolveRelativePaths(config: GatewayConfig, baseDir: string): GatewayConfig {
   const storage = config.storage.startsWith('lmdb:') ? `lmdb:${resolve(baseDir, config.storage.slice('lmdb:'.length))}` : config.storage;
-  const mcpServers = Object.fromEntries(Object.entries(config.mcpServers).map(([name, server]) => {
-    if (!('command' in server)) return [name, server];
-    const cwd = server.cwd === undefined ? undefined : resolve(baseDir, server.cwd);
-    const command = !cwd && server.command.includes('/') && !isAbsolute(server.command) ? resolve(baseDir, server.command) : server.command;
-    return [name, { ...server, command, cwd }];
-  }));
+  const mcpServers = Object.fromEntries(
+    Object.entries(config.mcpServers).map(([name, server]) => {
+      if (!('command' in server)) return [name, server];
+      const cwd = server.cwd === undefined ? undefined : resolve(baseDir, server.cwd);
+      const command =
+        !cwd && server.command.includes('/') && !isAbsolute(server.command) ? resolve(baseDir, server.command) : server.command;
+      return [name, { ...server, command, cwd }];
+    }),
+  );
   return { ...config, storage, mcpServers };
 }
 

@@ -30,9 +30,13 @@ function commandProblem(server: StdioServerConfig): string | undefined {
   if (server.command.includes('/')) {
     const path = resolve(from, server.command);
     if (!isFile(path)) return `"${server.command}" does not exist (looked for ${path})`;
-    return isExecutable(path) ? undefined : `${path} is not executable (chmod +x it, or run it through its interpreter, e.g. "command": "node")`;
+    return isExecutable(path)
+      ? undefined
+      : `${path} is not executable (chmod +x it, or run it through its interpreter, e.g. "command": "node")`;
   }
-  const dirs = serverPath(server).split(delimiter).map((dir) => resolve(from, dir || '.'));
+  const dirs = serverPath(server)
+    .split(delimiter)
+    .map((dir) => resolve(from, dir || '.'));
   const candidates = dirs.map((dir) => resolve(dir, server.command)).filter(isFile);
   if (candidates.some(isExecutable)) return undefined;
   if (candidates.length) return `${candidates[0]} is not executable (chmod +x it)`;

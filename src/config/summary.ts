@@ -15,7 +15,8 @@ export function summarise(config: GatewayConfig): string {
     ...(github ? [['github', github.label] as [string, string]] : []),
     ...(oidc ?? []).map((p) => [p.id, p.label] as [string, string]),
   ];
-  for (const [id, label] of upstreams) lines.push(`login:         ${label}; register this redirect URI with it: ${config.publicUrl}/login/${id}/callback`);
+  for (const [id, label] of upstreams)
+    lines.push(`login:         ${label}; register this redirect URI with it: ${config.publicUrl}/login/${id}/callback`);
   const { access } = config;
   const rules = [
     ...(access.allowEmails ?? []),
@@ -23,8 +24,12 @@ export function summarise(config: GatewayConfig): string {
     ...(access.allowGithubOrgs ?? []).map((o) => `GitHub ${o}`),
     ...(access.allowGroups ?? []).map((g) => `group ${g}`),
   ];
-  lines.push(`access:        password users as listed${upstreams.length ? `; others: ${access.allowAnyone ? 'anyone with an account at the provider' : rules.join(', ')}` : ''}`);
-  lines.push(`tokens:        access ${config.tokens.accessTokenTtl}s, refresh ${config.tokens.refreshTokenTtl}s, grant ${config.tokens.grantTtl}s, refresh grace ${config.tokens.refreshGracePeriod}s`);
+  const others = access.allowAnyone ? 'anyone with an account at the provider' : rules.join(', ');
+  lines.push(`access:        password users as listed${upstreams.length ? `; others: ${others}` : ''}`);
+  const { accessTokenTtl, refreshTokenTtl, grantTtl, refreshGracePeriod } = config.tokens;
+  lines.push(
+    `tokens:        access ${accessTokenTtl}s, refresh ${refreshTokenTtl}s, grant ${grantTtl}s, refresh grace ${refreshGracePeriod}s`,
+  );
   for (const [profile, override] of Object.entries(config.tokens.clients)) {
     if (override) lines.push(`               ${profile}: access ${override.accessTokenTtl}s`);
   }
@@ -41,7 +46,8 @@ export function summarise(config: GatewayConfig): string {
   lines.push(`rate limits:   ${limits.join(', ')} (login, register, token, authorize per IP; mcp, initialize per person)`);
   lines.push('MCP servers (add these URLs as connectors):');
   for (const [name, server] of Object.entries(config.mcpServers)) {
-    const target = 'command' in server ? `stdio: ${[server.command, ...server.args].join(' ')} (${server.isolation})` : `remote: ${server.url}`;
+    const target =
+      'command' in server ? `stdio: ${[server.command, ...server.args].join(' ')} (${server.isolation})` : `remote: ${server.url}`;
     lines.push(`  ${mcpResourceUrl(config.publicUrl, name)}  ->  ${target}`);
   }
   return lines.join('\n');

@@ -24,7 +24,9 @@ function s256Challenge(): string {
 
 /** The error page says "The sign-in request could not be completed: <description>." */
 function errorPageDescription(html: string): string | undefined {
-  return /could not be completed: ([^<]*?)\.?\s*<\//.exec(html)?.[1]?.replace(/&#39;|&quot;|&amp;/g, (entity) => ({ '&#39;': "'", '&quot;': '"', '&amp;': '&' })[entity]!);
+  return /could not be completed: ([^<]*?)\.?\s*<\//
+    .exec(html)?.[1]
+    ?.replace(/&#39;|&quot;|&amp;/g, (entity) => ({ '&#39;': "'", '&quot;': '"', '&amp;': '&' })[entity]!);
 }
 
 /** Plays the first hop of a browser sign-in: the authorization request, redirects not followed. */
@@ -48,12 +50,13 @@ function classify(target: DoctorTarget, response: ProbeResponse): AuthorizeOutco
     const location = new URL(locationHeader, target.publicUrl);
     if (location.pathname.startsWith('/interaction/')) return { kind: 'sign-in', location };
     const error = location.searchParams.get('error');
-    if (error) return { kind: 'refused', error, description: location.searchParams.get('error_description') ?? '', status: response.status };
+    if (error)
+      return { kind: 'refused', error, description: location.searchParams.get('error_description') ?? '', status: response.status };
     return { kind: 'other', status: response.status, location: locationHeader };
   }
   if (response.status >= 400) {
     const body = jsonObject(response);
-    const description = typeof body?.error_description === 'string' ? body.error_description : errorPageDescription(response.text) ?? '';
+    const description = typeof body?.error_description === 'string' ? body.error_description : (errorPageDescription(response.text) ?? '');
     const error = typeof body?.error === 'string' ? body.error : 'error page';
     return { kind: 'refused', error, description, status: response.status };
   }
@@ -70,32 +73,63 @@ function documentRedirectUri(profile: ClientProfile): string {
   return profile.redirectUris.find((uri) => !/[{}]/.test(uri)) ?? exampleRedirectUri(profile.redirectUris[0]!);
 }
 
-async function checkMetadataDocumentClient(target: DoctorTarget, profile: ClientProfile, documentUrl: string, suffix: string): Promise<CheckRow> {
+async function checkMetadataDocumentClient(
+  target: DoctorTarget,
+  profile: ClientProfile,
+  documentUrl: string,
+  suffix: string,
+): Promise<CheckRow> {
   const check = `CIMD ${profile.name}${suffix}`;
   return guarded(check, target.publicUrl, async () => {
-    const outcome = await authorize(target, { clientId: documentUrl, redirectUri: documentRedirectUri(profile), codeChallenge: s256Challenge(), codeChallengeMethod: 'S256' });
+    const outcome = await authorize(target, {
+      clientId: documentUrl,
+      redirectUri: documentRedirectUri(profile),
+      codeChallenge: s256Challenge(),
+      codeChallengeMethod: 'S256',
+    });
     if (outcome.kind === 'sign-in') {
       if (outcome.location.origin !== target.publicUrl) {
-        return fail(check, `accepted, but the sign-in page is at ${outcome.location.origin}`, publicUrlMismatchFix('the authorization redirect', outcome.location.origin, target.publicUrl));
+        return fail(
+          check,
+          `accepted, but the sign-in page is at ${outcome.location.origin}`,
+          publicUrlMismatchFix('the authorization redirect', outcome.location.origin, target.publicUrl),
+        );
       }
       return pass(check, `${documentUrl} accepted: ${outcome.location.pathname.split('/').slice(0, 2).join('/')}/… sign-in`);
     }
     if (outcome.kind === 'other') {
-      return fail(check, `HTTP ${outcome.status}${outcome.location ? ` to ${outcome.location}` : ''}, not the sign-in page`, 'is a proxy in front answering /authorize itself? It must reach the gateway');
+      return fail(
+        check,
+        `HTTP ${outcome.status}${outcome.location ? ` to ${outcome.location}` : ''}, not the sign-in page`,
+        'is a proxy in front answering /authorize itself? It must reach the gateway',
+      );
     }
     const detail = describeRefusal(outcome);
     if (outcome.error === 'invalid_target') {
-      return fail(check, detail, `the resource ${target.resource} is not one of the gateway's servers: check publicUrl in gateway.json and --server`);
+      return fail(
+        check,
+        detail,
+        `the resource ${target.resource} is not one of the gateway's servers: check publicUrl in gateway.json and --server`,
+      );
     }
     if (outcome.error === 'invalid_client' || /client/i.test(outcome.description)) {
-      return fail(check, detail, `the gateway cannot use ${profile.name}'s metadata document: upgrade mcp-oauth-gateway (it pins the documents of ChatGPT and Claude.ai) or allow it outbound https to ${new URL(documentUrl).host}`);
+      return fail(
+        check,
+        detail,
+        `the gateway cannot use ${profile.name}'s metadata document: ` +
+          'upgrade mcp-oauth-gateway (it pins the documents of ChatGPT and Claude.ai) ' +
+          `or allow it outbound https to ${new URL(documentUrl).host}`,
+      );
     }
     return fail(check, detail, `grep the gateway log for ${documentUrl} to see why it refused ${profile.name}`);
   });
 }
 
 /** Check 7: clients that identify themselves by a metadata document URL instead of registering. */
-export async function metadataDocumentChecks(target: DoctorTarget, profiles: readonly ClientProfile[] = clientProfiles): Promise<CheckRow[]> {
+export async function metadataDocumentChecks(
+  target: DoctorTarget,
+  profiles: readonly ClientProfile[] = clientProfiles,
+): Promise<CheckRow[]> {
   const rows: CheckRow[] = [];
   for (const profile of profiles.filter((candidate) => candidate.registration.includes('cimd'))) {
     for (const documentUrl of profile.clientIdMetadataDocuments) {
@@ -107,34 +141,63 @@ export async function metadataDocumentChecks(target: DoctorTarget, profiles: rea
 }
 
 /** A client to send PKCE-less requests as: a public one doctor registered, else a known metadata document. */
-function pkceProbeClient(registered: readonly RegisteredProbeClient[], profiles: readonly ClientProfile[]): AuthorizeRequest & { name: string } | undefined {
+function pkceProbeClient(
+  registered: readonly RegisteredProbeClient[],
+  profiles: readonly ClientProfile[],
+): (AuthorizeRequest & { name: string }) | undefined {
   const dcr = registered.find((client) => client.tokenEndpointAuthMethod === 'none') ?? registered[0];
   if (dcr) return { clientId: dcr.clientId, redirectUri: dcr.redirectUri, name: `the ${dcr.profile.name} test registration` };
   const cimd = profiles.find((profile) => profile.clientIdMetadataDocuments.length > 0);
-  if (cimd) return { clientId: cimd.clientIdMetadataDocuments[0]!, redirectUri: documentRedirectUri(cimd), name: `${cimd.name}'s metadata document` };
+  if (cimd)
+    return {
+      clientId: cimd.clientIdMetadataDocuments[0]!,
+      redirectUri: documentRedirectUri(cimd),
+      name: `${cimd.name}'s metadata document`,
+    };
   return undefined;
 }
 
-async function checkPkceRefusal(target: DoctorTarget, check: string, client: (AuthorizeRequest & { name: string }) | undefined, pkce: Pick<AuthorizeRequest, 'codeChallenge' | 'codeChallengeMethod'>): Promise<CheckRow> {
-  if (!client) return fail(check, 'no client to test with: registration and metadata documents both failed', 'fix the DCR and CIMD rows above first');
+async function checkPkceRefusal(
+  target: DoctorTarget,
+  check: string,
+  client: (AuthorizeRequest & { name: string }) | undefined,
+  pkce: Pick<AuthorizeRequest, 'codeChallenge' | 'codeChallengeMethod'>,
+): Promise<CheckRow> {
+  if (!client)
+    return fail(check, 'no client to test with: registration and metadata documents both failed', 'fix the DCR and CIMD rows above first');
   return guarded(check, target.publicUrl, async () => {
     const outcome = await authorize(target, { clientId: client.clientId, redirectUri: client.redirectUri, ...pkce });
     if (outcome.kind === 'sign-in') {
-      return fail(check, 'went on to the sign-in page', 'upgrade mcp-oauth-gateway: OAuth 2.1 requires PKCE with S256 from every client; without it a stolen code can be redeemed');
+      return fail(
+        check,
+        'went on to the sign-in page',
+        'upgrade mcp-oauth-gateway: OAuth 2.1 requires PKCE with S256 from every client; without it a stolen code can be redeemed',
+      );
     }
     if (outcome.kind === 'refused' && /pkce|code_challenge/i.test(`${outcome.error} ${outcome.description}`)) {
       return pass(check, describeRefusal(outcome));
     }
     const what = outcome.kind === 'refused' ? describeRefusal(outcome) : `HTTP ${outcome.status}`;
-    return fail(check, `${what}: refused for another reason, so PKCE was not tested (client: ${client.name})`, 'fix the rows above, then run doctor again');
+    return fail(
+      check,
+      `${what}: refused for another reason, so PKCE was not tested (client: ${client.name})`,
+      'fix the rows above, then run doctor again',
+    );
   });
 }
 
 /** Check 8: an authorization request without PKCE, or with the `plain` method, never reaches sign-in. */
-export async function pkceChecks(target: DoctorTarget, registered: readonly RegisteredProbeClient[], profiles: readonly ClientProfile[] = clientProfiles): Promise<CheckRow[]> {
+export async function pkceChecks(
+  target: DoctorTarget,
+  registered: readonly RegisteredProbeClient[],
+  profiles: readonly ClientProfile[] = clientProfiles,
+): Promise<CheckRow[]> {
   const client = pkceProbeClient(registered, profiles);
   return [
     await checkPkceRefusal(target, 'PKCE required', client, {}),
-    await checkPkceRefusal(target, 'PKCE plain refused', client, { codeChallenge: randomBytes(32).toString('base64url'), codeChallengeMethod: 'plain' }),
+    await checkPkceRefusal(target, 'PKCE plain refused', client, {
+      codeChallenge: randomBytes(32).toString('base64url'),
+      codeChallengeMethod: 'plain',
+    }),
   ];
 }

@@ -1,10 +1,13 @@
 import { clientProfiles } from '../clients/client-profiles.js';
+import { mcpPath, protectedResourceMetadataUrl } from '../config/server-names.js';
+import { LATEST_PROTOCOL_VERSION } from '../mcp/protocol.js';
 import { jsonObject, oauthError, probe, type ProbeResponse } from './http-probe.js';
 import { fail, guarded, pass, type CheckRow } from './report.js';
 import { isLoopbackUrl, publicUrlMismatchFix, type DoctorTarget } from './target.js';
 
 const PRM_ROOT = '/.well-known/oauth-protected-resource';
-const PRM_PATH_TEMPLATE = '/.well-known/oauth-protected-resource/mcp/{server}';
+/** As the client profiles spell it: the path (no origin), with {server} for the name. */
+const PRM_PATH_TEMPLATE = protectedResourceMetadataUrl('', '{server}');
 const AS_METADATA_PATHS = ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'];
 
 /** The metadata documents that answered, for the checks that read them afterwards. */
@@ -19,7 +22,10 @@ export interface Discovery {
 
 /** "ChatGPT, MCP Inspector": the clients whose discovery requests this path. */
 function clientsThatTry(pathTemplate: string): string {
-  return clientProfiles.filter((profile) => profile.discovery.includes(pathTemplate)).map((profile) => profile.name).join(', ');
+  return clientProfiles
+    .filter((profile) => profile.discovery.includes(pathTemplate))
+    .map((profile) => profile.name)
+    .join(', ');
 }
 
 /** What went wrong in an answer, for the detail column: the OAuth or JSON-RPC error when there is one. */
@@ -34,40 +40,73 @@ function checkPublicUrlScheme(target: DoctorTarget): CheckRow {
   const url = new URL(target.publicUrl);
   if (url.protocol === 'https:') return pass('https publicUrl', `${target.publicUrl} uses https`);
   if (isLoopbackUrl(url)) {
-    return pass('https publicUrl', `http on loopback host ${url.hostname}: fine on this machine; ChatGPT and Claude.ai need a public https URL`);
+    return pass(
+      'https publicUrl',
+      `http on loopback host ${url.hostname}: fine on this machine; ChatGPT and Claude.ai need a public https URL`,
+    );
   }
-  return fail('https publicUrl', `${target.publicUrl} is plain http on a host that is not loopback`,
-    'put the gateway behind TLS (see README Deploy) and set publicUrl to its https URL');
+  return fail(
+    'https publicUrl',
+    `${target.publicUrl} is plain http on a host that is not loopback`,
+    'put the gateway behind TLS (see README Deploy) and set publicUrl to its https URL',
+  );
 }
 
 /** No token → 401 whose WWW-Authenticate tells the client where the resource metadata is (RFC 9728 §5.1). */
 async function checkChallenge(target: DoctorTarget, method: 'POST' | 'GET', discovery: Discovery): Promise<CheckRow> {
-  const check = `401 on ${method} /mcp/${target.server}`;
+  const check = `401 on ${method} ${mcpPath(target.server)}`;
   return guarded(check, target.publicUrl, async () => {
-    const response = await probe(target.resource, method === 'POST'
-      ? {
-        method,
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'mcp-oauth-gateway doctor', version: '1' } } }),
-      }
-      : { method, headers: { accept: 'text/event-stream' } });
+    const response = await probe(
+      target.resource,
+      method === 'POST'
+        ? {
+            method,
+            headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+            body: JSON.stringify({
+              jsonrpc: '2.0',
+              id: 1,
+              method: 'initialize',
+              params: {
+                protocolVersion: LATEST_PROTOCOL_VERSION,
+                capabilities: {},
+                clientInfo: { name: 'mcp-oauth-gateway doctor', version: '1' },
+              },
+            }),
+          }
+        : { method, headers: { accept: 'text/event-stream' } },
+    );
     if (response.status === 404) {
-      return fail(check, `${answerSummary(response)} at ${target.resource}`, `there is no MCP server named "${target.server}" here: use a key of mcpServers in gateway.json`);
+      return fail(
+        check,
+        `${answerSummary(response)} at ${target.resource}`,
+        `there is no MCP server named "${target.server}" here: use a key of mcpServers in gateway.json`,
+      );
     }
     if (response.status !== 401) {
-      return fail(check, `${answerSummary(response)} without a token`,
-        'the MCP endpoint must answer 401 to a request without a token: is a proxy in front answering /mcp/ itself, or is this URL not the gateway?');
+      return fail(
+        check,
+        `${answerSummary(response)} without a token`,
+        'the MCP endpoint must answer 401 to a request without a token: ' +
+          'is a proxy in front answering /mcp/ itself, or is this URL not the gateway?',
+      );
     }
     const challenge = response.headers.get('www-authenticate') ?? '';
     const metadataUrl = /resource_metadata="([^"]*)"/i.exec(challenge)?.[1];
     if (!/^Bearer\b/i.test(challenge) || !metadataUrl) {
-      return fail(check, challenge ? `WWW-Authenticate: ${challenge}` : '401 without WWW-Authenticate',
-        'a proxy in front replaces WWW-Authenticate: pass the gateway\'s header through (clients find the authorization server from resource_metadata)');
+      return fail(
+        check,
+        challenge ? `WWW-Authenticate: ${challenge}` : '401 without WWW-Authenticate',
+        "a proxy in front replaces WWW-Authenticate: pass the gateway's header through " +
+          '(clients find the authorization server from resource_metadata)',
+      );
     }
     discovery.challengeMetadataUrl = metadataUrl;
     if (!metadataUrl.startsWith(`${target.publicUrl}/`)) {
-      return fail(check, `resource_metadata is not on ${target.publicUrl}`,
-        publicUrlMismatchFix('the 401 challenge', `resource_metadata ${metadataUrl}`, target.publicUrl));
+      return fail(
+        check,
+        `resource_metadata is not on ${target.publicUrl}`,
+        publicUrlMismatchFix('the 401 challenge', `resource_metadata ${metadataUrl}`, target.publicUrl),
+      );
     }
     return pass(check, `401, Bearer resource_metadata="${metadataUrl}"`);
   });
@@ -81,18 +120,30 @@ async function checkPathFormMetadata(target: DoctorTarget, discovery: Discovery)
     const response = await probe(`${target.publicUrl}${path}`);
     const metadata = response.status === 200 ? jsonObject(response) : undefined;
     if (!metadata) {
-      return fail(check, `${path}: ${answerSummary(response)}`,
-        response.status === 404 ? `no MCP server named "${target.server}": use a key of mcpServers in gateway.json (or a proxy in front does not forward /.well-known/*)` : 'a proxy in front must forward /.well-known/* to the gateway untouched');
+      return fail(
+        check,
+        `${path}: ${answerSummary(response)}`,
+        response.status === 404
+          ? `no MCP server named "${target.server}": use a key of mcpServers in gateway.json ` +
+              '(or a proxy in front does not forward /.well-known/*)'
+          : 'a proxy in front must forward /.well-known/* to the gateway untouched',
+      );
     }
     discovery.protectedResource.set(path, metadata);
     const servers = Array.isArray(metadata.authorization_servers) ? metadata.authorization_servers : [];
     if (metadata.resource !== target.resource) {
-      return fail(check, `resource is ${JSON.stringify(metadata.resource)}, not ${target.resource}`,
-        publicUrlMismatchFix('the resource metadata', `resource ${String(metadata.resource)}`, target.resource));
+      return fail(
+        check,
+        `resource is ${JSON.stringify(metadata.resource)}, not ${target.resource}`,
+        publicUrlMismatchFix('the resource metadata', `resource ${String(metadata.resource)}`, target.resource),
+      );
     }
     if (!servers.includes(target.publicUrl)) {
-      return fail(check, `authorization_servers ${JSON.stringify(servers)} does not contain ${target.publicUrl}`,
-        publicUrlMismatchFix('the resource metadata', `authorization_servers ${JSON.stringify(servers)}`, target.publicUrl));
+      return fail(
+        check,
+        `authorization_servers ${JSON.stringify(servers)} does not contain ${target.publicUrl}`,
+        publicUrlMismatchFix('the resource metadata', `authorization_servers ${JSON.stringify(servers)}`, target.publicUrl),
+      );
     }
     return pass(check, `${path}: resource and authorization_servers match`);
   });
@@ -113,8 +164,12 @@ async function checkRootFormMetadata(target: DoctorTarget, discovery: Discovery,
       discovery.protectedResource.set(PRM_ROOT, metadata);
       const servers = Array.isArray(metadata.authorization_servers) ? metadata.authorization_servers : [];
       if (!servers.includes(target.publicUrl)) {
-        return fail(check, `served, but authorization_servers ${JSON.stringify(servers)} does not contain ${target.publicUrl}`,
-          `clients that fall back to ${PRM_ROOT} (${clientsThatTry(PRM_ROOT)}) would go to another authorization server: make it name ${target.publicUrl} or stop serving it`);
+        return fail(
+          check,
+          `served, but authorization_servers ${JSON.stringify(servers)} does not contain ${target.publicUrl}`,
+          `clients that fall back to ${PRM_ROOT} (${clientsThatTry(PRM_ROOT)}) would go to another authorization server: ` +
+            `make it name ${target.publicUrl} or stop serving it`,
+        );
       }
       return pass(check, `served: resource ${JSON.stringify(metadata.resource)}, authorization server ${target.publicUrl}`);
     }
@@ -123,10 +178,18 @@ async function checkRootFormMetadata(target: DoctorTarget, discovery: Discovery,
       return at >= 0 && !(pathFormAnswered && profile.discovery.slice(0, at).includes(PRM_PATH_TEMPLATE));
     });
     if (stranded.length === 0) {
-      return pass(check, `not served (${answerSummary(response)}); no client needs it: ${clientsThatTry(PRM_ROOT) || 'none'} tries it only after the path form, which answers`);
+      return pass(
+        check,
+        `not served (${answerSummary(response)}); no client needs it: ` +
+          `${clientsThatTry(PRM_ROOT) || 'none'} tries it only after the path form, which answers`,
+      );
     }
-    return fail(check, `not served (${answerSummary(response)}) and the path form did not answer either: ${stranded.map((profile) => profile.name).join(', ')} finds no resource metadata`,
-      'fix "resource metadata (path form)" above; that is the document clients read first');
+    return fail(
+      check,
+      `not served (${answerSummary(response)}) and the path form did not answer either: ` +
+        `${stranded.map((profile) => profile.name).join(', ')} finds no resource metadata`,
+      'fix "resource metadata (path form)" above; that is the document clients read first',
+    );
   });
 }
 
@@ -143,11 +206,19 @@ async function checkAuthorizationServerMetadata(target: DoctorTarget, path: stri
     discovery.authorizationServer.set(path, metadata);
     const problems: string[] = [];
     const methods = Array.isArray(metadata.code_challenge_methods_supported) ? metadata.code_challenge_methods_supported : [];
-    if (!methods.includes('S256')) problems.push('code_challenge_methods_supported lacks S256 (clients refuse an authorization server without PKCE)');
-    if (typeof metadata.registration_endpoint !== 'string') problems.push('no registration_endpoint (ChatGPT, MCP Inspector and mcp-remote register dynamically)');
-    if (metadata.client_id_metadata_document_supported !== true) problems.push('client_id_metadata_document_supported is not true (ChatGPT and Claude.ai prefer metadata documents)');
+    if (!methods.includes('S256'))
+      problems.push('code_challenge_methods_supported lacks S256 (clients refuse an authorization server without PKCE)');
+    if (typeof metadata.registration_endpoint !== 'string')
+      problems.push('no registration_endpoint (ChatGPT, MCP Inspector and mcp-remote register dynamically)');
+    if (metadata.client_id_metadata_document_supported !== true)
+      problems.push('client_id_metadata_document_supported is not true (ChatGPT and Claude.ai prefer metadata documents)');
     if (problems.length) {
-      return fail(check, problems.join('; '), 'this is not the gateway\'s own document (is a proxy answering /.well-known/ itself?) or the gateway is too old: upgrade mcp-oauth-gateway');
+      return fail(
+        check,
+        problems.join('; '),
+        "this is not the gateway's own document (is a proxy answering /.well-known/ itself?) " +
+          'or the gateway is too old: upgrade mcp-oauth-gateway',
+      );
     }
     return pass(check, `S256, registration and metadata documents advertised (read by ${readers})`);
   });
@@ -167,16 +238,25 @@ function checkIssuer(target: DoctorTarget, discovery: Discovery): CheckRow {
     if (issuer === target.publicUrl) continue;
     const said = `issuer ${typeof issuer === 'string' ? issuer : JSON.stringify(issuer)}`;
     if (typeof issuer === 'string' && issuer.replace(/\/+$/, '') === target.publicUrl) {
-      return fail(check, `${path} says ${said}`, `remove the trailing slash from publicUrl in gateway.json: Claude.ai compares the issuer as a string (${target.publicUrl})`);
+      return fail(
+        check,
+        `${path} says ${said}`,
+        `remove the trailing slash from publicUrl in gateway.json: Claude.ai compares the issuer as a string (${target.publicUrl})`,
+      );
     }
     return fail(check, `${path} says ${said}`, publicUrlMismatchFix('metadata', said, target.publicUrl));
   }
   for (const [path, metadata] of discovery.authorizationServer) {
-    const offHost = ['authorization_endpoint', 'token_endpoint', 'registration_endpoint']
-      .filter((field) => typeof metadata[field] === 'string' && !(metadata[field] as string).startsWith(`${target.publicUrl}/`));
+    const offHost = ['authorization_endpoint', 'token_endpoint', 'registration_endpoint'].filter(
+      (field) => typeof metadata[field] === 'string' && !(metadata[field] as string).startsWith(`${target.publicUrl}/`),
+    );
     if (offHost.length) {
       const field = offHost[0]!;
-      return fail(check, `${path}: ${offHost.join(', ')} not on ${target.publicUrl}`, publicUrlMismatchFix('metadata', `${field} ${String(metadata[field])}`, target.publicUrl));
+      return fail(
+        check,
+        `${path}: ${offHost.join(', ')} not on ${target.publicUrl}`,
+        publicUrlMismatchFix('metadata', `${field} ${String(metadata[field])}`, target.publicUrl),
+      );
     }
   }
   return pass(check, `issuer is exactly ${target.publicUrl} and the endpoints are on it`);
@@ -205,8 +285,11 @@ function checkMetadataSchemes(discovery: Discovery): CheckRow {
     }
   });
   if (plain.length) {
-    return fail(check, `${plain.length} of ${urls.length} URLs are plain http, e.g. ${plain[0]}`,
-      'put the gateway behind TLS (see README Deploy) and set publicUrl to its https URL');
+    return fail(
+      check,
+      `${plain.length} of ${urls.length} URLs are plain http, e.g. ${plain[0]}`,
+      'put the gateway behind TLS (see README Deploy) and set publicUrl to its https URL',
+    );
   }
   const loopback = urls.some((url) => url.startsWith('http:'));
   return pass(check, loopback ? `${urls.length} URLs: http only on loopback` : `${urls.length} URLs, all https`);

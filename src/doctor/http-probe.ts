@@ -53,7 +53,8 @@ function parseJson(text: string): unknown {
 
 /** undici hides the useful part ("ECONNREFUSED", "certificate has expired") in `cause`. */
 function networkErrorMessage(error: unknown): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return `no answer within ${PROBE_TIMEOUT_MS / 1000} s`;
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+    return `no answer within ${PROBE_TIMEOUT_MS / 1000} s`;
   const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   if (cause?.code && cause.message && !cause.message.includes(cause.code)) return `${cause.code}: ${cause.message}`;
   if (cause?.message) return cause.message;
@@ -75,5 +76,8 @@ export function oauthError(response: ProbeResponse): string | undefined {
 
 /** A comma-separated header as lower-case items. */
 export function headerItems(headers: Headers, name: string): string[] {
-  return (headers.get(name) ?? '').split(',').map((item) => item.trim().toLowerCase()).filter(Boolean);
+  return (headers.get(name) ?? '')
+    .split(',')
+    .map((item) => item.trim().toLowerCase())
+    .filter(Boolean);
 }

@@ -22,8 +22,11 @@ interface Registration {
 
 /** One registration per client profile and auth method it uses, with all its redirect URIs (templates filled in). */
 function registrationsToTry(profiles: readonly ClientProfile[]): Registration[] {
-  return profiles.filter((profile) => profile.registration.includes('dcr')).flatMap((profile) =>
-    profile.tokenEndpointAuthMethods.map((method) => ({ profile, method, redirectUris: profile.redirectUris.map(exampleRedirectUri) })));
+  return profiles
+    .filter((profile) => profile.registration.includes('dcr'))
+    .flatMap((profile) =>
+      profile.tokenEndpointAuthMethods.map((method) => ({ profile, method, redirectUris: profile.redirectUris.map(exampleRedirectUri) })),
+    );
 }
 
 function register(target: DoctorTarget, metadata: Record<string, unknown>): Promise<ProbeResponse> {
@@ -36,14 +39,21 @@ function register(target: DoctorTarget, metadata: Record<string, unknown>): Prom
 
 function rateLimitedFix(response: ProbeResponse): string {
   const wait = response.headers.get('retry-after');
-  return `wait ${wait ? `${wait} s` : 'a while'} and run doctor again: rateLimits.register in gateway.json limits registrations per IP (doctor makes a few each run)`;
+  return (
+    `wait ${wait ? `${wait} s` : 'a while'} and run doctor again: ` +
+    'rateLimits.register in gateway.json limits registrations per IP (doctor makes a few each run)'
+  );
 }
 
 /** The fix for a registration the gateway did not take, by how it answered. */
 function refusedRegistrationFix(response: ProbeResponse, registration: Registration): string {
   if (response.status === 429) return rateLimitedFix(response);
-  if (response.status === 404 || response.status === 405) return 'dynamic client registration is not reachable: a proxy in front must forward POST /register to the gateway';
-  return `${registration.profile.name} cannot connect until the gateway accepts this registration (https or loopback redirect URIs, ${registration.method}); grep the gateway log for "register.error"`;
+  if (response.status === 404 || response.status === 405)
+    return 'dynamic client registration is not reachable: a proxy in front must forward POST /register to the gateway';
+  return (
+    `${registration.profile.name} cannot connect until the gateway accepts this registration ` +
+    `(https or loopback redirect URIs, ${registration.method}); grep the gateway log for "register.error"`
+  );
 }
 
 function sameList(a: unknown, b: readonly string[]): boolean {
@@ -64,18 +74,30 @@ async function checkRegistration(target: DoctorTarget, registration: Registratio
     // Only named fields are read from the answer: it holds client_secret, which is never printed.
     const body = jsonObject(response);
     if (response.status !== 201 || !body) {
-      return fail(check, oauthError(response) ? `HTTP ${response.status} (${oauthError(response)})` : `HTTP ${response.status}`, refusedRegistrationFix(response, registration));
+      return fail(
+        check,
+        oauthError(response) ? `HTTP ${response.status} (${oauthError(response)})` : `HTTP ${response.status}`,
+        refusedRegistrationFix(response, registration),
+      );
     }
     const problems: string[] = [];
     if (typeof body.client_id !== 'string') problems.push('no client_id');
     if (!sameList(body.redirect_uris, redirectUris)) problems.push(`redirect_uris came back as ${JSON.stringify(body.redirect_uris)}`);
-    if (body.token_endpoint_auth_method !== method) problems.push(`token_endpoint_auth_method came back as ${JSON.stringify(body.token_endpoint_auth_method)}`);
+    if (body.token_endpoint_auth_method !== method)
+      problems.push(`token_endpoint_auth_method came back as ${JSON.stringify(body.token_endpoint_auth_method)}`);
     if (method !== 'none' && typeof body.client_secret !== 'string') problems.push('no client_secret for a confidential client');
     if (problems.length) {
-      return fail(check, `201, but ${problems.join('; ')}`, `${profile.name} compares what it registered with what comes back: the gateway (or a proxy rewriting bodies) must echo it exactly`);
+      return fail(
+        check,
+        `201, but ${problems.join('; ')}`,
+        `${profile.name} compares what it registered with what comes back: the gateway (or a proxy rewriting bodies) must echo it exactly`,
+      );
     }
     registered.push({ profile, clientId: body.client_id as string, redirectUri: redirectUris[0]!, tokenEndpointAuthMethod: method });
-    return pass(check, `201, ${redirectUris.length} redirect URI(s) echoed exactly${method === 'none' ? '' : ', secret issued (not shown)'}`);
+    return pass(
+      check,
+      `201, ${redirectUris.length} redirect URI(s) echoed exactly${method === 'none' ? '' : ', secret issued (not shown)'}`,
+    );
   });
 }
 
@@ -83,25 +105,41 @@ async function checkRegistration(target: DoctorTarget, registration: Registratio
 async function checkHostileRedirectRefused(target: DoctorTarget): Promise<CheckRow> {
   const check = `DCR refuses ${HOSTILE_REDIRECT_URI}`;
   return guarded(check, target.publicUrl, async () => {
-    const response = await register(target, { client_name: 'mcp-oauth-gateway doctor (hostile redirect)', redirect_uris: [HOSTILE_REDIRECT_URI], token_endpoint_auth_method: 'none' });
+    const response = await register(target, {
+      client_name: 'mcp-oauth-gateway doctor (hostile redirect)',
+      redirect_uris: [HOSTILE_REDIRECT_URI],
+      token_endpoint_auth_method: 'none',
+    });
     const error = jsonObject(response)?.error;
     if (response.status === 400 && error === 'invalid_redirect_uri') return pass(check, '400 invalid_redirect_uri');
     if (response.status >= 200 && response.status < 300) {
-      return fail(check, `HTTP ${response.status}: registered`, 'upgrade mcp-oauth-gateway: anyone could register a client that receives codes in clear at any host; redirect URIs must be https or loopback http');
+      return fail(
+        check,
+        `HTTP ${response.status}: registered`,
+        'upgrade mcp-oauth-gateway: anyone could register a client that receives codes in clear at any host; ' +
+          'redirect URIs must be https or loopback http',
+      );
     }
     if (response.status === 429) return fail(check, 'HTTP 429: rate limited before the redirect URI was judged', rateLimitedFix(response));
-    return fail(check, `HTTP ${response.status}${typeof error === 'string' ? ` (${error})` : ''} instead of 400 invalid_redirect_uri`,
-      'expected the gateway\'s RFC 7591 answer: is a proxy in front answering /register itself?');
+    return fail(
+      check,
+      `HTTP ${response.status}${typeof error === 'string' ? ` (${error})` : ''} instead of 400 invalid_redirect_uri`,
+      "expected the gateway's RFC 7591 answer: is a proxy in front answering /register itself?",
+    );
   });
 }
 
 /** Check 6: each client's dynamic registration as it sends it, then a hostile one. */
-export async function registrationChecks(target: DoctorTarget, profiles: readonly ClientProfile[] = clientProfiles): Promise<{ rows: CheckRow[]; registered: RegisteredProbeClient[] }> {
+export async function registrationChecks(
+  target: DoctorTarget,
+  profiles: readonly ClientProfile[] = clientProfiles,
+): Promise<{ rows: CheckRow[]; registered: RegisteredProbeClient[] }> {
   const registrations = registrationsToTry(profiles);
   const registered: RegisteredProbeClient[] = [];
   const rows = await Promise.all(registrations.map((registration) => checkRegistration(target, registration, registered)));
   rows.push(await checkHostileRedirectRefused(target));
   // They finish in any order; later checks pick "the first" one, so keep the profiles' order.
-  const rank = (client: RegisteredProbeClient) => registrations.findIndex((r) => r.profile === client.profile && r.method === client.tokenEndpointAuthMethod);
+  const rank = (client: RegisteredProbeClient) =>
+    registrations.findIndex((r) => r.profile === client.profile && r.method === client.tokenEndpointAuthMethod);
   return { rows, registered: registered.sort((a, b) => rank(a) - rank(b)) };
 }

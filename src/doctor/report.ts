@@ -49,8 +49,16 @@ export async function guarded(check: string, publicUrl: string, run: () => Promi
     return await run();
   } catch (error) {
     if (error instanceof ProbeError) {
-      return fail(check, error.message, `is the gateway running and reachable at ${publicUrl}? (DNS, firewall, TLS certificate, the proxy in front)`);
+      return fail(
+        check,
+        error.message,
+        `is the gateway running and reachable at ${publicUrl}? (DNS, firewall, TLS certificate, the proxy in front)`,
+      );
     }
-    return fail(check, `doctor could not evaluate this check: ${error instanceof Error ? error.message : String(error)}`, 'this is a bug in doctor; please report it with this output');
+    return fail(
+      check,
+      `doctor could not evaluate this check: ${error instanceof Error ? error.message : String(error)}`,
+      'this is a bug in doctor; please report it with this output',
+    );
   }
 }

@@ -1,3 +1,4 @@
+import { mcpResourceUrl } from '../config/server-names.js';
 import { isLoopbackHost } from '../net/loopback.js';
 import { jsonObject, probe } from './http-probe.js';
 
@@ -40,7 +41,10 @@ export function publicUrlMismatchFix(what: string, said: string, asked: string):
  * path is refused, because the issuer of this gateway never has one.
  */
 export function parseTargetUrl(input: string | undefined): { publicUrl: string; server?: string } {
-  if (!input) throw new DoctorUsageError('doctor: give the public URL of the gateway, e.g. `mcp-oauth-gateway doctor https://mcp.example.com --server docs`');
+  if (!input)
+    throw new DoctorUsageError(
+      'doctor: give the public URL of the gateway, e.g. `mcp-oauth-gateway doctor https://mcp.example.com --server docs`',
+    );
   let url: URL;
   try {
     url = new URL(input);
@@ -48,10 +52,14 @@ export function parseTargetUrl(input: string | undefined): { publicUrl: string; 
     throw new DoctorUsageError(`doctor: "${input}" is not a URL; give the gateway's public URL, e.g. https://mcp.example.com`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new DoctorUsageError(`doctor: "${input}" must be an http(s) URL`);
-  if (url.search || url.hash || url.username || url.password) throw new DoctorUsageError(`doctor: "${input}" must not carry a query, fragment or credentials`);
+  if (url.search || url.hash || url.username || url.password)
+    throw new DoctorUsageError(`doctor: "${input}" must not carry a query, fragment or credentials`);
   const connector = /^\/mcp\/([^/]+)\/?$/.exec(url.pathname);
   if (!connector && url.pathname !== '/') {
-    throw new DoctorUsageError(`doctor: "${input}" has a path; give the gateway's public URL (${url.origin}) or a connector URL (${url.origin}/mcp/<name>)`);
+    throw new DoctorUsageError(
+      `doctor: "${input}" has a path; give the gateway's public URL (${url.origin}) ` +
+        `or a connector URL (${mcpResourceUrl(url.origin, '<name>')})`,
+    );
   }
   return { publicUrl: url.origin, server: connector ? decodeURIComponent(connector[1]!) : undefined };
 }
@@ -62,7 +70,8 @@ export function parseTargetUrl(input: string | undefined): { publicUrl: string; 
  * server can only be found when the root-form document names one under this gateway's `/mcp/`.
  */
 export async function discoverServer(publicUrl: string): Promise<string | undefined> {
-  const prefix = `${publicUrl}/mcp/`;
+  // A connector URL with the name left off.
+  const prefix = mcpResourceUrl(publicUrl, '');
   try {
     const response = await probe(`${publicUrl}/.well-known/oauth-protected-resource`);
     const resource = response.status === 200 ? jsonObject(response)?.resource : undefined;
@@ -79,10 +88,17 @@ export async function resolveTarget(input: string | undefined, serverOption: str
   if (serverOption && fromUrl && serverOption !== fromUrl) {
     throw new DoctorUsageError(`doctor: --server ${serverOption} contradicts the connector URL's server "${fromUrl}"; give one of them`);
   }
-  if (serverOption !== undefined && !/^[^/?#\s]+$/.test(serverOption)) throw new DoctorUsageError(`doctor: --server "${serverOption}" is not a server name (the NAME in ${publicUrl}/mcp/NAME)`);
+  if (serverOption !== undefined && !/^[^/?#\s]+$/.test(serverOption))
+    throw new DoctorUsageError(
+      `doctor: --server "${serverOption}" is not a server name (the NAME in ${mcpResourceUrl(publicUrl, 'NAME')})`,
+    );
   const server = serverOption ?? fromUrl ?? (await discoverServer(publicUrl));
   if (!server) {
-    throw new DoctorUsageError(`doctor: which MCP server? ${publicUrl} does not list its servers publicly. Pass --server NAME (a key of mcpServers in gateway.json), or give the connector URL itself: mcp-oauth-gateway doctor ${publicUrl}/mcp/NAME`);
+    throw new DoctorUsageError(
+      `doctor: which MCP server? ${publicUrl} does not list its servers publicly. ` +
+        'Pass --server NAME (a key of mcpServers in gateway.json), or give the connector URL itself: ' +
+        `mcp-oauth-gateway doctor ${mcpResourceUrl(publicUrl, 'NAME')}`,
+    );
   }
-  return { publicUrl, server, resource: `${publicUrl}/mcp/${encodeURIComponent(server)}` };
+  return { publicUrl, server, resource: mcpResourceUrl(publicUrl, encodeURIComponent(server)) };
 }

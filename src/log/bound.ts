@@ -14,7 +14,9 @@ const MAX_DEPTH = 4;
 /** Characters of strings and keys a whole line may hold, roughly its size in bytes for ASCII. */
 export const LINE_BUDGET = 8192;
 
-interface Budget { left: number }
+interface Budget {
+  left: number;
+}
 
 function boundString(value: string, limit: number, budget: Budget): string {
   const allowed = Math.max(0, Math.min(limit, budget.left));
@@ -80,7 +82,8 @@ export function clientInfoForLog(clientInfo: unknown): Record<string, string> | 
   const summary: Record<string, string> = {};
   for (const field of ['name', 'title', 'version'] as const) {
     const value = (clientInfo as Record<string, unknown>)[field];
-    if (typeof value === 'string') summary[field] = value.length > 200 ? `${value.slice(0, 200)}…[${value.length - 200} more chars]` : value;
+    if (typeof value === 'string')
+      summary[field] = value.length > 200 ? `${value.slice(0, 200)}…[${value.length - 200} more chars]` : value;
   }
   return summary;
 }

@@ -7,7 +7,19 @@ import { prettyStream } from './pretty.js';
  * (test/audit-log.test.ts greps every line of a full flow for each secret); this is the net
  * under a future mistake. Top-level and one level down, plus headers and bodies of a request.
  */
-const SECRET_FIELDS = ['password', 'passwordHash', 'clientSecret', 'client_secret', 'access_token', 'refresh_token', 'id_token', 'code_verifier', 'token', 'authorization', 'cookie'];
+const SECRET_FIELDS = [
+  'password',
+  'passwordHash',
+  'clientSecret',
+  'client_secret',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'code_verifier',
+  'token',
+  'authorization',
+  'cookie',
+];
 
 export const REDACTED_PATHS = [
   ...SECRET_FIELDS,
@@ -24,7 +36,7 @@ export const REDACTED_PATHS = [
 ];
 
 export const LOG_FORMATS = ['json', 'pretty'] as const;
-export type LogFormat = typeof LOG_FORMATS[number];
+export type LogFormat = (typeof LOG_FORMATS)[number];
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -76,7 +88,8 @@ export function chooseLogFormat(env: NodeJS.ProcessEnv = process.env, stdoutIsTe
 
 function chooseLevel(requested: string | undefined): string {
   const level = (requested ?? process.env.LOG_LEVEL ?? 'info').trim().toLowerCase() || 'info';
-  if (!LEVELS.includes(level)) throw new Error(`LOG_LEVEL must be one of ${LEVELS.join(', ')}, not "${requested ?? process.env.LOG_LEVEL}"`);
+  if (!LEVELS.includes(level))
+    throw new Error(`LOG_LEVEL must be one of ${LEVELS.join(', ')}, not "${requested ?? process.env.LOG_LEVEL}"`);
   return level;
 }
 
@@ -91,16 +104,20 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = chooseLevel(options.level);
   const format = options.format ?? (options.destination ? 'json' : chooseLogFormat());
-  const destination = format === 'pretty'
-    ? prettyStream(options.destination ?? process.stdout)
-    : options.destination as never ?? pino.destination({ fd: 1, sync: false });
-  return pino({
-    level,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    base: { service: 'mcp-oauth-gateway' },
-    mixin: prepareLine as never,
-    mixinMergeStrategy: (_fields, prepared) => prepared,
-  }, destination);
+  const destination =
+    format === 'pretty'
+      ? prettyStream(options.destination ?? process.stdout)
+      : ((options.destination as never) ?? pino.destination({ fd: 1, sync: false }));
+  return pino(
+    {
+      level,
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      base: { service: 'mcp-oauth-gateway' },
+      mixin: prepareLine as never,
+      mixinMergeStrategy: (_fields, prepared) => prepared,
+    },
+    destination,
+  );
 }
 
 export type { Logger };

@@ -7,7 +7,10 @@ export class PersonLabels {
   /** Least recently used first (a Map keeps insertion order). */
   private readonly emails = new Map<string, string>();
 
-  constructor(private readonly lookup: (sub: string) => Promise<string | undefined>, private readonly capacity = 10_000) {}
+  constructor(
+    private readonly lookup: (sub: string) => Promise<string | undefined>,
+    private readonly capacity = 10_000,
+  ) {}
 
   /** Reads the email once per person (again after it falls out of the cache); undefined when unknown or storage fails. */
   async emailOf(sub: string): Promise<string | undefined> {

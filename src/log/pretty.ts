@@ -26,12 +26,17 @@ export function formatPrettyMessage(log: Record<string, unknown>, messageKey = '
     const error = serializedError(value);
     if (error) {
       fields.push(pair(key, error.message));
-      if (error.stack) stack = `\n    ${error.stack.split('\n').slice(1).map((line) => line.trim()).join('\n    ')}`;
+      if (error.stack)
+        stack = `\n    ${error.stack
+          .split('\n')
+          .slice(1)
+          .map((line) => line.trim())
+          .join('\n    ')}`;
     } else {
       fields.push(pair(key, value));
     }
   }
-  const message = typeof log[messageKey] === 'string' ? log[messageKey] as string : '';
+  const message = typeof log[messageKey] === 'string' ? (log[messageKey] as string) : '';
   return `${fields.length > 0 ? `${message}  ${fields.join(' ')}` : message}${stack}`;
 }
 

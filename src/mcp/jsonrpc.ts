@@ -75,11 +75,12 @@ export function isJsonRpcMessage(value: unknown): value is JsonRpcMessage {
   if ('method' in message) {
     if (typeof message.method !== 'string') return false;
     if ('id' in message && message.id !== undefined && !isId(message.id)) return false;
-    if ('params' in message && message.params !== undefined && (typeof message.params !== 'object' || message.params === null)) return false;
+    if ('params' in message && message.params !== undefined && (typeof message.params !== 'object' || message.params === null))
+      return false;
     return true;
   }
   if (!('id' in message) || !(isId(message.id) || message.id === null)) return false;
-  return ('result' in message) !== ('error' in message);
+  return 'result' in message !== 'error' in message;
 }
 
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {

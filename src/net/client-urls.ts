@@ -30,7 +30,10 @@ export function fetchedClientUrlProblem(metadata: Record<string, unknown>): stri
 }
 
 /** The same, after resolving each host: every address it resolves to must be public. */
-export async function unresolvableClientUrlProblem(metadata: Record<string, unknown>, options: SafeFetchOptions = {}): Promise<string | undefined> {
+export async function unresolvableClientUrlProblem(
+  metadata: Record<string, unknown>,
+  options: SafeFetchOptions = {},
+): Promise<string | undefined> {
   const early = fetchedClientUrlProblem(metadata);
   if (early) return early;
   for (const name of FETCHED_CLIENT_URLS) {

@@ -148,23 +148,29 @@ export function createSafeFetch(options: SafeFetchOptions = {}): typeof fetch {
     const pinned = await Promise.race([resolvePublicAddress(url, options), aborted]);
     const body = requestBody(init);
     const host = bareHost(url);
-    return Promise.race([aborted, new Promise<Response>((resolve, reject) => {
-      const request = httpsRequest({
-        host,
-        port: url.port || 443,
-        path: `${url.pathname}${url.search}`,
-        method: init?.method ?? 'GET',
-        headers: { ...requestHeaders(init), ...(body ? { 'content-length': String(body.length) } : {}) },
-        lookup: pinnedLookup(pinned),
-        servername: isIP(host) ? undefined : host,
-        agent: false,
-        signal,
-        ca: options.ca,
-      }, (message) => {
-        readBounded(message, maxBytes).then((bytes) => resolve(toResponse(message, bytes)), reject);
-      });
-      request.on('error', reject);
-      request.end(body);
-    })]);
+    return Promise.race([
+      aborted,
+      new Promise<Response>((resolve, reject) => {
+        const request = httpsRequest(
+          {
+            host,
+            port: url.port || 443,
+            path: `${url.pathname}${url.search}`,
+            method: init?.method ?? 'GET',
+            headers: { ...requestHeaders(init), ...(body ? { 'content-length': String(body.length) } : {}) },
+            lookup: pinnedLookup(pinned),
+            servername: isIP(host) ? undefined : host,
+            agent: false,
+            signal,
+            ca: options.ca,
+          },
+          (message) => {
+            readBounded(message, maxBytes).then((bytes) => resolve(toResponse(message, bytes)), reject);
+          },
+        );
+        request.on('error', reject);
+        request.end(body);
+      }),
+    ]);
   }) as typeof fetch;
 }

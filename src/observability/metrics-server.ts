@@ -12,7 +12,12 @@ function hasMetricsToken(req: IncomingMessage, token: string | undefined): boole
 
 async function serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: GatewayMetrics, token: string | undefined): Promise<void> {
   if (!hasMetricsToken(req, token)) {
-    res.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="metrics"', 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' })
+    res
+      .writeHead(401, {
+        'WWW-Authenticate': 'Bearer realm="metrics"',
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Cache-Control': 'no-store',
+      })
       .end('metrics need "Authorization: Bearer <metrics.token>"\n');
     return;
   }
@@ -28,7 +33,11 @@ export function metricsHandler(metrics: GatewayMetrics, token: string) {
 }
 
 /** The separate metrics listener of `metrics.listen`: GET /metrics and nothing else. */
-export async function listenForMetrics(listen: { host: string; port: number }, metrics: GatewayMetrics, token: string | undefined): Promise<Server> {
+export async function listenForMetrics(
+  listen: { host: string; port: number },
+  metrics: GatewayMetrics,
+  token: string | undefined,
+): Promise<Server> {
   const server = createServer((req, res) => {
     const path = req.url?.split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
@@ -41,7 +50,12 @@ export async function listenForMetrics(listen: { host: string; port: number }, m
   });
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(new Error(`metrics.listen: cannot listen on ${listen.host}:${listen.port} (${error.code ?? error.message}); change metrics.listen.port or stop the other program`));
+      reject(
+        new Error(
+          `metrics.listen: cannot listen on ${listen.host}:${listen.port} (${error.code ?? error.message}); ` +
+            'change metrics.listen.port or stop the other program',
+        ),
+      );
     });
     server.listen(listen.port, listen.host, () => resolvePromise());
   });

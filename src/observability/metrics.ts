@@ -47,7 +47,11 @@ class ToolSeries {
   }
 }
 
-interface MetricValue { labels: Record<string, string | number>; value: number; metricName?: string }
+interface MetricValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
 
 /**
  * The tool-call counter and histogram, kept in plain numbers on the hot path (nested maps looked up
@@ -151,7 +155,10 @@ class CellCounter {
 /** A metric prom-client's Registry can render, computed at scrape time. */
 function customMetric(name: string, help: string, type: 'counter' | 'histogram', values: () => MetricValue[]): Metric {
   return {
-    name, help, type, aggregator: 'sum',
+    name,
+    help,
+    type,
+    aggregator: 'sum',
     get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
     reset: () => {},
   } as unknown as Metric;
@@ -179,26 +186,73 @@ export class GatewayMetrics {
   private bridge?: BridgeStats;
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    const registers = [this.registry];
-    this.registry.registerMetric(customMetric(METRIC_NAMES.httpRequests, 'HTTP requests answered, by route (a fixed set of route patterns), method and status.', 'counter', () => this.requests.values()));
-    this.registry.registerMetric(customMetric(METRIC_NAMES.toolCalls, 'MCP tools/call requests to stdio servers, by server, tool and outcome (ok, error, timeout, cancelled, crashed).', 'counter', () => this.toolCallValues()));
-    this.registry.registerMetric(customMetric(METRIC_NAMES.toolCallDuration, 'Time from a tools/call reaching the gateway to its answer (or timeout, cancel, crash), in seconds.', 'histogram', () => this.toolDurationValues()));
-    this.tokensIssued = new Counter({ name: METRIC_NAMES.tokensIssued, help: 'Tokens issued at /token, by grant type (authorization_code: new connections, refresh_token: refreshes).', labelNames: ['grant_type'], registers });
-    this.grantsRevoked = new Counter({ name: METRIC_NAMES.grantsRevoked, help: 'Grants revoked (at /revoke, or because a used refresh token was replayed).', registers });
-    this.logins = new Counter({ name: METRIC_NAMES.logins, help: 'Successful sign-ins, by method (password or the upstream provider id).', labelNames: ['method'], registers });
-    this.loginFailures = new Counter({ name: METRIC_NAMES.loginFailures, help: 'Failed or refused sign-ins, by method and reason.', labelNames: ['method', 'reason'], registers });
-    this.restarts = new Counter({ name: METRIC_NAMES.stdioRestarts, help: 'stdio MCP server processes started again after they stopped unexpectedly.', labelNames: ['server'], registers });
-    this.limited = new Counter({ name: METRIC_NAMES.rateLimited, help: 'Requests answered 429 by a rate limit, by limit (login, register, token, authorize, mcp, initialize).', labelNames: ['limit'], registers });
-    const bridgeGauge = (name: string, help: string, pick: (row: { sessions: number; processes: number }) => number) => new Gauge({
-      name, help, labelNames: ['server'], registers,
-      collect: () => {
-        const gauge = this.registry.getSingleMetric(name) as Gauge<'server'>;
-        for (const row of this.bridge?.stats() ?? []) gauge.set({ server: row.server }, pick(row));
-      },
-    });
+    // Registered in this order, which is the order of the exposition.
+    this.registerComputedMetrics();
+    const counter = <Label extends string>(name: string, help: string, labelNames: Label[] = []) =>
+      new Counter<Label>({ name, help, labelNames, registers: [this.registry] });
+    this.tokensIssued = counter(
+      METRIC_NAMES.tokensIssued,
+      'Tokens issued at /token, by grant type (authorization_code: new connections, refresh_token: refreshes).',
+      ['grant_type'],
+    );
+    this.grantsRevoked = counter(METRIC_NAMES.grantsRevoked, 'Grants revoked (at /revoke, or because a used refresh token was replayed).');
+    this.logins = counter(METRIC_NAMES.logins, 'Successful sign-ins, by method (password or the upstream provider id).', ['method']);
+    this.loginFailures = counter(METRIC_NAMES.loginFailures, 'Failed or refused sign-ins, by method and reason.', ['method', 'reason']);
+    this.restarts = counter(METRIC_NAMES.stdioRestarts, 'stdio MCP server processes started again after they stopped unexpectedly.', [
+      'server',
+    ]);
+    this.limited = counter(
+      METRIC_NAMES.rateLimited,
+      'Requests answered 429 by a rate limit, by limit (login, register, token, authorize, mcp, initialize).',
+      ['limit'],
+    );
+    this.registerBridgeGauges();
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The HTTP and tool-call series, kept by the gateway itself and read at scrape time. */
+  private registerComputedMetrics(): void {
+    this.registry.registerMetric(
+      customMetric(
+        METRIC_NAMES.httpRequests,
+        'HTTP requests answered, by route (a fixed set of route patterns), method and status.',
+        'counter',
+        () => this.requests.values(),
+      ),
+    );
+    this.registry.registerMetric(
+      customMetric(
+        METRIC_NAMES.toolCalls,
+        'MCP tools/call requests to stdio servers, by server, tool and outcome (ok, error, timeout, cancelled, crashed).',
+        'counter',
+        () => this.toolCallValues(),
+      ),
+    );
+    this.registry.registerMetric(
+      customMetric(
+        METRIC_NAMES.toolCallDuration,
+        'Time from a tools/call reaching the gateway to its answer (or timeout, cancel, crash), in seconds.',
+        'histogram',
+        () => this.toolDurationValues(),
+      ),
+    );
+  }
+
+  /** Sessions and processes per server, read from the bridge when scraped. */
+  private registerBridgeGauges(): void {
+    const bridgeGauge = (name: string, help: string, pick: (row: { sessions: number; processes: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['server'],
+        registers: [this.registry],
+        collect: () => {
+          const gauge = this.registry.getSingleMetric(name) as Gauge<'server'>;
+          for (const row of this.bridge?.stats() ?? []) gauge.set({ server: row.server }, pick(row));
+        },
+      });
     bridgeGauge(METRIC_NAMES.sessions, 'Live MCP sessions on stdio servers, by server.', (row) => row.sessions);
     bridgeGauge(METRIC_NAMES.stdioProcesses, 'Running stdio MCP server processes, by server.', (row) => row.processes);
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
   get contentType(): string {
@@ -226,7 +280,10 @@ export class GatewayMetrics {
   toolsListed(server: string, result: unknown): void {
     const tools = (result as { tools?: unknown } | undefined)?.tools;
     if (!Array.isArray(tools)) return;
-    this.tools.learn(server, tools.flatMap((tool) => (typeof (tool as { name?: unknown })?.name === 'string' ? [(tool as { name: string }).name] : [])));
+    this.tools.learn(
+      server,
+      tools.flatMap((tool) => (typeof (tool as { name?: unknown })?.name === 'string' ? [(tool as { name: string }).name] : [])),
+    );
   }
 
   tokenIssued(grantType: string): void {

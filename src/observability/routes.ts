@@ -3,8 +3,20 @@
  * without loading prom-client when metrics are off.
  */
 const EXACT_ROUTES = new Set([
-  '/authorize', '/token', '/register', '/revoke', '/jwks', '/healthz', '/readyz', '/metrics', '/static/style.css',
-  '/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/me', '/session/end', '/token/introspection',
+  '/authorize',
+  '/token',
+  '/register',
+  '/revoke',
+  '/jwks',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/static/style.css',
+  '/.well-known/oauth-authorization-server',
+  '/.well-known/openid-configuration',
+  '/me',
+  '/session/end',
+  '/token/introspection',
 ]);
 const INTERACTION_STEPS = new Set(['login', 'confirm', 'abort', 'upstream-complete']);
 

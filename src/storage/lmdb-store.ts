@@ -53,9 +53,7 @@ export class LmdbStore implements KeyValueStore {
   async increment(key: string, ttlSeconds: number): Promise<number> {
     return this.db.transactionSync(() => {
       const entry = this.db.get(key);
-      const next: Entry = this.live(entry)
-        ? { v: (entry.v as number) + 1, e: entry.e }
-        : { v: 1, e: ttlToExpiry(ttlSeconds) };
+      const next: Entry = this.live(entry) ? { v: (entry.v as number) + 1, e: entry.e } : { v: 1, e: ttlToExpiry(ttlSeconds) };
       this.db.putSync(key, next);
       return next.v as number;
     });

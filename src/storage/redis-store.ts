@@ -58,9 +58,10 @@ export class RedisStore implements KeyValueStore {
 
   async setIfAbsent(key: string, value: unknown, ttlSeconds?: number): Promise<boolean> {
     const json = JSON.stringify(value);
-    const result = ttlSeconds && ttlSeconds > 0
-      ? await this.redis.set(this.k(key), json, 'EX', Math.ceil(ttlSeconds), 'NX')
-      : await this.redis.set(this.k(key), json, 'NX');
+    const result =
+      ttlSeconds && ttlSeconds > 0
+        ? await this.redis.set(this.k(key), json, 'EX', Math.ceil(ttlSeconds), 'NX')
+        : await this.redis.set(this.k(key), json, 'NX');
     return result === 'OK';
   }
 

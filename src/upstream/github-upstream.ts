@@ -12,8 +12,15 @@ export interface GithubUpstreamOptions {
   readOrgs: boolean;
 }
 
-interface GithubEmail { email: string; primary: boolean; verified: boolean }
-interface GithubTeam { slug: string; organization: { login: string } }
+interface GithubEmail {
+  email: string;
+  primary: boolean;
+  verified: boolean;
+}
+interface GithubTeam {
+  slug: string;
+  organization: { login: string };
+}
 
 /** GitHub's OAuth apps (not OIDC): the verified primary email and memberships come from its API. */
 export class GithubUpstream implements UpstreamProvider {
@@ -24,7 +31,8 @@ export class GithubUpstream implements UpstreamProvider {
     const web = options.webUrl.replace(/\/$/, '');
     this.configuration = new client.Configuration(
       { issuer: web, authorization_endpoint: `${web}/login/oauth/authorize`, token_endpoint: `${web}/login/oauth/access_token` },
-      options.clientId, options.clientSecret,
+      options.clientId,
+      options.clientSecret,
     );
     if (isLoopbackHttp(web)) client.allowInsecureRequests(this.configuration);
   }
@@ -46,7 +54,12 @@ export class GithubUpstream implements UpstreamProvider {
 
   private async api<T>(token: string, path: string): Promise<T> {
     const response = await fetch(`${this.options.apiUrl.replace(/\/$/, '')}${path}`, {
-      headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'user-agent': 'mcp-oauth-gateway', 'x-github-api-version': '2022-11-28' },
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/vnd.github+json',
+        'user-agent': 'mcp-oauth-gateway',
+        'x-github-api-version': '2022-11-28',
+      },
       signal: AbortSignal.timeout(10_000),
     });
     if (!response.ok) throw new Error(`GitHub API ${path} answered HTTP ${response.status}`);

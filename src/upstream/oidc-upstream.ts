@@ -36,13 +36,18 @@ export class OidcUpstream implements UpstreamProvider {
 
   /** Discovery runs on first use and again after a failure, so a provider that was down recovers. */
   private config(): Promise<client.Configuration> {
-    this.configuration ??= client.discovery(
-      new URL(this.options.issuer), this.options.clientId, this.options.clientSecret, undefined,
-      isLoopbackHttp(this.options.issuer) ? { execute: [client.allowInsecureRequests] } : undefined,
-    ).catch((error: unknown) => {
-      this.configuration = undefined;
-      throw error;
-    });
+    this.configuration ??= client
+      .discovery(
+        new URL(this.options.issuer),
+        this.options.clientId,
+        this.options.clientSecret,
+        undefined,
+        isLoopbackHttp(this.options.issuer) ? { execute: [client.allowInsecureRequests] } : undefined,
+      )
+      .catch((error: unknown) => {
+        this.configuration = undefined;
+        throw error;
+      });
     return this.configuration;
   }
 

@@ -8,7 +8,18 @@ export function configuredUpstreams(config: Pick<GatewayConfig, 'login' | 'acces
   const providers = new Map<string, UpstreamProvider>();
   const { google, github, oidc } = config.login;
   if (google) {
-    providers.set('google', new OidcUpstream({ id: 'google', label: google.label, issuer: google.issuer, clientId: google.clientId, clientSecret: google.clientSecret, scopes: ['openid', 'email', 'profile'], google: true }));
+    providers.set(
+      'google',
+      new OidcUpstream({
+        id: 'google',
+        label: google.label,
+        issuer: google.issuer,
+        clientId: google.clientId,
+        clientSecret: google.clientSecret,
+        scopes: ['openid', 'email', 'profile'],
+        google: true,
+      }),
+    );
   }
   if (github) {
     providers.set('github', new GithubUpstream({ ...github, readOrgs: !!config.access.allowGithubOrgs?.length }));

@@ -21,7 +21,11 @@ const sentence = (text: string) => `${text.charAt(0).toUpperCase()}${text.slice(
 export function pageTextOf(error: GatewayError): PageText {
   switch (error.error) {
     case 'temporarily_unavailable':
-      return { heading: 'Temporarily unavailable', message: 'The gateway cannot reach its storage right now.', advice: 'Try again in a few seconds.' };
+      return {
+        heading: 'Temporarily unavailable',
+        message: 'The gateway cannot reach its storage right now.',
+        advice: 'Try again in a few seconds.',
+      };
     case 'rate_limited': {
       const [reason, retryAfter] = error instanceof RateLimited ? [error.reason, error.retryAfter] : [error.publicMessage, 60];
       return { heading: 'Too many sign-in attempts', message: sentence(reason), advice: `Wait ${waitFor(retryAfter)} and try again.` };
@@ -31,11 +35,16 @@ export function pageTextOf(error: GatewayError): PageText {
     default:
       if (error.status < 500) {
         return {
-          heading: 'Something went wrong', message: `The sign-in request could not be completed: ${error.publicMessage}.`,
+          heading: 'Something went wrong',
+          message: `The sign-in request could not be completed: ${error.publicMessage}.`,
           advice: `${START_AGAIN} If it keeps happening, tell the gateway operator.`,
         };
       }
-      return { heading: 'Something went wrong', message: 'The gateway could not complete this request.', advice: 'Try again. If it keeps happening, tell the gateway operator.' };
+      return {
+        heading: 'Something went wrong',
+        message: 'The gateway could not complete this request.',
+        advice: 'Try again. If it keeps happening, tell the gateway operator.',
+      };
   }
 }
 
@@ -58,7 +67,11 @@ export class ErrorPages {
   }
 
   private send(res: Response, status: number, text: PageText, headers: Record<string, string> = {}): void {
-    res.status(status).set({ ...PAGE_SECURITY_HEADERS, ...headers }).type('html').send(this.html(res.req.id, text));
+    res
+      .status(status)
+      .set({ ...PAGE_SECURITY_HEADERS, ...headers })
+      .type('html')
+      .send(this.html(res.req.id, text));
   }
 
   /**

@@ -26,7 +26,12 @@ export class GatewayError extends Error {
   readonly headers: Record<string, string>;
   readonly data?: Record<string, unknown>;
 
-  constructor(readonly status: number, readonly error: string, message: string, options: GatewayErrorOptions = {}) {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    message: string,
+    options: GatewayErrorOptions = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatewayError';
     this.expose = options.expose ?? status < 500;
@@ -45,7 +50,9 @@ export class GatewayError extends Error {
 export class StorageUnavailable extends GatewayError {
   constructor(cause?: unknown, retryAfterSeconds = 5) {
     super(503, 'temporarily_unavailable', 'storage is unreachable; try again shortly', {
-      expose: true, headers: { 'Retry-After': String(retryAfterSeconds) }, cause,
+      expose: true,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+      cause,
     });
     this.name = 'StorageUnavailable';
   }
@@ -60,9 +67,13 @@ export function asGatewayError(error: unknown): GatewayError {
 /** Over a rate limit: 429 with Retry-After, and `retry_after` in an OAuth body. */
 export class RateLimited extends GatewayError {
   /** `reason` says what was refused ("too many token requests from this address"); the message adds when to retry. */
-  constructor(readonly reason: string, readonly retryAfter: number) {
+  constructor(
+    readonly reason: string,
+    readonly retryAfter: number,
+  ) {
     super(429, 'rate_limited', `${reason}; retry in ${retryAfter} seconds`, {
-      headers: { 'Retry-After': String(retryAfter) }, data: { retry_after: retryAfter },
+      headers: { 'Retry-After': String(retryAfter) },
+      data: { retry_after: retryAfter },
     });
     this.name = 'RateLimited';
   }

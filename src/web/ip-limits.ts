@@ -20,7 +20,10 @@ export function limitByIp(rateLimits: RateLimits, name: 'register' | 'token', wh
 export function limitAuthorizationRequests(rateLimits: RateLimits, pages: ErrorPages) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const ip = req.ip ?? 'unknown';
-    const refusal = await rateLimits.refusal('authorize', ip, 'there were too many sign-in requests from your network', { ip, requestId: req.id });
+    const refusal = await rateLimits.refusal('authorize', ip, 'there were too many sign-in requests from your network', {
+      ip,
+      requestId: req.id,
+    });
     if (!refusal) {
       next();
       return;

@@ -32,7 +32,13 @@ export class RateLimits {
     return new RateLimits(rules, logger, metrics, redis, enabled ? await import('rate-limiter-flexible') : undefined);
   }
 
-  private constructor(rules: RateLimitRules, private readonly logger: Logger, private readonly metrics: GatewayMetrics | undefined, redis: Redis | undefined, library: typeof import('rate-limiter-flexible') | undefined) {
+  private constructor(
+    rules: RateLimitRules,
+    private readonly logger: Logger,
+    private readonly metrics: GatewayMetrics | undefined,
+    redis: Redis | undefined,
+    library: typeof import('rate-limiter-flexible') | undefined,
+  ) {
     this.redisBacked = !!redis;
     this.isRefusal = (value): value is RateLimiterRes => !!library && value instanceof library.RateLimiterRes;
     for (const [name, rule] of Object.entries(rules) as Array<[RateLimitName, RateLimitRule | false]>) {
@@ -64,7 +70,10 @@ export class RateLimits {
     } catch (rejection) {
       if (this.isRefusal(rejection)) return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
       // Neither Redis nor the in-memory fallback answered: let the request through rather than fail it.
-      this.logger.warn({ limit: name, err: (rejection as Error)?.message ?? String(rejection) }, 'rate limiter unavailable; request allowed');
+      this.logger.warn(
+        { limit: name, err: (rejection as Error)?.message ?? String(rejection) },
+        'rate limiter unavailable; request allowed',
+      );
       return 0;
     }
   }
@@ -98,7 +107,13 @@ export class RateLimits {
    * Counts one request for `key`: undefined when it may go on, else the RateLimited error to answer
    * with (already logged and counted, with `fields` and `event`). `message` says what was refused.
    */
-  async refusal(name: RateLimitName, key: string, message: string, fields: Record<string, unknown> = {}, event?: AuditEvent): Promise<RateLimited | undefined> {
+  async refusal(
+    name: RateLimitName,
+    key: string,
+    message: string,
+    fields: Record<string, unknown> = {},
+    event?: AuditEvent,
+  ): Promise<RateLimited | undefined> {
     const retryAfter = await this.take(name, key);
     if (retryAfter === 0) return undefined;
     this.refused(name, key, retryAfter, fields, event);
@@ -106,9 +121,21 @@ export class RateLimits {
   }
 
   /** Logs and counts a refused request. */
-  refused(name: RateLimitName, key: string, retryAfter: number, fields: Record<string, unknown> = {}, event: AuditEvent = 'rate_limited'): void {
+  refused(
+    name: RateLimitName,
+    key: string,
+    retryAfter: number,
+    fields: Record<string, unknown> = {},
+    event: AuditEvent = 'rate_limited',
+  ): void {
     this.metrics?.rateLimited(name);
     const rule = this.limiters.get(name)?.rule;
-    audit(this.logger, event, { limit: name, key, retryAfter, allowed: rule ? `${rule.limit} per ${rule.window}s` : undefined, ...fields }, 'rate limit reached', 'warn');
+    audit(
+      this.logger,
+      event,
+      { limit: name, key, retryAfter, allowed: rule ? `${rule.limit} per ${rule.window}s` : undefined, ...fields },
+      'rate limit reached',
+      'warn',
+    );
   }
 }

@@ -5,8 +5,12 @@ import type { JsonRpcRequest } from '../../src/mcp/jsonrpc.js';
 
 const alice = { sub: 'alice' };
 const bob = { sub: 'bob' };
-const call = (id: string | number, meta?: Record<string, unknown>): JsonRpcRequest =>
-  ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', ...(meta ? { _meta: meta } : {}) } });
+const call = (id: string | number, meta?: Record<string, unknown>): JsonRpcRequest => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name: 'echo', ...(meta ? { _meta: meta } : {}) },
+});
 
 describe('call table', () => {
   it('keeps the ids 1 and "1" of one session apart, and equal ids of two sessions apart', () => {
@@ -32,7 +36,7 @@ describe('call table', () => {
     assert.equal(table.byProgressToken(b.processToken), b);
     assert.equal(a.clientToken, 'same');
     assert.equal(none.processToken, undefined);
-    assert.equal(table.byProgressToken('same'), undefined, 'the client\'s own token means nothing to the process side');
+    assert.equal(table.byProgressToken('same'), undefined, "the client's own token means nothing to the process side");
   });
 
   it('forgets a call from every index in one step, once', () => {
@@ -49,7 +53,10 @@ describe('call table', () => {
     assert.equal(table.byProgressToken(a.processToken), undefined);
     assert.equal(table.callsOfPerson('alice'), 1);
     assert.equal(table.size, 1);
-    assert.deepEqual(table.callsOf(alice).map((c) => c.clientId), [8]);
+    assert.deepEqual(
+      table.callsOf(alice).map((c) => c.clientId),
+      [8],
+    );
   });
 
   it('counts people with calls in flight, and forgets a person whose calls all ended', () => {
@@ -68,6 +75,9 @@ describe('call table', () => {
     assert.equal(table.takeServerRequest(alice, id)?.processId, 42);
     assert.equal(table.takeServerRequest(alice, id), undefined, 'answered once');
     const again = table.addServerRequest(bob, 'srv-1');
-    assert.deepEqual(table.takeServerRequestsWhere((r) => r.processId === 'srv-1').map((r) => r.sessionFacingId), [again]);
+    assert.deepEqual(
+      table.takeServerRequestsWhere((r) => r.processId === 'srv-1').map((r) => r.sessionFacingId),
+      [again],
+    );
   });
 });

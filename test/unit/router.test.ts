@@ -19,9 +19,15 @@ class MemorySink implements MessageSink {
     this.sent.push({ message, related: options?.relatedRequestId });
     return true;
   }
-  abandon(requestId: JsonRpcId): void { this.abandoned.push(requestId); }
-  stopListening(): void { this.listening = false; }
-  close(): void { this.closed = true; }
+  abandon(requestId: JsonRpcId): void {
+    this.abandoned.push(requestId);
+  }
+  stopListening(): void {
+    this.listening = false;
+  }
+  close(): void {
+    this.closed = true;
+  }
 }
 
 class FakeProcess implements ProcessHandle {
@@ -35,7 +41,9 @@ class FakeProcess implements ProcessHandle {
     if (this.ready) return Promise.resolve();
     if (!this.start) {
       let resolve!: () => void;
-      const promise = new Promise<void>((r) => { resolve = r; });
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
       this.start = { resolve, promise };
     }
     return this.start.promise;
@@ -83,7 +91,9 @@ function setup() {
 
 describe('router (in memory)', () => {
   // Ends the calls left in flight, and their timeout timers with them.
-  afterEach(async () => { await Promise.all(routers.splice(0).map((router) => router.close())); });
+  afterEach(async () => {
+    await Promise.all(routers.splice(0).map((router) => router.close()));
+  });
 
   it('rewrites colliding client ids and routes each answer back to its own session', () => {
     const { open, request, fake } = setup();
@@ -93,17 +103,27 @@ describe('router (in memory)', () => {
     const toProcessB = request(bob.session, 1);
     const toProcessC = request(alice.session, '1');
     assert.equal(new Set([toProcessA.id, toProcessB.id, toProcessC.id]).size, 3);
-    for (const [written, text] of [[toProcessB, 'b'], [toProcessC, 'c'], [toProcessA, 'a']] as const) {
+    for (const [written, text] of [
+      [toProcessB, 'b'],
+      [toProcessC, 'c'],
+      [toProcessA, 'a'],
+    ] as const) {
       fake().listener.message({ jsonrpc: '2.0', id: written.id!, result: { text } });
     }
-    assert.deepEqual(alice.sink.sent.map((s) => [s.message, s.related]), [
-      [{ jsonrpc: '2.0', id: '1', result: { text: 'c' } }, '1'],
-      [{ jsonrpc: '2.0', id: 1, result: { text: 'a' } }, 1],
-    ]);
-    assert.deepEqual(bob.sink.sent.map((s) => s.message), [{ jsonrpc: '2.0', id: 1, result: { text: 'b' } }]);
+    assert.deepEqual(
+      alice.sink.sent.map((s) => [s.message, s.related]),
+      [
+        [{ jsonrpc: '2.0', id: '1', result: { text: 'c' } }, '1'],
+        [{ jsonrpc: '2.0', id: 1, result: { text: 'a' } }, 1],
+      ],
+    );
+    assert.deepEqual(
+      bob.sink.sent.map((s) => s.message),
+      [{ jsonrpc: '2.0', id: 1, result: { text: 'b' } }],
+    );
   });
 
-  it('routes progress by the rewritten token, with the client\'s own token restored', () => {
+  it("routes progress by the rewritten token, with the client's own token restored", () => {
     const { open, request, fake } = setup();
     const alice = open('alice');
     const bob = open('bob');
@@ -112,7 +132,9 @@ describe('router (in memory)', () => {
     const token = a.params!._meta.progressToken;
     assert.notEqual(token, 'same');
     fake().listener.message({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress: 1 } });
-    assert.deepEqual(alice.sink.sent, [{ message: { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'same', progress: 1 } }, related: 5 }]);
+    assert.deepEqual(alice.sink.sent, [
+      { message: { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'same', progress: 1 } }, related: 5 },
+    ]);
     assert.deepEqual(bob.sink.sent, []);
   });
 
@@ -130,12 +152,16 @@ describe('router (in memory)', () => {
     assert.equal(alice.session.inFlightCount, 0);
   });
 
-  it('passes a cancel of a written call to the process under the process\'s id, and ignores its late answer', () => {
+  it("passes a cancel of a written call to the process under the process's id, and ignores its late answer", () => {
     const { open, request, router, fake } = setup();
     const alice = open('alice');
     const written = request(alice.session, 9);
     router.notify(alice.session, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 9, reason: 'user' } });
-    assert.deepEqual(fake().last(), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: written.id, reason: 'user' } });
+    assert.deepEqual(fake().last(), {
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: written.id, reason: 'user' },
+    });
     fake().listener.message({ jsonrpc: '2.0', id: written.id!, result: {} });
     assert.deepEqual(alice.sink.sent, []);
     assert.deepEqual(alice.sink.abandoned, [9]);

@@ -9,7 +9,8 @@ import { clientIp } from '../../src/web/client-address.js';
 describe('loopback: one rule for config, redirect URIs and upstream issuers', () => {
   it('accepts localhost, [::1] and all of 127/8; nothing else', () => {
     for (const host of ['localhost', 'LOCALHOST', '127.0.0.1', '127.1.2.3', '[::1]']) assert.ok(isLoopbackHost(host), host);
-    for (const host of ['example.com', '128.0.0.1', '10.0.0.1', 'localhost.example.com', '127.0.0.1.nip.io']) assert.ok(!isLoopbackHost(host), host);
+    for (const host of ['example.com', '128.0.0.1', '10.0.0.1', 'localhost.example.com', '127.0.0.1.nip.io'])
+      assert.ok(!isLoopbackHost(host), host);
   });
 
   it('isLoopbackHttp: http to a loopback host only (the upstream check that used to refuse 127.0.0.2)', () => {

@@ -20,7 +20,10 @@ export class AccessTokenVerifier {
   /** Verified tokens by audience and value: a connector presents the same token for an hour. */
   private readonly verified = new Map<string, VerifiedAccessToken>();
 
-  constructor(private readonly issuer: string, jwks: JSONWebKeySet) {
+  constructor(
+    private readonly issuer: string,
+    jwks: JSONWebKeySet,
+  ) {
     this.keys = createLocalJWKSet(jwks);
   }
 

@@ -18,6 +18,8 @@ export function detectAdvertiseUrl(
 ): string {
   if (isLoopbackHost(listenHost)) return `http://${hostForUrl(listenHost === 'localhost' ? '127.0.0.1' : listenHost)}:${port}`;
   if (!WILDCARD_HOSTS.has(listenHost)) return `http://${hostForUrl(listenHost)}:${port}`;
-  const external = Object.values(interfaces).flat().find((address) => address?.family === 'IPv4' && !address.internal);
+  const external = Object.values(interfaces)
+    .flat()
+    .find((address) => address?.family === 'IPv4' && !address.internal);
   return `http://${external?.address ?? '127.0.0.1'}:${port}`;
 }

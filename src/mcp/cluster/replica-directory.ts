@@ -33,7 +33,11 @@ export class ReplicaDirectory {
   /** Two live replicas advertising one URL, as last seen in the directory. */
   duplicate?: DuplicateAddress;
 
-  constructor(private readonly store: KeyValueStore, private readonly logger: Logger, private readonly heartbeatMs = HEARTBEAT_MS) {
+  constructor(
+    private readonly store: KeyValueStore,
+    private readonly logger: Logger,
+    private readonly heartbeatMs = HEARTBEAT_MS,
+  ) {
     this.claims = new AddressClaims(store, this.id, async (id) => (await this.store.get<ReplicaRecord>(this.key(id)))?.announcedAt);
   }
 
@@ -46,20 +50,28 @@ export class ReplicaDirectory {
     this.advertiseUrl = advertiseUrl;
     await this.announce();
     this.heartbeat = setInterval(() => {
-      this.announce().catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'could not renew this replica in the directory'));
+      this.announce().catch((error: unknown) =>
+        this.logger.warn({ err: (error as Error).message }, 'could not renew this replica in the directory'),
+      );
     }, this.heartbeatMs);
     this.heartbeat.unref();
-    this.logger.info({ event: 'cluster.joined', replica: this.id, advertiseUrl, detected }, detected
-      ? 'replica announced at a detected address (set cluster.advertiseUrl if the other replicas cannot reach it there)'
-      : 'replica announced');
+    this.logger.info(
+      { event: 'cluster.joined', replica: this.id, advertiseUrl, detected },
+      detected
+        ? 'replica announced at a detected address (set cluster.advertiseUrl if the other replicas cannot reach it there)'
+        : 'replica announced',
+    );
   }
 
   private async announce(): Promise<void> {
     await this.store.set(this.key(this.id), { url: this.advertiseUrl, announcedAt: Date.now() } satisfies ReplicaRecord, LIVENESS_TTL_S);
     const duplicate = await this.claims.check(this.advertiseUrl, LIVENESS_TTL_S);
     if (duplicate && JSON.stringify(duplicate) !== JSON.stringify(this.duplicate)) {
-      this.logger.warn({ event: 'cluster.duplicate_address', advertiseUrl: duplicate.url, replicas: duplicate.replicas },
-        'two replicas advertise the same address, so requests for one\'s sessions can reach the other and fail: give each replica its own cluster.advertiseUrl');
+      this.logger.warn(
+        { event: 'cluster.duplicate_address', advertiseUrl: duplicate.url, replicas: duplicate.replicas },
+        "two replicas advertise the same address, so requests for one's sessions can reach the other and fail: " +
+          'give each replica its own cluster.advertiseUrl',
+      );
     }
     this.duplicate = duplicate;
   }

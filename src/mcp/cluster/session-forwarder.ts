@@ -25,7 +25,10 @@ export class SessionForwarder {
   private readonly proxies = new Map<string, RequestHandler>();
   private readonly agent = new Agent({ keepAlive: true });
 
-  constructor(private readonly directory: ReplicaDirectory, private readonly logger: Logger) {}
+  constructor(
+    private readonly directory: ReplicaDirectory,
+    private readonly logger: Logger,
+  ) {}
 
   /** The id of the replica owning this session, when it is another one and the request was not forwarded already. */
   foreignOwner(req: IncomingMessage): string | undefined {
@@ -52,7 +55,9 @@ export class SessionForwarder {
       return;
     }
     req.headers[FORWARDED_HEADER] = this.directory.id;
-    this.proxyTo(url, owner)(req, res, () => sendError(res, 502, 'could not forward the request'));
+    // The middleware's promise settles once the request is handed to the proxy and never rejects:
+    // it passes its own failures to the callback, and failures while proxying go to `on.error`.
+    await this.proxyTo(url, owner)(req, res, () => sendError(res, 502, 'could not forward the request'));
   }
 
   private proxyTo(url: string, owner: string): RequestHandler {
@@ -66,7 +71,10 @@ export class SessionForwarder {
       on: {
         error: (error, _req, res) => {
           this.directory.forget(owner);
-          this.logger.warn({ event: 'cluster.forward_failed', owner, url, err: error.message }, 'could not reach the replica holding the session');
+          this.logger.warn(
+            { event: 'cluster.forward_failed', owner, url, err: error.message },
+            'could not reach the replica holding the session',
+          );
           const response = res as ServerResponse;
           if (!('headersSent' in response) || response.headersSent) {
             (res as { destroy?: () => void }).destroy?.();
@@ -88,5 +96,8 @@ export class SessionForwarder {
 function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
   const code = status === 404 ? ErrorCode.SessionNotFound : ErrorCode.InternalError;
   // The message says what happened to the session, so it is shown at 5xx too.
-  sendJsonRpcError(res, new GatewayError(status, status === 404 ? 'not_found' : 'unavailable', message, { jsonRpcCode: code, headers, expose: true }));
+  sendJsonRpcError(
+    res,
+    new GatewayError(status, status === 404 ? 'not_found' : 'unavailable', message, { jsonRpcCode: code, headers, expose: true }),
+  );
 }

@@ -3,8 +3,15 @@ import { clientInfoForLog } from '../../log/bound.js';
 import type { Logger } from '../../log/logger.js';
 import { GatewayError } from '../../web/errors.js';
 import {
-  ErrorCode, errorResponse, isNotification, isRequest, isResponse, LimitReached,
-  type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse,
+  ErrorCode,
+  errorResponse,
+  isNotification,
+  isRequest,
+  isResponse,
+  LimitReached,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
 } from '../jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
 import { ProcessPool } from './process-pool.js';
@@ -40,9 +47,16 @@ export class McpBridge {
   private readonly sessionLifetimeMs: number;
 
   /** `hooks` observe every process and call (metrics, the audit log). */
-  constructor(config: GatewayConfig, private readonly logger: Logger, private readonly sessionIdleTimeoutMs = SESSION_IDLE_TIMEOUT_MS, private readonly sessionIdPrefix = '', private readonly hooks: BridgeHooks = {}) {
+  constructor(
+    config: GatewayConfig,
+    private readonly logger: Logger,
+    private readonly sessionIdleTimeoutMs = SESSION_IDLE_TIMEOUT_MS,
+    private readonly sessionIdPrefix = '',
+    private readonly hooks: BridgeHooks = {},
+  ) {
     for (const [name, server] of Object.entries(config.mcpServers)) {
-      if ('command' in server) this.pools.set(name, new ProcessPool(name, server as StdioServerConfig, logger.child({ server: name }), hooks));
+      if ('command' in server)
+        this.pools.set(name, new ProcessPool(name, server as StdioServerConfig, logger.child({ server: name }), hooks));
     }
     this.processLimit = config.limits.processes;
     this.sessionLifetimeMs = config.limits.sessionLifetime * 1000;
@@ -64,7 +78,10 @@ export class McpBridge {
       opened = this.openSession(serverName, owner, sink);
     } catch (error) {
       if (!(error instanceof LimitReached)) throw error;
-      this.logger.warn({ event: 'mcp.session.refused', server: serverName, ...owner, reason: error.message }, 'MCP session refused: a limit is reached');
+      this.logger.warn(
+        { event: 'mcp.session.refused', server: serverName, ...owner, reason: error.message },
+        'MCP session refused: a limit is reached',
+      );
       return { response: errorResponse(request.id, ErrorCode.LimitReached, error.message) };
     }
     const { session, router } = opened;
@@ -75,14 +92,27 @@ export class McpBridge {
       return { response: errorResponse(request.id, ErrorCode.ServerUnavailable, (error as Error).message) };
     }
     const requested = request.params?.protocolVersion;
-    session.protocolVersion = typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0]!;
+    session.protocolVersion =
+      typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0]!;
     session.clientCapabilities = (request.params?.capabilities ?? {}) as ClientCapabilities;
     this.register(session);
-    this.logger.info({
-      event: 'mcp.session', server: serverName, sub: owner.sub, email: this.hooks.personOf?.(owner.sub).email, clientId: owner.clientId,
-      sessionId: session.id.slice(-8), protocolVersion: session.protocolVersion, clientInfo: clientInfoForLog(request.params?.clientInfo),
-    }, 'MCP session opened');
-    return { session, response: { jsonrpc: '2.0', id: request.id, result: { ...router.initializeResult, protocolVersion: session.protocolVersion } } };
+    this.logger.info(
+      {
+        event: 'mcp.session',
+        server: serverName,
+        sub: owner.sub,
+        email: this.hooks.personOf?.(owner.sub).email,
+        clientId: owner.clientId,
+        sessionId: session.id.slice(-8),
+        protocolVersion: session.protocolVersion,
+        clientInfo: clientInfoForLog(request.params?.clientInfo),
+      },
+      'MCP session opened',
+    );
+    return {
+      session,
+      response: { jsonrpc: '2.0', id: request.id, result: { ...router.initializeResult, protocolVersion: session.protocolVersion } },
+    };
   }
 
   /** A new session and its process; throws LimitReached when a cap leaves no room for it. */
@@ -92,7 +122,7 @@ export class McpBridge {
     this.makeRoom(pool, session);
     const key = personKey(serverName, owner.sub);
     let mine = this.byPerson.get(key);
-    if (!mine) this.byPerson.set(key, mine = new Set());
+    if (!mine) this.byPerson.set(key, (mine = new Set()));
     mine.add(session);
     return { session, router: pool.acquire(session) };
   }
@@ -105,8 +135,14 @@ export class McpBridge {
   }
 
   private expire(session: McpSession): void {
-    this.logger.info({ event: 'mcp.session.expired', server: session.serverName, sub: session.sub, sessionId: session.id.slice(-8) }, 'MCP session reached its maximum lifetime');
-    session.answerInFlight(ErrorCode.RequestTimeout, 'the session reached its maximum lifetime (limits.sessionLifetime); start a new session');
+    this.logger.info(
+      { event: 'mcp.session.expired', server: session.serverName, sub: session.sub, sessionId: session.id.slice(-8) },
+      'MCP session reached its maximum lifetime',
+    );
+    session.answerInFlight(
+      ErrorCode.RequestTimeout,
+      'the session reached its maximum lifetime (limits.sessionLifetime); start a new session',
+    );
     this.closeSession(session);
   }
 
@@ -120,16 +156,26 @@ export class McpBridge {
     const mine = this.byPerson.get(personKey(pool.serverName, session.sub));
     if (mine && mine.size >= sessionsPerPerson) {
       const idle = this.oldestIdle(mine);
-      if (!idle) throw new LimitReached(`you already have ${sessionsPerPerson} sessions open on MCP server "${pool.serverName}", all busy (limits.sessionsPerPerson); end one or retry when one is idle`);
+      if (!idle)
+        throw new LimitReached(
+          `you already have ${sessionsPerPerson} sessions open on MCP server "${pool.serverName}", all busy ` +
+            '(limits.sessionsPerPerson); end one or retry when one is idle',
+        );
       this.evict(idle, 'limits.sessionsPerPerson');
     }
     if (!pool.needsProcess(session)) return;
     while (pool.size >= processes) {
-      if (!this.freeProcess([pool], session.sub)) throw new LimitReached(`MCP server "${pool.serverName}" already runs ${processes} processes, all in use (its limits.processes); retry later`);
+      if (!this.freeProcess([pool], session.sub))
+        throw new LimitReached(
+          `MCP server "${pool.serverName}" already runs ${processes} processes, all in use (its limits.processes); retry later`,
+        );
     }
     const all = [...this.pools.values()];
     while (this.processTotal() >= this.processLimit) {
-      if (!this.freeProcess(all, session.sub)) throw new LimitReached(`the gateway already runs ${this.processLimit} MCP server processes, all in use (limits.processes); retry later`);
+      if (!this.freeProcess(all, session.sub))
+        throw new LimitReached(
+          `the gateway already runs ${this.processLimit} MCP server processes, all in use (limits.processes); retry later`,
+        );
     }
   }
 
@@ -158,10 +204,15 @@ export class McpBridge {
       if (router) own.pool.stop(router);
       return true;
     }
-    const sessionless = pools.map((pool) => ({ pool, router: pool.oldestSessionless() })).filter((c) => c.router)
+    const sessionless = pools
+      .map((pool) => ({ pool, router: pool.oldestSessionless() }))
+      .filter((c) => c.router)
       .sort((a, b) => a.router!.idleSince - b.router!.idleSince)[0];
     if (!sessionless) return false;
-    this.logger.info({ event: 'mcp.process.evicted', server: sessionless.pool.serverName, pid: sessionless.router!.pid }, 'stopped an MCP server process without sessions to make room (limits.processes)');
+    this.logger.info(
+      { event: 'mcp.process.evicted', server: sessionless.pool.serverName, pid: sessionless.router!.pid },
+      'stopped an MCP server process without sessions to make room (limits.processes)',
+    );
     sessionless.pool.stop(sessionless.router!);
     return true;
   }
@@ -170,11 +221,14 @@ export class McpBridge {
    * The person's process unused the longest: a per-session process whose session is idle, or a
    * per-user process whose sessions all are. Shared processes serve others too and never count.
    */
-  private ownIdleProcess(pools: ProcessPool[], sub: string): { pool: ProcessPool; sessions: McpSession[]; lastActivity: number } | undefined {
+  private ownIdleProcess(
+    pools: ProcessPool[],
+    sub: string,
+  ): { pool: ProcessPool; sessions: McpSession[]; lastActivity: number } | undefined {
     let found: { pool: ProcessPool; sessions: McpSession[]; lastActivity: number } | undefined;
     for (const pool of pools) {
       if (pool.spec.isolation === 'shared') continue;
-      const mine = [...this.byPerson.get(personKey(pool.serverName, sub)) ?? []];
+      const mine = [...(this.byPerson.get(personKey(pool.serverName, sub)) ?? [])];
       const perProcess = pool.spec.isolation === 'per-session' ? mine.map((session) => [session]) : [mine];
       for (const sessions of perProcess) {
         if (sessions.length === 0 || !sessions.every((session) => this.isIdle(session))) continue;
@@ -186,7 +240,10 @@ export class McpBridge {
   }
 
   private evict(session: McpSession, limit: string): void {
-    this.logger.info({ event: 'mcp.session.evicted', server: session.serverName, sub: session.sub, sessionId: session.id.slice(-8), limit }, `closed the person's oldest idle MCP session to make room (${limit})`);
+    this.logger.info(
+      { event: 'mcp.session.evicted', server: session.serverName, sub: session.sub, sessionId: session.id.slice(-8), limit },
+      `closed the person's oldest idle MCP session to make room (${limit})`,
+    );
     this.closeSession(session);
   }
 

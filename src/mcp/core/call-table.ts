@@ -50,12 +50,18 @@ export class CallTable<S extends { readonly sub: string }> {
     const processId = this.allocateId();
     const clientToken = progressTokenOf(request);
     const call: ClientCall<S> = {
-      processId, session, clientId: request.id, method: request.method, sent: false, started: 0,
-      clientToken, processToken: clientToken === undefined ? undefined : `gw-${processId}`,
+      processId,
+      session,
+      clientId: request.id,
+      method: request.method,
+      sent: false,
+      started: 0,
+      clientToken,
+      processToken: clientToken === undefined ? undefined : `gw-${processId}`,
     };
     this.byProcessId.set(processId, call);
     let mine = this.bySession.get(session);
-    if (!mine) this.bySession.set(session, mine = new Map());
+    if (!mine) this.bySession.set(session, (mine = new Map()));
     mine.set(request.id, call);
     if (call.processToken) this.byProcessToken.set(call.processToken, call);
     this.perPerson.set(session.sub, (this.perPerson.get(session.sub) ?? 0) + 1);
@@ -94,7 +100,7 @@ export class CallTable<S extends { readonly sub: string }> {
   }
 
   callsOf(session: S): ClientCall<S>[] {
-    return [...this.bySession.get(session)?.values() ?? []];
+    return [...(this.bySession.get(session)?.values() ?? [])];
   }
 
   /** Every call, oldest first. */

@@ -22,9 +22,12 @@ export class ProcessPool {
 
   private keyFor(session: McpSession): string {
     switch (this.spec.isolation) {
-      case 'shared': return '*';
-      case 'per-session': return `session:${session.id}`;
-      default: return `user:${session.sub}`;
+      case 'shared':
+        return '*';
+      case 'per-session':
+        return `session:${session.id}`;
+      default:
+        return `user:${session.sub}`;
     }
   }
 
@@ -57,7 +60,7 @@ export class ProcessPool {
     const key = this.keyFor(session);
     let router = this.routers.get(key);
     if (!router || router.closed) {
-      const person = this.spec.isolation === 'shared' ? {} : this.hooks.personOf?.(session.sub) ?? { sub: session.sub };
+      const person = this.spec.isolation === 'shared' ? {} : (this.hooks.personOf?.(session.sub) ?? { sub: session.sub });
       router = new Router(this.serverName, this.spec, this.logger.child({ isolation: this.spec.isolation, ...person }), this.hooks);
       this.routers.set(key, router);
     }

@@ -2,8 +2,16 @@ import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import type { ToolCallOutcome } from '../../observability/metrics.js';
 import {
-  ErrorCode, errorResponse, isRequest, isResponse, withProgressToken,
-  type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse,
+  ErrorCode,
+  errorResponse,
+  isRequest,
+  isResponse,
+  withProgressToken,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
 } from '../jsonrpc.js';
 import { ProcessSupervisor, type ProcessHandle, type ProcessListener } from '../process/supervisor.js';
 import { CallTable, type ClientCall } from './call-table.js';
@@ -20,7 +28,11 @@ const CAPABILITY_FOR_METHOD: Record<string, 'sampling' | 'elicitation' | 'roots'
   'roots/list': 'roots',
 };
 
-const BROADCAST = new Set(['notifications/tools/list_changed', 'notifications/prompts/list_changed', 'notifications/resources/list_changed']);
+const BROADCAST = new Set([
+  'notifications/tools/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/resources/list_changed',
+]);
 
 /** Gives the router its process; tests give it one that lives in memory. */
 export type ProcessFactory = (listener: ProcessListener, allocateId: () => number) => ProcessHandle;
@@ -58,8 +70,9 @@ export class Router {
       wanted: () => this.sessions.size > 0,
     };
     const allocateId = () => this.calls.allocateId();
-    this.process = startProcess?.(listener, allocateId)
-      ?? new ProcessSupervisor(serverName, spec, logger, listener, { allocateId, restarted: hooks.processRestarted });
+    this.process =
+      startProcess?.(listener, allocateId) ??
+      new ProcessSupervisor(serverName, spec, logger, listener, { allocateId, restarted: hooks.processRestarted });
   }
 
   get pid(): number | undefined {
@@ -108,13 +121,20 @@ export class Router {
   /** Writes a recorded call to the process, unless it ended (cancelled, session gone) while waiting. */
   private send(call: ClientCall<McpSession>, request: JsonRpcRequest): void {
     if (!this.calls.has(call)) return;
-    let outgoing: JsonRpcRequest = { jsonrpc: '2.0', id: call.processId, method: request.method, ...(request.params ? { params: request.params } : {}) };
+    let outgoing: JsonRpcRequest = {
+      jsonrpc: '2.0',
+      id: call.processId,
+      method: request.method,
+      ...(request.params ? { params: request.params } : {}),
+    };
     if (call.processToken) outgoing = withProgressToken(outgoing, call.processToken);
     call.sent = true;
     this.armTimeout(call);
     if (!this.process.send(outgoing)) {
       this.finish(call, 'error');
-      call.session.answer(errorResponse(call.clientId, ErrorCode.ServerBusy, `MCP server "${this.serverName}" is not reading its input; retry shortly`));
+      call.session.answer(
+        errorResponse(call.clientId, ErrorCode.ServerBusy, `MCP server "${this.serverName}" is not reading its input; retry shortly`),
+      );
     }
   }
 
@@ -124,8 +144,13 @@ export class Router {
    */
   private overFairShare(sub: string): string | undefined {
     const mine = this.calls.callsOfPerson(sub);
-    if (mine >= MAX_IN_FLIGHT_PER_PERSON) return `you have ${mine} requests in flight on MCP server "${this.serverName}" (at most ${MAX_IN_FLIGHT_PER_PERSON} per person); retry when some have finished`;
-    if (this.calls.size >= MAX_PENDING && mine >= MAX_PENDING / this.calls.people) return `MCP server "${this.serverName}" has too many requests in flight; retry shortly`;
+    if (mine >= MAX_IN_FLIGHT_PER_PERSON)
+      return (
+        `you have ${mine} requests in flight on MCP server "${this.serverName}" ` +
+        `(at most ${MAX_IN_FLIGHT_PER_PERSON} per person); retry when some have finished`
+      );
+    if (this.calls.size >= MAX_PENDING && mine >= MAX_PENDING / this.calls.people)
+      return `MCP server "${this.serverName}" has too many requests in flight; retry shortly`;
     return undefined;
   }
 
@@ -145,8 +170,18 @@ export class Router {
   private timeOut(call: ClientCall<McpSession>): void {
     if (!this.finish(call, 'timeout')) return;
     this.logger.warn({ server: this.serverName, method: call.method, timeoutMs: this.callTimeoutMs }, 'MCP call timed out');
-    this.process.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: call.processId, reason: 'timed out at the gateway' } });
-    call.session.answer(errorResponse(call.clientId, ErrorCode.RequestTimeout, `MCP server "${this.serverName}" did not answer ${call.method} within ${this.callTimeoutMs / 1000}s`));
+    this.process.send({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: call.processId, reason: 'timed out at the gateway' },
+    });
+    call.session.answer(
+      errorResponse(
+        call.clientId,
+        ErrorCode.RequestTimeout,
+        `MCP server "${this.serverName}" did not answer ${call.method} within ${this.callTimeoutMs / 1000}s`,
+      ),
+    );
   }
 
   /** A notification from a client session. */
@@ -161,7 +196,12 @@ export class Router {
     if (!call) return;
     this.finish(call, 'cancelled');
     session.cancel(call.clientId);
-    if (call.sent) this.process.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { ...notification.params, requestId: call.processId } });
+    if (call.sent)
+      this.process.send({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { ...notification.params, requestId: call.processId },
+      });
   }
 
   /** A client's answer to a request the process sent it (sampling, elicitation, roots). */
@@ -187,7 +227,8 @@ export class Router {
     call.session.answer({ ...response, id: call.clientId });
     // Measured when the answer arrived, reported once it is on its way to the client.
     if (call.tool !== undefined) this.hooks.toolCallFinished!(call.session, call.tool, outcome, answeredAt - call.started);
-    else if (call.method === 'tools/list' && response.result && this.hooks.toolsListed) this.hooks.toolsListed(this.serverName, response.result);
+    else if (call.method === 'tools/list' && response.result && this.hooks.toolsListed)
+      this.hooks.toolsListed(this.serverName, response.result);
   }
 
   /**
@@ -241,7 +282,8 @@ export class Router {
       for (const session of this.sessions) session.sendUnrelated(notification);
     } else if (method === 'notifications/resources/updated') {
       const uri = params?.uri;
-      for (const session of this.sessions) if (typeof uri === 'string' && session.subscriptions.has(uri)) session.sendUnrelated(notification);
+      for (const session of this.sessions)
+        if (typeof uri === 'string' && session.subscriptions.has(uri)) session.sendUnrelated(notification);
     } else if (method === 'notifications/cancelled') {
       const requestId = params?.requestId;
       for (const request of this.calls.takeServerRequestsWhere((r) => r.processId === requestId)) {
@@ -259,7 +301,13 @@ export class Router {
     this.logger.error({ server: this.serverName, pid, reason, stderr, inFlight: lost.length }, 'MCP server stopped unexpectedly');
     for (const call of lost) {
       this.finish(call, 'crashed');
-      call.session.answer(errorResponse(call.clientId, ErrorCode.InternalError, `MCP server "${this.serverName}" stopped unexpectedly (${reason}) before answering ${call.method}`));
+      call.session.answer(
+        errorResponse(
+          call.clientId,
+          ErrorCode.InternalError,
+          `MCP server "${this.serverName}" stopped unexpectedly (${reason}) before answering ${call.method}`,
+        ),
+      );
     }
     this.calls.takeServerRequestsWhere(() => true);
   }
@@ -274,7 +322,12 @@ export class Router {
     if (this.sessions.size === 0) this.idleSince = Date.now();
     for (const call of this.calls.callsOf(session)) {
       this.finish(call, 'cancelled');
-      if (call.sent) this.process.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: call.processId, reason: 'the client session ended' } });
+      if (call.sent)
+        this.process.send({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: call.processId, reason: 'the client session ended' },
+        });
     }
     for (const request of this.calls.takeServerRequestsWhere((r) => r.session === session)) {
       this.process.send(errorResponse(request.processId, ErrorCode.InternalError, 'the client session ended'));

@@ -37,7 +37,12 @@ export class McpSession {
   private readonly inFlight = new Set<JsonRpcId>();
 
   /** `idPrefix` names the replica holding the session, so any replica can route to it. */
-  constructor(owner: SessionOwner, readonly serverName: string, readonly sink: MessageSink, idPrefix = '') {
+  constructor(
+    owner: SessionOwner,
+    readonly serverName: string,
+    readonly sink: MessageSink,
+    idPrefix = '',
+  ) {
     this.sub = owner.sub;
     this.clientId = owner.clientId;
     this.id = `${idPrefix}${randomBytes(24).toString('base64url')}`;

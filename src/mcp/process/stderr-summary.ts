@@ -21,16 +21,32 @@ const BOILERPLATE = [
 
 /** The strongest signs first: a missing thing, then any error. */
 const TELLING = [
-  /could not be found|not found|cannot find|can't find|no such file|ENOENT|is not in this registry|could not determine executable|not recognized as/i,
+  new RegExp(
+    [
+      'could not be found',
+      'not found',
+      'cannot find',
+      "can't find",
+      'no such file',
+      'ENOENT',
+      'is not in this registry',
+      'could not determine executable',
+      'not recognized as',
+    ].join('|'),
+    'i',
+  ),
   /error|exception|fatal|failed|denied|refused|invalid|missing/i,
 ];
 
 /** The most telling line of `stderr`, or '' when it holds nothing. */
 export function tellingStderrLine(stderr: string): string {
-  const lines = stderr.split(/\r?\n/).map((line) => line.trim()).filter((line) => line && !BOILERPLATE.some((pattern) => pattern.test(line)));
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line && !BOILERPLATE.some((pattern) => pattern.test(line)));
   const latestFirst = lines.reverse();
-  const telling = TELLING.map((pattern) => latestFirst.find((line) => pattern.test(line))).find((line) => line !== undefined)
-    ?? latestFirst[0] ?? '';
+  const telling =
+    TELLING.map((pattern) => latestFirst.find((line) => pattern.test(line))).find((line) => line !== undefined) ?? latestFirst[0] ?? '';
   const clean = telling.replace(/^npm (error|ERR!) (404 )?\s*/i, '');
   return clean.length > MAX_LENGTH ? `${clean.slice(0, MAX_LENGTH - 1)}…` : clean;
 }

@@ -33,7 +33,11 @@ export class StdioProcess extends EventEmitter<StdioProcessEvents> {
   private exited = false;
   readonly startedAt = Date.now();
 
-  constructor(private readonly serverName: string, private readonly spec: StdioSpec, private readonly logger: Logger) {
+  constructor(
+    private readonly serverName: string,
+    private readonly spec: StdioSpec,
+    private readonly logger: Logger,
+  ) {
     super();
   }
 
@@ -41,7 +45,12 @@ export class StdioProcess extends EventEmitter<StdioProcessEvents> {
     const child = spawn(this.spec.command, this.spec.args, {
       cwd: this.spec.cwd,
       // Only what the config gives, on top of a minimal environment: the gateway's own secrets stay out.
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: process.env.LANG ?? 'C.UTF-8', ...this.spec.env },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/tmp',
+        LANG: process.env.LANG ?? 'C.UTF-8',
+        ...this.spec.env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group: Ctrl-C or a closed terminal signals the gateway, which stops it
       // after the calls in flight; the signal must not reach it directly.
@@ -52,7 +61,9 @@ export class StdioProcess extends EventEmitter<StdioProcessEvents> {
     child.stdout.on('data', (chunk: string) => this.onStdout(chunk));
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => this.onStderr(chunk));
-    child.stdin.on('error', () => { /* EPIPE after exit: reported through 'exit' */ });
+    child.stdin.on('error', () => {
+      /* EPIPE after exit: reported through 'exit' */
+    });
     child.once('error', (error) => this.finish(null, null, error));
     child.once('exit', (code, signal) => this.finish(code, signal));
   }

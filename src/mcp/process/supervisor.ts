@@ -73,7 +73,9 @@ export class ProcessSupervisor implements ProcessHandle {
   ensureStarted(): Promise<void> {
     if (this.closed) return Promise.reject(new BackendUnavailable(`MCP server "${this.serverName}" is shutting down`));
     if (this.ready) return Promise.resolve();
-    this.starting ??= this.launch().finally(() => { this.starting = undefined; });
+    this.starting ??= this.launch().finally(() => {
+      this.starting = undefined;
+    });
     return this.starting;
   }
 
@@ -103,7 +105,9 @@ export class ProcessSupervisor implements ProcessHandle {
       this.logger.error({ server: this.serverName, err: error, stderr }, 'MCP server failed to start');
       this.notBefore = Date.now() + this.backoff.afterFailedStart();
       const reason = error instanceof Error ? error.message : String(error);
-      throw new BackendUnavailable(`MCP server "${this.serverName}" could not be started: ${reason}${stderr ? ` (stderr: ${stderr})` : ''}`);
+      throw new BackendUnavailable(
+        `MCP server "${this.serverName}" could not be started: ${reason}${stderr ? ` (stderr: ${stderr})` : ''}`,
+      );
     }
   }
 
@@ -111,7 +115,10 @@ export class ProcessSupervisor implements ProcessHandle {
   private initialize(proc: StdioProcess): Promise<Record<string, unknown>> {
     const id = this.options.allocateId();
     return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`no answer to initialize within ${INITIALIZE_TIMEOUT_MS / 1000}s`)), INITIALIZE_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => fail(new Error(`no answer to initialize within ${INITIALIZE_TIMEOUT_MS / 1000}s`)),
+        INITIALIZE_TIMEOUT_MS,
+      );
       let settled = false;
       const settle = () => {
         if (settled) return false;
@@ -132,7 +139,11 @@ export class ProcessSupervisor implements ProcessHandle {
           resolve((response.result ?? {}) as Record<string, unknown>);
         },
       };
-      const params = { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } }, clientInfo: GATEWAY_CLIENT_INFO };
+      const params = {
+        protocolVersion: LATEST_PROTOCOL_VERSION,
+        capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } },
+        clientInfo: GATEWAY_CLIENT_INFO,
+      };
       if (!proc.send({ jsonrpc: '2.0', id, method: 'initialize', params })) fail(new Error('the process is not accepting input'));
       proc.once('exit', (info) => fail(new Error(`the process exited (${exitReason(info)})`)));
     });
@@ -154,7 +165,9 @@ export class ProcessSupervisor implements ProcessHandle {
     this.notBefore = Date.now() + delay;
     if (!this.listener.wanted()) return;
     this.restartTimer = setTimeout(() => {
-      this.ensureStarted().catch((error: Error) => this.logger.error({ server: this.serverName, err: error.message }, 'MCP server restart failed'));
+      this.ensureStarted().catch((error: Error) =>
+        this.logger.error({ server: this.serverName, err: error.message }, 'MCP server restart failed'),
+      );
     }, delay);
     this.restartTimer.unref();
   }
@@ -168,4 +181,5 @@ export class ProcessSupervisor implements ProcessHandle {
 
 type ExitInfo = { code: number | null; signal: NodeJS.Signals | null; error?: Error };
 
-const exitReason = (info: ExitInfo): string => (info.error ? info.error.message : info.signal ? `killed by ${info.signal}` : `exit code ${info.code}`);
+const exitReason = (info: ExitInfo): string =>
+  info.error ? info.error.message : info.signal ? `killed by ${info.signal}` : `exit code ${info.code}`;

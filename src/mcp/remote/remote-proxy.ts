@@ -14,7 +14,8 @@ const GATEWAY_ONLY = ['authorization', 'cookie', 'origin'];
  * What the client says about the network, and RFC 7230 hop-by-hop headers: meant for the gateway
  * alone (the gateway is the upstream's client), so never passed on. x-mcpgw-* are the gateway's own.
  */
-const NETWORK_HEADER = /^(?:forwarded|x-forwarded-.*|x-real-ip|x-mcpgw-.*|via|connection|keep-alive|te|trailer|transfer-encoding|upgrade|proxy-.*)$/;
+const NETWORK_HEADER =
+  /^(?:forwarded|x-forwarded-.*|x-real-ip|x-mcpgw-.*|via|connection|keep-alive|te|trailer|transfer-encoding|upgrade|proxy-.*)$/;
 
 /** What the endpoint learned about one request before it is proxied. */
 export interface RemoteCall {
@@ -54,7 +55,13 @@ function boundStream(res: ServerResponse, proxyRes: IncomingMessage, call: Remot
   });
 }
 
-function proxyFor(serverName: string, remote: RemoteServerConfig, sessions: RemoteSessions, calls: WeakMap<IncomingMessage, RemoteCall>, logger: Logger): RequestHandler {
+function proxyFor(
+  serverName: string,
+  remote: RemoteServerConfig,
+  sessions: RemoteSessions,
+  calls: WeakMap<IncomingMessage, RemoteCall>,
+  logger: Logger,
+): RequestHandler {
   const target = new URL(remote.url);
   const timeoutMs = remote.callTimeout * 1000;
   return createProxyMiddleware<IncomingMessage, ServerResponse>({
@@ -94,9 +101,15 @@ function proxyFor(serverName: string, remote: RemoteServerConfig, sessions: Remo
           return;
         }
         const status = timedOut ? 504 : 502;
-        const body = JSON.stringify(errorResponse(null, ErrorCode.InternalError, timedOut
-          ? `the remote MCP server "${serverName}" did not answer in time`
-          : `the remote MCP server "${serverName}" is unreachable (${code ?? error.message})`));
+        const body = JSON.stringify(
+          errorResponse(
+            null,
+            ErrorCode.InternalError,
+            timedOut
+              ? `the remote MCP server "${serverName}" did not answer in time`
+              : `the remote MCP server "${serverName}" is unreachable (${code ?? error.message})`,
+          ),
+        );
         response.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
       },
     },
@@ -107,7 +120,14 @@ function proxyFor(serverName: string, remote: RemoteServerConfig, sessions: Remo
  * Binds the upstream's sessions to people: a session the upstream opens is recorded for the caller
  * and shown to the client under a gateway-issued id; one the upstream has ended is forgotten.
  */
-function onUpstreamResponse(serverName: string, proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse, call: RemoteCall, sessions: RemoteSessions): void {
+function onUpstreamResponse(
+  serverName: string,
+  proxyRes: IncomingMessage,
+  req: IncomingMessage,
+  res: ServerResponse,
+  call: RemoteCall,
+  sessions: RemoteSessions,
+): void {
   const upstreamId = proxyRes.headers['mcp-session-id'];
   const status = proxyRes.statusCode ?? 0;
   if (call.session) {
@@ -134,7 +154,13 @@ export type RemoteProxies = ReturnType<typeof createRemoteProxies>;
 /** Reverse proxies for the servers configured with `url`, and the owners of their sessions. */
 export function createRemoteProxies(config: GatewayConfig, logger: Logger, sessionIdPrefix = '') {
   const sessionsPerPerson = (name: string) => (config.mcpServers[name] as RemoteServerConfig).limits.sessionsPerPerson;
-  const sessions = new RemoteSessions(sessionsPerPerson, logger, sessionIdPrefix, SESSION_IDLE_TIMEOUT_MS, config.limits.sessionLifetime * 1000);
+  const sessions = new RemoteSessions(
+    sessionsPerPerson,
+    logger,
+    sessionIdPrefix,
+    SESSION_IDLE_TIMEOUT_MS,
+    config.limits.sessionLifetime * 1000,
+  );
   const calls = new WeakMap<IncomingMessage, RemoteCall>();
   const proxies = new Map<string, RequestHandler>();
   for (const [name, server] of Object.entries(config.mcpServers)) {

@@ -63,8 +63,15 @@ export class RemoteSessions {
     for (const session of mine) {
       if (session.streams.size === 0 && (!oldest || session.lastActivity < oldest.lastActivity)) oldest = session;
     }
-    if (!oldest) throw new LimitReached(`you already have ${limit} sessions open on MCP server "${serverName}", all busy (limits.sessionsPerPerson); end one or retry when one is idle`);
-    this.logger.info({ event: 'mcp.session.evicted', server: serverName, sub, sessionId: oldest.id.slice(-8), limit: 'limits.sessionsPerPerson' }, 'forgot the person\'s oldest idle remote MCP session to make room');
+    if (!oldest)
+      throw new LimitReached(
+        `you already have ${limit} sessions open on MCP server "${serverName}", all busy ` +
+          '(limits.sessionsPerPerson); end one or retry when one is idle',
+      );
+    this.logger.info(
+      { event: 'mcp.session.evicted', server: serverName, sub, sessionId: oldest.id.slice(-8), limit: 'limits.sessionsPerPerson' },
+      "forgot the person's oldest idle remote MCP session to make room",
+    );
     this.close(oldest);
   }
 
@@ -73,12 +80,18 @@ export class RemoteSessions {
     const now = Date.now();
     const session: RemoteSession = {
       id: `${this.idPrefix}${randomBytes(24).toString('base64url')}`,
-      upstreamId, serverName, sub, clientId, createdAt: now, lastActivity: now, streams: new Set(),
+      upstreamId,
+      serverName,
+      sub,
+      clientId,
+      createdAt: now,
+      lastActivity: now,
+      streams: new Set(),
     };
     this.sessions.set(session.id, session);
     const key = personKey(serverName, sub);
     let mine = this.byPerson.get(key);
-    if (!mine) this.byPerson.set(key, mine = new Set());
+    if (!mine) this.byPerson.set(key, (mine = new Set()));
     mine.add(session);
     return session;
   }

@@ -41,7 +41,8 @@ function accepts(req: IncomingMessage, type: string): boolean {
 
 /** The JSON-RPC messages of a POST, or the GatewayError that says what is wrong with it. */
 export async function parseMessages(req: IncomingMessage): Promise<PostedMessages> {
-  if (!accepts(req, 'application/json') && !accepts(req, 'text/event-stream')) throw mcpError(406, 'Not Acceptable: accept application/json and text/event-stream');
+  if (!accepts(req, 'application/json') && !accepts(req, 'text/event-stream'))
+    throw mcpError(406, 'Not Acceptable: accept application/json and text/event-stream');
   const type = req.headers['content-type'] ?? '';
   if (!type.includes('application/json')) throw mcpError(415, 'Unsupported Media Type: send application/json');
   const body = await readBody(req, MAX_BODY_BYTES);
@@ -52,7 +53,7 @@ export async function parseMessages(req: IncomingMessage): Promise<PostedMessage
     throw mcpError(400, 'Parse error: the body is not valid JSON', ErrorCode.ParseError);
   }
   const batch = Array.isArray(parsed);
-  const messages = batch ? parsed as unknown[] : [parsed];
+  const messages = batch ? (parsed as unknown[]) : [parsed];
   if (messages.length === 0 || !messages.every(isJsonRpcMessage)) throw mcpError(400, 'Invalid Request: not a JSON-RPC 2.0 message');
   return { messages: messages as JsonRpcMessage[], batch, body };
 }

@@ -28,9 +28,16 @@ export class PostResponse {
   private streaming = false;
   private ended = false;
 
-  constructor(private readonly res: ServerResponse, requestIds: JsonRpcId[], private readonly batch: boolean, private readonly headers: Record<string, string>) {
+  constructor(
+    private readonly res: ServerResponse,
+    requestIds: JsonRpcId[],
+    private readonly batch: boolean,
+    private readonly headers: Record<string, string>,
+  ) {
     this.awaiting = new Set(requestIds);
-    res.once('close', () => { this.ended = true; });
+    res.once('close', () => {
+      this.ended = true;
+    });
   }
 
   get open(): boolean {
@@ -99,7 +106,12 @@ export class EventStream {
   private readonly deadline?: NodeJS.Timeout;
   private closed = false;
 
-  constructor(private readonly res: ServerResponse, headers: Record<string, string>, onClose: () => void, endAt = Infinity) {
+  constructor(
+    private readonly res: ServerResponse,
+    headers: Record<string, string>,
+    onClose: () => void,
+    endAt = Infinity,
+  ) {
     res.writeHead(200, { ...headers, ...SSE_HEADERS });
     res.flushHeaders();
     this.keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);

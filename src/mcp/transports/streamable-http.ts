@@ -17,7 +17,14 @@ import type { RemoteProxies } from '../remote/remote-proxy.js';
 import type { RemoteSession } from '../remote/remote-sessions.js';
 import { StreamableHttpSink } from './http-session-sink.js';
 import { EventStream, PostResponse } from './http-streams.js';
-import { checkProtocolVersion, initializeRequest, parseMessages, sessionIdOf, unverifiedClaims, type PostedMessages } from './http-request.js';
+import {
+  checkProtocolVersion,
+  initializeRequest,
+  parseMessages,
+  sessionIdOf,
+  unverifiedClaims,
+  type PostedMessages,
+} from './http-request.js';
 import { mcpError, sendJson, sendJsonRpcError } from '../json-rpc-errors.js';
 
 const PATH = new RegExp(`^/mcp/(${SERVER_NAME_SOURCE})/?(?:\\?.*)?$`);
@@ -68,7 +75,10 @@ export class StreamableHttpTransport {
     this.bridge = options.bridge;
     this.allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins.map((o) => new URL(o).origin)]);
     this.admission = admitRequests(options);
-    if (metrics) this.countRequest = function countRequest(this: ServerResponse): void { metrics.httpRequest('/mcp/:server', this.req.method ?? 'GET', this.statusCode); };
+    if (metrics)
+      this.countRequest = function countRequest(this: ServerResponse): void {
+        metrics.httpRequest('/mcp/:server', this.req.method ?? 'GET', this.statusCode);
+      };
   }
 
   /** The server name when `url` is an MCP endpoint of this gateway. */
@@ -124,10 +134,14 @@ export class StreamableHttpTransport {
       return viaRemote(remote, exchange, posted);
     }
     switch (req.method) {
-      case 'POST': return this.post(exchange, posted!);
-      case 'GET': return this.get(exchange);
-      case 'DELETE': return this.remove(exchange);
-      default: throw mcpError(405, `Method Not Allowed: ${req.method}`);
+      case 'POST':
+        return this.post(exchange, posted!);
+      case 'GET':
+        return this.get(exchange);
+      case 'DELETE':
+        return this.remove(exchange);
+      default:
+        throw mcpError(405, `Method Not Allowed: ${req.method}`);
     }
   }
 
@@ -153,8 +167,10 @@ export class StreamableHttpTransport {
     const { req, res, headers } = exchange;
     const { messages, batch } = posted;
     const first = messages[0]!;
-    if (!req.headers['mcp-session-id'] && !batch && isRequest(first) && first.method === 'initialize') return this.initialize(exchange, first);
-    if (messages.some((m) => isRequest(m) && m.method === 'initialize')) throw mcpError(400, 'Invalid Request: the session is already initialized');
+    if (!req.headers['mcp-session-id'] && !batch && isRequest(first) && first.method === 'initialize')
+      return this.initialize(exchange, first);
+    if (messages.some((m) => isRequest(m) && m.method === 'initialize'))
+      throw mcpError(400, 'Invalid Request: the session is already initialized');
     const { session, sink } = this.sessionFor(exchange);
     checkProtocolVersion(req);
     const requests = messages.filter(isRequest);
@@ -167,22 +183,31 @@ export class StreamableHttpTransport {
 
   private get(exchange: Exchange): void {
     const { req, res, token, headers } = exchange;
-    if (!req.headers.accept?.includes('text/event-stream')) throw mcpError(405, 'Method Not Allowed: GET opens an event stream (Accept: text/event-stream)');
+    if (!req.headers.accept?.includes('text/event-stream'))
+      throw mcpError(405, 'Method Not Allowed: GET opens an event stream (Accept: text/event-stream)');
     const { session, sink } = this.sessionFor(exchange);
     checkProtocolVersion(req);
     if (sink.listening) throw mcpError(409, 'Conflict: this session already has an open event stream');
     session.touch();
     // The stream ends when the token does; the client reconnects with a fresh one.
-    sink.eventStream = new EventStream(res, headers, () => {
-      sink.eventStream = undefined;
-      session.touch();
-    }, token.exp! * 1000);
+    sink.eventStream = new EventStream(
+      res,
+      headers,
+      () => {
+        sink.eventStream = undefined;
+        session.touch();
+      },
+      token.exp! * 1000,
+    );
   }
 
   private remove(exchange: Exchange): void {
     const { session } = this.sessionFor(exchange);
     this.bridge.closeSession(session);
-    this.options.logger.info({ event: 'mcp.session.closed', server: exchange.serverName, sub: exchange.token.sub, sessionId: session.id.slice(-8) }, 'MCP session closed by the client');
+    this.options.logger.info(
+      { event: 'mcp.session.closed', server: exchange.serverName, sub: exchange.token.sub, sessionId: session.id.slice(-8) },
+      'MCP session closed by the client',
+    );
     exchange.res.writeHead(200, exchange.headers).end();
   }
 }
@@ -202,7 +227,13 @@ const PREFLIGHT_HEADERS = {
 
 function corsHeaders(req: IncomingMessage): Record<string, string> {
   const origin = req.headers.origin;
-  return origin ? { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version', Vary: 'Origin' } : {};
+  return origin
+    ? {
+        'Access-Control-Allow-Origin': origin,
+        'Access-Control-Expose-Headers': 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version',
+        Vary: 'Origin',
+      }
+    : {};
 }
 
 /** The bearer check and the per-person rate limits, in front of both kinds of server. */
@@ -220,22 +251,47 @@ function admitRequests({ auth, logger, rateLimits, config }: McpEndpointOptions)
       return;
     }
     const claims = unverifiedClaims(req.headers.authorization);
-    logger.warn({ event: 'mcp.token_refused', server: serverName, clientId: claims.client_id, sub: claims.sub, audience: claims.aud, error: body.error, description: body.error_description }, 'MCP request with a refused token');
+    logger.warn(
+      {
+        event: 'mcp.token_refused',
+        server: serverName,
+        clientId: claims.client_id,
+        sub: claims.sub,
+        audience: claims.aud,
+        error: body.error,
+        description: body.error_description,
+      },
+      'MCP request with a refused token',
+    );
   }
 
   async function refuseOver(name: RateLimitName, points: number, what: string, { req, token, serverName }: Exchange): Promise<void> {
     const pending = rateLimits!.takeWithoutWaiting(name, token.sub, points);
     const retryAfter = typeof pending === 'number' ? pending : await pending;
     if (retryAfter <= 0) return;
-    rateLimits!.refused(name, token.sub, retryAfter, { sub: token.sub, clientId: token.client_id, server: serverName, ip: clientIp(req, config.trustProxy) });
+    rateLimits!.refused(name, token.sub, retryAfter, {
+      sub: token.sub,
+      clientId: token.client_id,
+      server: serverName,
+      ip: clientIp(req, config.trustProxy),
+    });
     const rule = rateLimits!.rule(name)!;
-    throw mcpError(429, `Too many requests: at most ${rule.limit} ${what} per ${rule.window}s per person; retry in ${retryAfter}s`, ErrorCode.RateLimited,
-      { headers: { 'Retry-After': String(retryAfter) }, data: { retryAfter } });
+    throw mcpError(
+      429,
+      `Too many requests: at most ${rule.limit} ${what} per ${rule.window}s per person; retry in ${retryAfter}s`,
+      ErrorCode.RateLimited,
+      { headers: { 'Retry-After': String(retryAfter) }, data: { retryAfter } },
+    );
   }
 
   return {
     /** The verified token, or undefined once the OAuth challenge (401) is sent. */
-    async authenticate(req: IncomingMessage, res: ServerResponse, serverName: string, headers: Record<string, string>): Promise<VerifiedAccessToken | undefined> {
+    async authenticate(
+      req: IncomingMessage,
+      res: ServerResponse,
+      serverName: string,
+      headers: Record<string, string>,
+    ): Promise<VerifiedAccessToken | undefined> {
       const pending = auth.authenticate(req, serverName);
       const outcome = 'then' in pending ? await pending : pending;
       if (outcome.ok) return outcome.token;
@@ -269,5 +325,11 @@ function viaRemote(remote: RemoteProxies, { req, res, token, serverName, headers
       return;
     }
   }
-  remote.proxy(req, res, serverName, { sub: token.sub, clientId: token.client_id, tokenExpiresAt: token.exp! * 1000, body: posted?.body, session });
+  remote.proxy(req, res, serverName, {
+    sub: token.sub,
+    clientId: token.client_id,
+    tokenExpiresAt: token.exp! * 1000,
+    body: posted?.body,
+    session,
+  });
 }
