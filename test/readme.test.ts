@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,9 +39,9 @@ describe('README, followed literally', () => {
     }
   });
 
-  it('names example files that exist', () => {
-    for (const [, name] of readme.matchAll(/`(docs\/[\w./-]+\.json)`/g)) {
-      assert.doesNotThrow(() => readFileSync(resolve(packageRoot, name!)), `${name} exists`);
-    }
+  it('names files that exist: examples, sources and tests (the layout moves; the README must follow)', () => {
+    const named = [...readme.matchAll(/[`([](docs|src|test|views)\/([\w./-]+\.(?:json|ts|html|css|png))/g)].map((m) => `${m[1]}/${m[2]}`);
+    assert.ok(named.length > 20, `the README names files (${named.length} found)`);
+    for (const name of new Set(named)) assert.ok(existsSync(resolve(packageRoot, name)), `${name} exists`);
   });
 });
