@@ -1,3 +1,6 @@
+// The password sign-in and consent pages oidc-provider sends the person to, one named step per
+// function. Over 300 lines with its comments (about 260 of code): the steps share one context and
+// read best side by side.
 import express, { type Request, type Response, type NextFunction, type RequestHandler, Router } from 'express';
 import type Provider from 'oidc-provider';
 import { audit, loggableEmail } from '../observability/audit.js';

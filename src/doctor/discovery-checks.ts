@@ -1,3 +1,6 @@
+// doctor's discovery rows: the 401 challenge, protected-resource and authorization-server metadata
+// at every path a known client reads. Over 300 lines with its comments (about 270 of code): one row
+// builder per document, kept together because later rows read what earlier ones found.
 import { clientProfiles } from '../clients/client-profiles.js';
 import { mcpPath, protectedResourceMetadataUrl } from '../config/server-names.js';
 import { LATEST_PROTOCOL_VERSION } from '../mcp/protocol.js';

@@ -1,3 +1,6 @@
+// The gateway's Prometheus series and the allocation-free cells the hot path increments. Over 300
+// lines with its comments (about 270 of code): every series is declared here so /metrics is read in
+// one place.
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 
 /** How a tools/call ended, as the metrics and the audit log name it. */

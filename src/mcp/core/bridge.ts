@@ -1,3 +1,6 @@
+// The MCP core's face to transports: open, find, admit and close sessions, within the limits on
+// sessions and processes. Over 300 lines with its comments (about 280 of code): session lifecycle
+// and the caps that evict are one job.
 import type { GatewayConfig, StdioServerConfig } from '../../config/schema.js';
 import { clientInfoForLog } from '../../log/bound.js';
 import type { Logger } from '../../log/logger.js';

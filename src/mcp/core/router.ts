@@ -1,3 +1,6 @@
+// Between one backend process and the sessions that share it: ids and progress tokens rewritten,
+// answers and server requests routed back, fair shares of in-flight slots. Over 300 lines with its
+// comments (about 290 of code); the call table and the process supervisor are their own files.
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import type { ToolCallOutcome } from '../../observability/metrics.js';

@@ -1,3 +1,6 @@
+// The Streamable HTTP transport (2025 revisions): HTTP in, calls on the MCP core out, a sink per
+// session. Over 300 lines with its comments (about 280 of code): one wire's request handling; body
+// parsing and header rules live in http-request.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig, RateLimitName } from '../../config/schema.js';
 import { SERVER_NAME_SOURCE } from '../../config/server-names.js';
