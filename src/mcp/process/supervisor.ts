@@ -86,6 +86,9 @@ export class ProcessSupervisor implements ProcessHandle {
   private async launch(): Promise<void> {
     const wait = this.notBefore - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // Closed during the backoff (session ended, process evicted): a process started now would
+    // belong to nobody, outside every pool and limit.
+    if (this.closed) throw new BackendUnavailable(`MCP server "${this.serverName}" is shutting down`);
     this.initializeResult = undefined;
     const proc = new StdioProcess(this.serverName, this.spec, this.logger);
     this.process = proc;
