@@ -154,6 +154,15 @@ function throttleSuite(name: string, open: () => Promise<KeyValueStore>) {
       assert.equal((await throttle.admit('race@example.com', '192.0.2.10')).admitted, true, 'the slot is free again');
     });
 
+    it('takes an email of any length a form can carry (8 kB), keyed within what the store accepts', async () => {
+      const throttle = new LoginThrottle(store);
+      const long = `${'x'.repeat(8000)}@example.com`;
+      const attempt = await throttle.admit(long, '192.0.2.11');
+      assert.equal(attempt.admitted, true);
+      await throttle.recordFailure(attempt as AdmittedAttempt);
+      assert.equal((await throttle.admit(long, '192.0.2.11')).admitted, true, 'counted under the same key');
+    });
+
     it('caps failures per address across accounts (spraying), leaving other addresses alone', async () => {
       const throttle = new LoginThrottle(store, { perIp: 5 });
       const results = await Promise.all(

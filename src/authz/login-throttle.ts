@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { ipv6Groups } from '../net/address-policy.js';
 import type { KeyValueStore } from '../storage/store.js';
+import { sha256Text } from '../lib/same-secret.js';
 
 export interface ThrottleLimits {
   /** Failed passwords per (account, address) before any wait. */
@@ -68,6 +69,12 @@ export function waitText(seconds: number): string {
   return `${Math.ceil(seconds / 60)} minutes`;
 }
 
+/** A key part as typed (readable in the store), or its hash when a form field is long: LMDB keys stop at 1978 bytes. */
+const keyPart = (part: string | number): string => {
+  const text = encodeURIComponent(String(part));
+  return text.length <= 200 ? text : `sha256-${sha256Text(String(part))}`;
+};
+
 /**
  * Password sign-in throttle, in the shared store (holds across restarts and replicas).
  * Every attempt is counted before its password is checked, so parallel guesses cannot slip
@@ -87,7 +94,7 @@ export class LoginThrottle {
   }
 
   private key(kind: string, ...parts: Array<string | number>): string {
-    return `throttle:login:${kind}:${parts.map((part) => encodeURIComponent(String(part))).join(':')}`;
+    return `throttle:login:${kind}:${parts.map(keyPart).join(':')}`;
   }
 
   /** Seconds until this (account, address) may try again; 0 when it may now. */
