@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { forbiddenAddressReason, ipv6Groups } from '../src/net/address-policy.js';
 import { urlProblem } from '../src/net/safe-fetch.js';
-import { fetchedClientUrlProblem } from '../src/net/client-urls.js';
+import { fetchedClientUrlProblem, unresolvableClientUrlProblem } from '../src/net/client-urls.js';
 
 const FORBIDDEN = [
   // IPv4 special-use
@@ -136,5 +136,16 @@ describe('outbound address policy', () => {
     assert.match(fetchedClientUrlProblem({ jwks_uri: 'http://tools.example.org/jwks' })!, /jwks_uri must be an https URL/);
     assert.match(fetchedClientUrlProblem({ sector_identifier_uri: 'https://10.1.2.3/s' })!, /sector_identifier_uri .*private/);
     assert.match(fetchedClientUrlProblem({ jwks_uri: 42 })!, /jwks_uri must be a URL string/);
+  });
+});
+
+describe('client URLs resolved at registration', () => {
+  // Without the deadline this test never finishes: the name never resolves.
+  it('gives up on a name whose DNS never answers, within the fetch deadline', async () => {
+    const problem = await unresolvableClientUrlProblem(
+      { jwks_uri: 'https://never-answers.example/jwks' },
+      { timeoutMs: 200, resolve: () => new Promise(() => {}) },
+    );
+    assert.match(problem ?? '', /did not resolve within 0.2s/);
   });
 });

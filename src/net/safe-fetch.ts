@@ -47,6 +47,16 @@ export function urlProblem(url: URL, port: number = SAFE_FETCH_DEFAULTS.port): s
   return undefined;
 }
 
+/** DNS of a name a client chose, bounded: a name whose servers never answer must not hold a request (or a resolver thread). */
+function resolveWithin(host: string, options: SafeFetchOptions): Promise<ResolvedAddress[]> {
+  const timeoutMs = options.timeoutMs ?? SAFE_FETCH_DEFAULTS.timeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new OutboundRefused(`${host} did not resolve within ${timeoutMs / 1000}s`)), timeoutMs);
+  });
+  return Promise.race([(options.resolve ?? resolveAll)(host), deadline]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Resolves `url`'s host and returns the address to connect to, after refusing the URL when any
  * address it resolves to is not public (a name that mixes public and private answers is refused).
@@ -55,7 +65,7 @@ export async function resolvePublicAddress(url: URL, options: SafeFetchOptions =
   const problem = urlProblem(url, options.port);
   if (problem) throw new OutboundRefused(`${url.origin}: ${problem}`);
   const host = bareHost(url);
-  const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await (options.resolve ?? resolveAll)(host);
+  const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await resolveWithin(host, options);
   if (addresses.length === 0) throw new OutboundRefused(`${url.host} does not resolve`);
   const check = options.addressProblem ?? forbiddenAddressReason;
   for (const { address } of addresses) {
