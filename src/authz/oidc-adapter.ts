@@ -2,8 +2,6 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { KeyValueStore } from '../storage/store.js';
 
 export interface OidcAdapterOptions {
-  /** Seconds during which the same client may present its just-rotated refresh token again. */
-  refreshGracePeriod: number;
   /** Client metadata served without storage or fetch (pinned CIMD documents). */
   pinnedClients?: ReadonlyMap<string, Record<string, unknown>>;
   /**
@@ -34,11 +32,6 @@ function duplicateCodeExchange(): Error {
   return error;
 }
 
-interface LastRotation {
-  id: string;
-  at: number;
-}
-
 const now = () => Math.floor(Date.now() / 1000);
 
 /**
@@ -63,10 +56,6 @@ class StoreAdapter implements Adapter {
 
   private static grantIndex(grantId: string): string {
     return `oidc:grant:${grantId}`;
-  }
-
-  private static lastRotationKey(grantId: string): string {
-    return `oidc:rotation:${grantId}`;
   }
 
   /**
@@ -103,22 +92,11 @@ class StoreAdapter implements Adapter {
     if (consumed === undefined) return payload;
     // oidc-provider revokes the grant when a code comes back; a duplicate of the exchange that
     // just succeeded must not take the client's fresh tokens away. Later replays still revoke.
+    // (An exact duplicate never gets here: it is answered again. This one differs, say in its
+    // PKCE verifier.) A used refresh token always comes back consumed, and revokes its grant.
     if (this.name === 'AuthorizationCode' && now() - consumed < (this.options.duplicateCodeWindow ?? DEFAULT_DUPLICATE_CODE_WINDOW))
       throw duplicateCodeExchange();
-    if (this.name === 'RefreshToken' && (await this.withinRotationGrace(id, payload, consumed))) return payload;
     return { ...payload, consumed };
-  }
-
-  /**
-   * A client that retries a refresh (Claude.ai refreshes from two addresses) presents the token
-   * that was just rotated. Within the grace period, and only for the most recently rotated token
-   * of its grant, it is treated as unconsumed; any other reuse revokes the grant.
-   */
-  private async withinRotationGrace(id: string, payload: AdapterPayload, consumedAt: number): Promise<boolean> {
-    if (!payload.grantId || this.options.refreshGracePeriod <= 0) return false;
-    if (now() - consumedAt > this.options.refreshGracePeriod) return false;
-    const last = await this.store.get<LastRotation>(StoreAdapter.lastRotationKey(payload.grantId));
-    return last?.id === id;
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -136,18 +114,11 @@ class StoreAdapter implements Adapter {
     if (!payload) return;
     const ttl = payload.exp ? Math.max(1, payload.exp - now()) : undefined;
     const marker = this.consumedKey(id);
-    // The rotation record goes first: a concurrent retry that sees the consumed marker must
-    // also see that this token is the grant's latest rotation, or it would revoke the grant.
-    if (this.name === 'RefreshToken' && payload.grantId && (await this.store.get(marker)) === undefined) {
-      await this.store.set(
-        StoreAdapter.lastRotationKey(payload.grantId),
-        { id, at: now() } satisfies LastRotation,
-        Math.max(1, this.options.refreshGracePeriod),
-      );
-    }
     const first = await this.store.setIfAbsent(marker, now(), ttl);
-    // Two exchanges of one code at the same moment: only the first to mark it gets tokens.
+    // Two exchanges of one code, or two rotations of one refresh token, at the same moment: only the
+    // first to mark it gets tokens (repeats normally wait for its answer: idempotent-token-exchange.ts).
     if (!first && this.name === 'AuthorizationCode') throw duplicateCodeExchange();
+    if (!first && this.name === 'RefreshToken') throw new errors.InvalidGrant('refresh token already used');
     if (payload.grantId) await this.store.addToIndex(StoreAdapter.grantIndex(payload.grantId), marker, ttl);
   }
 
@@ -158,7 +129,6 @@ class StoreAdapter implements Adapter {
 
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.store.deleteIndexed(StoreAdapter.grantIndex(grantId));
-    await this.store.delete(StoreAdapter.lastRotationKey(grantId));
   }
 }
 

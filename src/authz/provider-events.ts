@@ -10,6 +10,7 @@ import { pageTextOf, type ErrorPages } from '../web/error-pages.js';
 import { StorageUnavailable } from '../web/errors.js';
 import { oauthErrorBody } from '../web/oauth-errors.js';
 import { profileOf } from '../clients/client-profiles.js';
+import { wasReplayed } from './idempotent-token-exchange.js';
 
 /**
  * An authorization server request that failed because storage is away gets 503 with Retry-After
@@ -119,8 +120,14 @@ function observeAuthorization(provider: Provider, logger: Logger): void {
 /** Token issue, refusal and revocation, with their metrics. */
 function observeTokens(provider: Provider, logger: Logger, metrics?: GatewayMetrics): void {
   provider.on('grant.success', (ctx) => {
-    const body = ctx.body as { access_token?: string; expires_in?: number; refresh_token?: string; scope?: string } | undefined;
     const grantType = String(ctx.oidc.params?.grant_type ?? '');
+    if (wasReplayed(ctx)) {
+      // A repeat within its window got the first answer again: nothing new was issued.
+      const fields = { event: 'token.replayed', requestId: ctx.req.id, clientId: ctx.oidc.client?.clientId, grantType };
+      logger.info(fields, 'repeated token request answered as before');
+      return;
+    }
+    const body = ctx.body as { access_token?: string; expires_in?: number; refresh_token?: string; scope?: string } | undefined;
     metrics?.tokenIssued(grantType);
     audit(
       logger,

@@ -1,7 +1,8 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import type { KeyValueStore } from '../storage/store.js';
-import { createOidcAdapterClass, type ClientLifetimes } from './oidc-adapter.js';
+import { createOidcAdapterClass, DEFAULT_DUPLICATE_CODE_WINDOW, type ClientLifetimes } from './oidc-adapter.js';
+import { makeTokenExchangesIdempotent } from './idempotent-token-exchange.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { AccountDirectory } from './accounts.js';
 import type { StoredSigningKey } from './keys.js';
@@ -83,7 +84,6 @@ function refuseUnservedRoutes(provider: Provider): void {
 export function createProvider(deps: ProviderDependencies): Provider {
   const { config, store } = deps;
   const Adapter = createOidcAdapterClass(store, {
-    refreshGracePeriod: config.tokens.refreshGracePeriod,
     pinnedClients,
     clientTtl: clientLifetimes(config),
   });
@@ -105,6 +105,11 @@ export function createProvider(deps: ProviderDependencies): Provider {
   };
   const provider = new Provider(config.publicUrl, configuration);
   refuseUnservedRoutes(provider);
+  // Claude.ai refreshes from two addresses at once, ChatGPT sends the code exchange twice.
+  makeTokenExchangesIdempotent(provider, store, {
+    refresh_token: config.tokens.refreshGracePeriod,
+    authorization_code: DEFAULT_DUPLICATE_CODE_WINDOW,
+  });
   // The gateway itself sets the forwarded headers from publicUrl just before the provider runs.
   provider.proxy = true;
   return provider;
