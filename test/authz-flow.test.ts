@@ -72,6 +72,7 @@ describe('authorization server', () => {
         assert.equal(metadata.client_id_metadata_document_supported, true);
         assert.equal(metadata.authorization_response_iss_parameter_supported, true);
         assert.ok((metadata.scopes_supported as string[]).includes('mcp'));
+        assert.ok((metadata.scopes_supported as string[]).includes('offline_access'), 'the authorization server lists offline_access');
       });
     }
 
@@ -221,6 +222,27 @@ describe('authorization server', () => {
       const { landed } = await authorize(client, { state: 'a' });
       assert.equal(landed.searchParams.get('state'), 'a');
       assert.equal(landed.searchParams.get('iss'), gw.url);
+    });
+
+    it('names itself with iss (RFC 9207) on error redirects too', async () => {
+      const client = await publicClient();
+      const { challenge } = pkcePair();
+      const errors = [
+        await firstHop(authorizeUrl(gw.url, { client, state: 'e1' })),
+        await firstHop(authorizeUrl(gw.url, { client, challenge, method: 'S256', state: 'e2', resource: `${gw.url}/mcp/nope` })),
+      ];
+      for (const hop of errors) {
+        assert.ok(hop.searchParams.get('error'), hop.href);
+        assert.equal(hop.searchParams.get('iss'), gw.url, hop.href);
+      }
+      const denied = await authorizeWithPassword(
+        new HttpBrowser(gw.url),
+        authorizeUrl(gw.url, { client, challenge, method: 'S256', state: 'e3' }),
+        ALICE,
+        'deny',
+      );
+      assert.equal(denied.searchParams.get('error'), 'access_denied');
+      assert.equal(denied.searchParams.get('iss'), gw.url, 'after the login and consent pages as well');
     });
 
     it('grants the MCP scope when the client asks only for unknown scopes', async () => {

@@ -64,7 +64,7 @@ describe('protected resource: metadata and bearer tokens', () => {
     const metadata = (await response.json()) as Record<string, unknown>;
     assert.equal(metadata.resource, resource);
     assert.deepEqual(metadata.authorization_servers, [gw.url]);
-    assert.deepEqual(metadata.scopes_supported, ['mcp']);
+    assert.deepEqual(metadata.scopes_supported, ['mcp'], "offline_access is the authorization server's business, never a resource's");
     assert.deepEqual(metadata.bearer_methods_supported, ['header']);
     assert.equal((await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/nope`)).status, 404);
   });
@@ -122,6 +122,19 @@ describe('protected resource: metadata and bearer tokens', () => {
       const response = await call(token);
       assert.equal(response.status, 401, what);
       assert.match(response.headers.get('www-authenticate') ?? '', /error="invalid_token"/, what);
+    }
+  });
+
+  it('answers a valid token without the mcp scope with 403 insufficient_scope, naming every scope the call needs', async () => {
+    for (const scope of ['openid offline_access', undefined]) {
+      const response = await call(await ownKeyToken({ scope }));
+      assert.equal(response.status, 403, String(scope));
+      assert.equal(
+        response.headers.get('www-authenticate'),
+        `Bearer resource_metadata="${gw.url}/.well-known/oauth-protected-resource/mcp/demo", scope="mcp", ` +
+          'error="insufficient_scope", error_description="the token lacks the mcp scope"',
+      );
+      assert.equal(((await response.json()) as { error: string }).error, 'insufficient_scope');
     }
   });
 

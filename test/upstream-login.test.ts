@@ -249,6 +249,7 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
     const landed = await flow.landed();
     assert.equal(landed.searchParams.get('error'), 'access_denied');
     assert.equal(landed.searchParams.get('state'), 'st');
+    assert.equal(landed.searchParams.get('iss'), base, 'RFC 9207: the error names its issuer too');
     await flow.context.close();
   });
 

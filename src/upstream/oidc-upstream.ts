@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { isLoopbackHttp } from '../net/loopback.js';
+import { absentIdentityClaims, withUserInfoClaims, type Claims } from './oidc-claims.js';
 import { UpstreamRefusal, type UpstreamIdentity, type UpstreamProvider, type UpstreamRequest } from './upstream-provider.js';
 
 export interface OidcUpstreamOptions {
@@ -71,8 +72,9 @@ export class OidcUpstream implements UpstreamProvider {
       expectedNonce: request.nonce,
       idTokenExpected: true,
     });
-    const claims = tokens.claims();
-    if (!claims) throw new UpstreamRefusal(`${this.label} returned no ID token`);
+    const idTokenClaims = tokens.claims();
+    if (!idTokenClaims) throw new UpstreamRefusal(`${this.label} returned no ID token`);
+    const claims = await this.withUserInfo(idTokenClaims, tokens.access_token);
     const email = typeof claims.email === 'string' ? claims.email.toLowerCase() : undefined;
     if (!email) throw new UpstreamRefusal(`${this.label} did not share an email address (ask for the "email" scope)`);
     return {
@@ -83,5 +85,18 @@ export class OidcUpstream implements UpstreamProvider {
       hd: this.options.google && typeof claims.hd === 'string' ? claims.hd.toLowerCase() : undefined,
       groups: this.options.groupsClaim ? stringList(claims[this.options.groupsClaim]) : undefined,
     };
+  }
+
+  /**
+   * Fills in email, email_verified and the groups claim from UserInfo when the ID token left them
+   * out. openid-client refuses an answer whose `sub` is not the ID token's (a UserInfo response
+   * about someone else must never name who signed in).
+   */
+  private async withUserInfo(idTokenClaims: Claims & { sub: string }, accessToken: string): Promise<Claims> {
+    const config = await this.config();
+    if (absentIdentityClaims(idTokenClaims, this.options.groupsClaim).length === 0) return idTokenClaims;
+    if (!config.serverMetadata().userinfo_endpoint) return idTokenClaims;
+    const userInfo = await client.fetchUserInfo(config, accessToken, idTokenClaims.sub);
+    return withUserInfoClaims(idTokenClaims, userInfo, this.options.groupsClaim);
   }
 }

@@ -11,6 +11,16 @@ export interface FakeUser {
   groups?: string[];
 }
 
+export interface FakeOidcOptions {
+  /**
+   * oidc-provider's default, spec-strict mode (OpenID Connect Core §5.4): when an access token is
+   * issued, scope-requested claims (email, groups…) are served only from UserInfo, never in the ID token.
+   */
+  claimsOnlyInUserInfo?: boolean;
+  /** A UserInfo answer about someone else: the real endpoint's response with its `sub` replaced. */
+  userInfoSub?: string;
+}
+
 /**
  * A second, real oidc-provider instance playing Google (and any OIDC provider): discovery, code
  * flow with PKCE, signed ID tokens with email, email_verified, hd and groups. Its stock developer
@@ -19,14 +29,16 @@ export interface FakeUser {
 export async function startFakeOidcProvider(
   users: Record<string, FakeUser>,
   clients: Array<{ client_id: string; client_secret: string; redirect_uris: string[] }>,
-): Promise<{ issuer: string; close(): Promise<void> }> {
+  options: FakeOidcOptions = {},
+): Promise<{ issuer: string; userInfoCalls: number; close(): Promise<void> }> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const provider = new Provider(issuer, {
     clients: clients.map((c) => ({ ...c, grant_types: ['authorization_code'], response_types: ['code'] })),
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'hd', 'groups'] },
-    conformIdTokenClaims: false,
-    features: { devInteractions: { enabled: true } },
+    // true is oidc-provider's own default; false puts every granted claim in the ID token as well.
+    conformIdTokenClaims: options.claimsOnlyInUserInfo === true,
+    features: { devInteractions: { enabled: true }, userinfo: { enabled: true } },
     pkce: { required: () => true },
     findAccount: async (_ctx, id) => {
       const user = users[id];
@@ -35,9 +47,17 @@ export async function startFakeOidcProvider(
     },
     cookies: { keys: ['fake-idp-cookie-key'] },
   });
+  const running = { issuer, userInfoCalls: 0, close: async () => {} };
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.path !== '/me' || ctx.status !== 200) return;
+    running.userInfoCalls += 1;
+    if (options.userInfoSub) ctx.body = { ...(ctx.body as object), sub: options.userInfoSub };
+  });
   const server = createServer(provider.callback());
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  return { issuer, close: () => new Promise((r) => server.close(() => r())) };
+  running.close = () => new Promise((r) => server.close(() => r()));
+  return running;
 }
 
 export interface FakeGithubUser {

@@ -1,12 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { ResourceCatalog } from '../../authz/resources.js';
-import { MCP_SCOPE } from '../../authz/scopes.js';
+import { RESOURCE_SCOPES } from '../../authz/scopes.js';
 import { protectedResourceMetadataUrl } from '../../config/server-names.js';
+import { bearerChallenge, insufficientScopeChallenge, type BearerChallenge, type ChallengeError } from './challenge.js';
 import { AccessTokenVerifier, InvalidAccessToken, type VerifiedAccessToken } from './token-verifier.js';
 
-export type AuthOutcome =
-  | { ok: true; token: VerifiedAccessToken }
-  | { ok: false; status: 401; headers: Record<string, string>; body: { error: string; error_description: string } };
+export type AuthOutcome = { ok: true; token: VerifiedAccessToken } | ({ ok: false } & BearerChallenge);
 
 const BEARER = /^Bearer\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i;
 
@@ -18,15 +17,8 @@ export class BearerAuth {
     private readonly verifier: AccessTokenVerifier,
   ) {}
 
-  private challenge(serverName: string, error?: { code: string; description: string }): AuthOutcome {
-    const parts = [`resource_metadata="${protectedResourceMetadataUrl(this.publicUrl, serverName)}"`, `scope="${MCP_SCOPE}"`];
-    if (error) parts.push(`error="${error.code}"`, `error_description="${error.description.replace(/["\\]/g, '')}"`);
-    return {
-      ok: false,
-      status: 401,
-      headers: { 'WWW-Authenticate': `Bearer ${parts.join(', ')}` },
-      body: { error: error?.code ?? 'unauthorized', error_description: error?.description ?? 'a bearer token is required' },
-    };
+  private challenge(serverName: string, error?: ChallengeError): Extract<AuthOutcome, { ok: false }> {
+    return { ok: false, ...bearerChallenge(protectedResourceMetadataUrl(this.publicUrl, serverName), RESOURCE_SCOPES, error) };
   }
 
   /** Synchronous for a token seen before (every call after a session's first), async otherwise. */
@@ -48,20 +40,13 @@ export class BearerAuth {
 
   /** The challenge for a token past its expiry (still inside the verifier's clock tolerance). */
   expired(serverName: string): Extract<AuthOutcome, { ok: false }> {
-    return this.challenge(serverName, { code: 'invalid_token', description: 'the access token has expired' }) as Extract<
-      AuthOutcome,
-      { ok: false }
-    >;
+    return this.challenge(serverName, { code: 'invalid_token', description: 'the access token has expired' });
   }
 
+  /** Every MCP call needs the resource's scopes (today: mcp); the gateway's own tokens always carry them. */
   private checkScope(token: VerifiedAccessToken, serverName: string): AuthOutcome {
-    if (
-      !String(token.scope ?? '')
-        .split(' ')
-        .includes(MCP_SCOPE)
-    ) {
-      return this.challenge(serverName, { code: 'insufficient_scope', description: `the token lacks the ${MCP_SCOPE} scope` });
-    }
-    return { ok: true, token };
+    const metadataUrl = protectedResourceMetadataUrl(this.publicUrl, serverName);
+    const refusal = insufficientScopeChallenge(metadataUrl, RESOURCE_SCOPES, token.scope);
+    return refusal ? { ok: false, ...refusal } : { ok: true, token };
   }
 }

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { ResourceCatalog } from '../../authz/resources.js';
-import { MCP_SCOPE } from '../../authz/scopes.js';
+import { RESOURCE_SCOPES } from '../../authz/scopes.js';
 import { openCors } from '../../web/cors.js';
 
 /** RFC 9728 metadata, one document per MCP server. */
@@ -17,7 +17,7 @@ export function protectedResourceRouter(publicUrl: string, resources: ResourceCa
     res.json({
       resource,
       authorization_servers: [publicUrl],
-      scopes_supported: [MCP_SCOPE],
+      scopes_supported: [...RESOURCE_SCOPES],
       bearer_methods_supported: ['header'],
       resource_name: name,
     });

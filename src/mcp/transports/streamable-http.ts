@@ -288,7 +288,7 @@ function admitRequests({ auth, logger, rateLimits, config }: McpEndpointOptions)
   }
 
   return {
-    /** The verified token, or undefined once the OAuth challenge (401) is sent. */
+    /** The verified token, or undefined once the OAuth challenge (401, or 403 for a missing scope) is sent. */
     async authenticate(
       req: IncomingMessage,
       res: ServerResponse,
