@@ -43,10 +43,13 @@ describe('remote upstream sessions belong to the person and client that opened t
 
   before(async () => {
     upstream = await startRecordedUpstream();
-    gw = await startTestGateway({ mcpServers: { everything: { url: upstream.url } } });
+    gw = await startTestGateway({
+      mcpServers: { everything: { url: upstream.url }, capped: { url: upstream.url, limits: { sessionsPerPerson: 2 } } },
+    });
     tokens.alice = (await obtainTokens(gw.url, 'everything', ALICE)).access_token;
     tokens.aliceOtherClient = (await obtainTokens(gw.url, 'everything', ALICE)).access_token;
     tokens.bob = (await obtainTokens(gw.url, 'everything', BOB)).access_token;
+    tokens.aliceCapped = (await obtainTokens(gw.url, 'capped', ALICE)).access_token;
   });
   after(async () => {
     await gw.close();
@@ -75,6 +78,31 @@ describe('remote upstream sessions belong to the person and client that opened t
     assert.ok((await alice.request('tools/list')).result, "Alice's session is untouched");
     assert.equal(await alice.close(), 200);
     assert.equal((await alice.request('tools/list')).reply.status, 404, 'a deleted session is gone');
+  });
+
+  it('keeps limits.sessionsPerPerson when initializes arrive at once, before the upstream answers any', async () => {
+    const initialize = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'burst', version: '1' } },
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        fetch(`${gw.url}/mcp/capped`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${tokens.aliceCapped}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+          body: initialize,
+        }).then(async (response) => ({ session: response.headers.get('mcp-session-id'), body: await response.text() })),
+      ),
+    );
+    const opened = answers.filter((answer) => answer.session);
+    assert.equal(opened.length, 2, 'two sessions, the cap');
+    for (const refused of answers.filter((answer) => !answer.session)) assert.match(refused.body, /sessionsPerPerson/);
   });
 
   it("never shows the upstream's session id to the client", async () => {

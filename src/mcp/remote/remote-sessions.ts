@@ -29,6 +29,8 @@ const personKey = (serverName: string, sub: string) => `${serverName}\u0000${sub
 export class RemoteSessions {
   private readonly sessions = new Map<string, RemoteSession>();
   private readonly byPerson = new Map<string, Set<RemoteSession>>();
+  /** Initializes on their way to the upstream, per person and server: they count toward the cap. */
+  private readonly opening = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -54,25 +56,47 @@ export class RemoteSessions {
     return session;
   }
 
-  /** Before an initialize: at limits.sessionsPerPerson the person's oldest idle session goes, else LimitReached. */
-  makeRoom(serverName: string, sub: string): void {
-    const mine = this.byPerson.get(personKey(serverName, sub));
+  /**
+   * Before an initialize: at limits.sessionsPerPerson the person's oldest idle session goes, else
+   * LimitReached. The new session is counted from now until `release` (called when the exchange
+   * ends): parallel initializes cannot all pass before the upstream has answered any of them.
+   */
+  makeRoom(serverName: string, sub: string): () => void {
+    const key = personKey(serverName, sub);
+    this.evictIfFull(serverName, sub, key);
+    this.opening.set(key, (this.opening.get(key) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.opening.get(key) ?? 1) - 1;
+      if (left > 0) this.opening.set(key, left);
+      else this.opening.delete(key);
+    };
+  }
+
+  private evictIfFull(serverName: string, sub: string, key: string): void {
+    const mine = this.byPerson.get(key);
     const limit = this.sessionsPerPerson(serverName);
-    if (!mine || mine.size < limit) return;
+    if ((mine?.size ?? 0) + (this.opening.get(key) ?? 0) < limit) return;
+    if (!mine) throw this.limitReached(serverName, limit);
     let oldest: RemoteSession | undefined;
     for (const session of mine) {
       if (session.streams.size === 0 && (!oldest || session.lastActivity < oldest.lastActivity)) oldest = session;
     }
-    if (!oldest)
-      throw new LimitReached(
-        `you already have ${limit} sessions open on MCP server "${serverName}", all busy ` +
-          '(limits.sessionsPerPerson); end one or retry when one is idle',
-      );
+    if (!oldest) throw this.limitReached(serverName, limit);
     this.logger.info(
       { event: 'mcp.session.evicted', server: serverName, sub, sessionId: oldest.id.slice(-8), limit: 'limits.sessionsPerPerson' },
       "forgot the person's oldest idle remote MCP session to make room",
     );
     this.close(oldest);
+  }
+
+  private limitReached(serverName: string, limit: number): LimitReached {
+    return new LimitReached(
+      `you already have ${limit} sessions open or opening on MCP server "${serverName}", all busy ` +
+        '(limits.sessionsPerPerson); end one or retry when one is idle',
+    );
   }
 
   /** Records a session the upstream just opened for this person and client. */

@@ -321,7 +321,8 @@ function viaRemote(remote: RemoteProxies, { req, res, token, serverName, headers
   const initializing = posted && initializeRequest(req, posted);
   if (initializing) {
     try {
-      remote.sessions.makeRoom(serverName, token.sub);
+      // Counted until the exchange ends; by then the session is recorded, or there is none.
+      res.once('close', remote.sessions.makeRoom(serverName, token.sub));
     } catch (error) {
       if (!(error instanceof LimitReached)) throw error;
       sendJson(res, 200, errorResponse(initializing.id, ErrorCode.LimitReached, error.message), headers);
