@@ -3,7 +3,16 @@ import { after, before, describe, it } from 'node:test';
 import { generateKeyPair, type CryptoKey } from 'jose';
 import { ALICE, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { authorizeWithPassword, HttpBrowser } from './helpers/http-browser.js';
-import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, tokenRequest, type RegisteredClient } from './helpers/oauth-client.js';
+import {
+  authorizeUrl,
+  decodeJwt,
+  exchangeCode,
+  pkcePair,
+  refresh,
+  register,
+  tokenRequest,
+  type RegisteredClient,
+} from './helpers/oauth-client.js';
 import {
   CHATGPT_CONNECTOR_ID as CONNECTOR_ID,
   CHATGPT_DOCUMENTS as documents,
@@ -126,5 +135,22 @@ describe('ChatGPT through its Client ID Metadata Document with private_key_jwt',
     assert.equal(signed.status, 200, JSON.stringify(signed.body));
     const forged = await withBogusCode(await assertion({ clientId: CONNECTOR_ID, key: strangerKey }), CONNECTOR_ID);
     assert.equal(forged.body.error, 'invalid_client', 'an assertion that is sent is still checked');
+  });
+
+  it('keeps registered clients as they are: private_key_jwt may be registered, never with a key set at a private address', async () => {
+    const metadata = { redirect_uris: ['https://tools.example.org/callback'], token_endpoint_auth_method: 'private_key_jwt' };
+    // A literal public address: registration resolves names with the system's DNS, which tests do not have.
+    const registered = await register(gw.url, { ...metadata, jwks_uri: 'https://8.8.8.8/jwks.json' });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    for (const jwksUri of [
+      'https://127.0.0.1/jwks.json',
+      'https://10.0.0.8/jwks.json',
+      'https://localhost/jwks.json',
+      'http://chatgpt.com/oauth/jwks.json',
+    ]) {
+      const refused = await register(gw.url, { ...metadata, jwks_uri: jwksUri });
+      assert.equal(refused.status, 400, jwksUri);
+      assert.equal(refused.body.error, 'invalid_client_metadata', jwksUri);
+    }
   });
 });
