@@ -68,16 +68,19 @@ describe('Client ID Metadata Documents', () => {
     return { status: response.status, page: await response.text(), location: response.headers.get('location') };
   }
 
-  for (const [name, id, redirect] of [
-    ['Claude.ai', CLAUDE_CIMD, 'https://claude.ai/api/mcp/auth_callback'],
-    ['ChatGPT', CHATGPT_CIMD, 'https://chatgpt.com/connector_platform_oauth_redirect'],
-  ] as const) {
-    it(`serves the pinned ${name} document without fetching it, through to a token`, async () => {
-      const tokens = await completeFlow(cimdClient(id, redirect));
-      assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
-      assert.equal(decodeJwt(tokens.body.access_token!).payload.client_id, id);
-    });
-  }
+  it('serves the pinned Claude.ai document without fetching it, through to a token', async () => {
+    const tokens = await completeFlow(cimdClient(CLAUDE_CIMD, 'https://claude.ai/api/mcp/auth_callback'));
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    assert.equal(decodeJwt(tokens.body.access_token!).payload.client_id, CLAUDE_CIMD);
+  });
+
+  it("does not pin ChatGPT's document (it declares private_key_jwt): it is fetched like any other", async () => {
+    fetches = 0;
+    const result = await refusal(cimdClient(CHATGPT_CIMD, 'https://chatgpt.com/connector_platform_oauth_redirect'));
+    // This test's fetch reaches no chatgpt.com: the document cannot be loaded (private-key-jwt.test.ts plays it).
+    assert.equal(result.status, 400);
+    assert.equal(fetches, 0);
+  });
 
   it('bounds the redirect URI by the document', async () => {
     const result = await refusal(cimdClient(CLAUDE_CIMD, 'https://evil.example/cb'));

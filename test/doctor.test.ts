@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { packageRoot } from '../src/paths.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { startChatGptStandIn, type ChatGptStandIn } from './helpers/chatgpt-stand-in.js';
 import { freePort } from './helpers/ports.js';
 
 const CLI = resolve(packageRoot, 'dist/src/cli/main.js');
@@ -177,10 +178,17 @@ function nonLoopbackAddress(): string {
 }
 
 describe('doctor', () => {
+  // ChatGPT's metadata document is fetched (not pinned): a stand-in chatgpt.com serves it to every gateway here.
+  let chatgpt: ChatGptStandIn;
+  before(async () => {
+    chatgpt = await startChatGptStandIn();
+  });
+  after(() => chatgpt.close());
+
   describe('a correctly configured gateway', () => {
     let gw: TestGateway;
     before(async () => {
-      gw = await startTestGateway({ allowedOrigins: [INSPECTOR_ORIGIN] });
+      gw = await startTestGateway({ allowedOrigins: [INSPECTOR_ORIGIN] }, { fetch: chatgpt.fetch });
     });
     after(async () => {
       await gw.close();
@@ -222,11 +230,14 @@ describe('doctor', () => {
     let port: number;
     before(async () => {
       port = await freePort();
-      gw = await startTestGateway({
-        publicUrl: `http://localhost:${port}`,
-        listen: { host: '127.0.0.1', port },
-        allowedOrigins: [INSPECTOR_ORIGIN],
-      });
+      gw = await startTestGateway(
+        {
+          publicUrl: `http://localhost:${port}`,
+          listen: { host: '127.0.0.1', port },
+          allowedOrigins: [INSPECTOR_ORIGIN],
+        },
+        { fetch: chatgpt.fetch },
+      );
     });
     after(async () => {
       await gw.close();
@@ -257,11 +268,14 @@ describe('doctor', () => {
     before(async () => {
       const [proxyPort, gatewayPort] = [await freePort(), await freePort()];
       // Clients reach the gateway through the proxy, so that is its publicUrl: only CORS is wrong.
-      gw = await startTestGateway({
-        publicUrl: `http://127.0.0.1:${proxyPort}`,
-        listen: { host: '127.0.0.1', port: gatewayPort },
-        allowedOrigins: [INSPECTOR_ORIGIN],
-      });
+      gw = await startTestGateway(
+        {
+          publicUrl: `http://127.0.0.1:${proxyPort}`,
+          listen: { host: '127.0.0.1', port: gatewayPort },
+          allowedOrigins: [INSPECTOR_ORIGIN],
+        },
+        { fetch: chatgpt.fetch },
+      );
       proxy = await startProxy({ listenHost: '127.0.0.1', port: proxyPort, gatewayPort, stripCors: true });
     });
     after(async () => {
@@ -292,11 +306,14 @@ describe('doctor', () => {
       const [port, gatewayPort] = [await freePort(), await freePort()];
       const address = nonLoopbackAddress();
       outside = `http://${address}:${port}`;
-      gw = await startTestGateway({
-        publicUrl: `http://127.0.0.1:${port}`,
-        listen: { host: '127.0.0.1', port: gatewayPort },
-        allowedOrigins: [INSPECTOR_ORIGIN],
-      });
+      gw = await startTestGateway(
+        {
+          publicUrl: `http://127.0.0.1:${port}`,
+          listen: { host: '127.0.0.1', port: gatewayPort },
+          allowedOrigins: [INSPECTOR_ORIGIN],
+        },
+        { fetch: chatgpt.fetch },
+      );
       proxy = await startProxy({
         listenHost: address,
         port,

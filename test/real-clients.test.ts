@@ -19,6 +19,7 @@ import {
 } from './helpers/oauth-client.js';
 import { freePort } from './helpers/ports.js';
 import { replayLookupId } from '../src/authz/token-replay-seal.js';
+import { startChatGptStandIn, type ChatGptStandIn } from './helpers/chatgpt-stand-in.js';
 
 /**
  * Each client played step by step, with its exact redirect URIs, registration style and quirks
@@ -35,14 +36,20 @@ const CLAUDE_CIMD = 'https://claude.ai/oauth/mcp-oauth-client-metadata';
 describe('real clients, played step by step', () => {
   let gw: TestGateway;
   let browser: Browser;
+  let chatgpt: ChatGptStandIn;
   let resource = '';
 
   before(async () => {
+    // chatgpt.com's documents and key set, reached through the SSRF-safe fetch.
+    chatgpt = await startChatGptStandIn();
     [gw, browser] = await Promise.all([
-      startTestGateway({
-        mcpServers: { demo: demoServerCommand, other: demoServerCommand },
-        tokens: { accessTokenTtl: '1h', clients: { claude: { accessTokenTtl: '8h' } } },
-      }),
+      startTestGateway(
+        {
+          mcpServers: { demo: demoServerCommand, other: demoServerCommand },
+          tokens: { accessTokenTtl: '1h', clients: { claude: { accessTokenTtl: '8h' } } },
+        },
+        { fetch: chatgpt.fetch },
+      ),
       launchChromium(),
     ]);
     resource = `${gw.url}/mcp/demo`;
@@ -50,6 +57,7 @@ describe('real clients, played step by step', () => {
   after(async () => {
     await browser?.close();
     await gw?.close();
+    chatgpt?.close();
   });
 
   /** What every client does first: an unauthenticated MCP request, then the two metadata documents. */
@@ -204,12 +212,17 @@ describe('real clients, played step by step', () => {
       assert.equal(refreshed.body.error, 'invalid_grant');
     });
 
-    it('CIMD: the client.json client id with the legacy redirect', async () => {
+    it('CIMD: the client.json client id with the legacy redirect, authenticated with private_key_jwt', async () => {
       const context = await browser.newContext();
       try {
-        const client: RegisteredClient = { client_id: CHATGPT_CIMD, redirect_uris: [CHATGPT_LEGACY], token_endpoint_auth_method: 'none' };
+        const client: RegisteredClient = {
+          client_id: CHATGPT_CIMD,
+          redirect_uris: [CHATGPT_LEGACY],
+          token_endpoint_auth_method: 'private_key_jwt',
+        };
         const { code, verifier } = await authorizeInBrowser(await context.newPage(), client, { scope: 'mcp', signIn: true });
-        const tokens = await exchangeCode(gw.url, client, code, verifier, { resource });
+        const assertion = await chatgpt.assertion({ aud: `${gw.url}/token` });
+        const tokens = await exchangeCode(gw.url, client, code, verifier, { resource, ...assertion });
         assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
         assert.equal(await callTool(tokens.body.access_token!), 'hello from a connector');
       } finally {

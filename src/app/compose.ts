@@ -16,6 +16,7 @@ import { AccessPolicy } from '../authz/access-policy.js';
 import { AccountDirectory } from '../authz/accounts.js';
 import { defaultAuthorizationScope, logAuthorizationRequest, metadataUnderRfc8414Name } from '../authz/authorize-request.js';
 import { registrationBodyLimit } from '../authz/client-metadata-limits.js';
+import { ClientKeySets, fetchWithKeySetCache } from '../authz/client-key-sets.js';
 import { CsrfTokens } from '../authz/csrf.js';
 import { interactionRouter } from '../authz/interactions.js';
 import { loadCookieKeys, loadSigningKeys, publicJwks, type StoredSigningKey } from '../authz/keys.js';
@@ -88,6 +89,7 @@ type AuthorizationParts = Awaited<ReturnType<typeof createAuthorizationParts>>;
 /** The authorization server and what it shares with the rest: keys, accounts, access policy, limits, pages. */
 async function createAuthorizationParts({ config, store, logger, fetch: fetchOverride }: GatewayOptions) {
   const pages = new ErrorPages(new URL(config.publicUrl).host);
+  const clientUrlFetch = fetchOverride ?? createSafeFetch();
   const resources = new ResourceCatalog(config.publicUrl, Object.keys(config.mcpServers));
   const signingKeys = await loadSigningKeys(store, maxSignedTokenLifetime(config.tokens));
   const cookieKeys = await loadCookieKeys(store);
@@ -104,7 +106,7 @@ async function createAuthorizationParts({ config, store, logger, fetch: fetchOve
     resources,
     accounts,
     policy,
-    fetch: fetchOverride ?? createSafeFetch(),
+    fetch: fetchWithKeySetCache(clientUrlFetch, new ClientKeySets(store, clientUrlFetch)),
     renderError: renderProviderError(pages),
   });
   observeProvider(provider, logger, metrics);

@@ -72,6 +72,13 @@ class StoreAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     const key = this.key(id);
+    // oidc-provider looks a client assertion's jti up, then saves it: two requests at the same
+    // moment would both pass. Saving only when absent makes the second one fail here.
+    if (this.name === 'ReplayDetection') {
+      if (!(await this.store.setIfAbsent(key, payload, expiresIn)))
+        throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
+      return;
+    }
     // oidc-provider stores only dynamically registered clients, without a lifetime.
     if (this.name === 'Client') expiresIn ??= this.options.clientTtl?.unused;
     await this.store.set(key, payload, expiresIn);

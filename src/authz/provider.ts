@@ -1,4 +1,4 @@
-import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import Provider, { errors, type Client, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { createOidcAdapterClass, DEFAULT_DUPLICATE_CODE_WINDOW, type ClientLifetimes } from './oidc-adapter.js';
@@ -12,6 +12,7 @@ import { refuseInternalClientUrls, validateClientMetadata } from './client-metad
 import type { ResourceCatalog } from './resources.js';
 import { MCP_SCOPE, SUPPORTED_SCOPES } from './scopes.js';
 import { rememberedGrantId } from './consent-memory.js';
+import { acceptNoneWhereDocumentAllows, assertJwtClientAuthClaimsAndHeader, CLOCK_TOLERANCE } from './client-authentication.js';
 
 export interface ProviderDependencies {
   config: GatewayConfig;
@@ -141,7 +142,14 @@ function fixedConfiguration(): Configuration {
     },
     responseTypes: ['code'],
     pkce: { required: () => true },
-    extraClientMetadata: { properties: ['software_id'], validator: validateClientMetadata as never },
+    // token_endpoint_auth_methods_supported: kept so a document that also allows `none` is honoured.
+    extraClientMetadata: {
+      properties: ['software_id', 'token_endpoint_auth_methods_supported'],
+      validator: validateClientMetadata as never,
+    },
+    // Client assertions (RFC 7523): ChatGPT's metadata documents use private_key_jwt.
+    assertJwtClientAuthClaimsAndHeader,
+    clockTolerance: CLOCK_TOLERANCE,
     clientBasedCORS: () => true,
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     enableHttpPostMethods: false,
@@ -166,7 +174,14 @@ function enabledFeatures(config: GatewayConfig, resources: ResourceCatalog): Con
     clientCredentials: { enabled: false },
     registrationManagement: { enabled: false },
     resourceIndicators: resourceIndicators(config, resources),
-    clientIdMetadataDocument: { enabled: true, ack: 'draft-02' },
+    clientIdMetadataDocument: {
+      enabled: true,
+      ack: 'draft-02',
+      allowClient: async (ctx: KoaContextWithOIDC | undefined, client: Client) => {
+        acceptNoneWhereDocumentAllows(ctx, client);
+        return true;
+      },
+    },
   } as Configuration['features'];
 }
 

@@ -117,7 +117,7 @@ async function checkMetadataDocumentClient(
         check,
         detail,
         `the gateway cannot use ${profile.name}'s metadata document: ` +
-          'upgrade mcp-oauth-gateway (it pins the documents of ChatGPT and Claude.ai) ' +
+          "upgrade mcp-oauth-gateway (it pins Claude.ai's document; ChatGPT's are fetched) " +
           `or allow it outbound https to ${new URL(documentUrl).host}`,
       );
     }
