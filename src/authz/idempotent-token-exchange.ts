@@ -40,11 +40,13 @@ export function wasReplayed(ctx: object): boolean {
  * oidc-provider, which finds the token used (a refresh token then revokes its grant).
  */
 export function makeTokenExchangesIdempotent(provider: Provider, store: KeyValueStore, windows: IdempotencyWindows): void {
-  const handlers = instance(provider).grantTypeHandlers as Map<string, GrantHandler>;
+  const handlers = instance(provider).grantTypeHandlers as Map<string, GrantHandler> | undefined;
   for (const grantType of Object.keys(PRESENTED_PARAM) as (keyof IdempotencyWindows)[]) {
-    const original = handlers.get(grantType);
+    const original = handlers?.get(grantType);
+    // An oidc-provider upgrade that moves its internals must fail at start, not fork refreshes quietly.
+    if (!handlers || !original) throw new Error(`oidc-provider's ${grantType} handler was not found: check idempotent-token-exchange.ts`);
     const window = windows[grantType];
-    if (!original || window <= 0) continue;
+    if (window <= 0) continue;
     handlers.set(grantType, (ctx) => answerOnce(ctx, original, store, window));
   }
 }
