@@ -1,24 +1,23 @@
-/* eslint-disable max-lines -- three fake identity providers started once for every upstream sign-in case */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { parseConfig } from '../src/config/load.js';
 import { startGateway, type RunningGateway } from '../src/app/server.js';
 import { AccountDirectory, type LoginFacts } from '../src/authz/accounts.js';
 import { createLogger } from '../src/log/logger.js';
 import { packageRoot } from '../src/paths.js';
-import { captureRedirect, launchChromium, saveScreenshot } from './helpers/chromium.js';
+import { launchChromium, saveScreenshot } from './helpers/chromium.js';
 import { startFakeGithub, startFakeOidcProvider, type FakeGithubUser } from './helpers/fake-identity-providers.js';
 import { ALICE, LogCapture, testConfigJson } from './helpers/gateway.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { freePort } from './helpers/ports.js';
 import { sleep } from './helpers/wait.js';
+import { beginUpstreamSignIn, CLAUDE, signInAtIdp } from './helpers/upstream-sign-in.js';
 
 const SCREENSHOTS = resolve(packageRoot, 'test-results', 'screenshots');
-const CLAUDE = 'https://claude.ai/api/mcp/auth_callback';
 
 const googleUsers = {
   ann: { email: 'ann@acme.com', email_verified: true, name: 'Ann', hd: 'acme.com' },
@@ -49,16 +48,6 @@ const noVerifiedEmail: FakeGithubUser = {
   orgs: ['acme'],
   teams: [],
 };
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<T>((_r, reject) => {
-      timer = setTimeout(() => reject(new Error(what)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 describe('upstream login: Google, GitHub and OIDC providers', () => {
   let browser: Browser;
@@ -117,27 +106,7 @@ describe('upstream login: Google, GitHub and OIDC providers', () => {
     await idp?.close();
   });
 
-  /** Starts a connector's authorization in a fresh browser and clicks the given sign-in button. */
-  async function beginAt(label: string) {
-    const client = await registerClient(base, { redirect_uris: [CLAUDE], token_endpoint_auth_method: 'none', client_name: 'Claude' });
-    const { verifier, challenge } = pkcePair();
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const redirected = captureRedirect(page, CLAUDE);
-    // The timeout starts only when a test waits for the client, so an abandoned flow leaves nothing pending.
-    const landed = () => withTimeout(redirected, 20_000, 'the client never got the browser back');
-    await page.goto(authorizeUrl(base, { client, challenge, method: 'S256', state: 'st' }));
-    await page.getByRole('link', { name: `Continue with ${label}` }).click();
-    return { client, verifier, page, context, landed };
-  }
-
-  /** The fake IdP's stock login and consent pages. */
-  async function signInAtIdp(page: Page, login: string): Promise<void> {
-    await page.locator('input[name=login]').fill(login);
-    await page.locator('input[name=password]').fill('anything');
-    await page.getByRole('button', { name: 'Sign-in' }).click();
-    await page.getByRole('button', { name: 'Continue' }).click();
-  }
+  const beginAt = (label: string) => beginUpstreamSignIn(browser, base, label);
 
   async function approveAndGetTokens(flow: Awaited<ReturnType<typeof beginAt>>) {
     await flow.page.getByRole('button', { name: 'Allow' }).click();

@@ -5,18 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { parseConfig } from '../src/config/load.js';
 import { startGateway, type RunningGateway } from '../src/app/server.js';
 import { AccountDirectory } from '../src/authz/accounts.js';
 import { createLogger } from '../src/log/logger.js';
-import { captureRedirect, launchChromium } from './helpers/chromium.js';
+import { launchChromium } from './helpers/chromium.js';
 import { startFakeOidcProvider, type FakeUser } from './helpers/fake-identity-providers.js';
 import { LogCapture, testConfigJson } from './helpers/gateway.js';
-import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, registerClient } from './helpers/oauth-client.js';
+import { decodeJwt, exchangeCode } from './helpers/oauth-client.js';
 import { freePort } from './helpers/ports.js';
+import { beginUpstreamSignIn, signInAtIdp } from './helpers/upstream-sign-in.js';
 
-const CLAUDE = 'https://claude.ai/api/mcp/auth_callback';
 const users: Record<string, FakeUser> = {
   dana: { email: 'Dana@Corp.example', email_verified: true, name: 'Dana', groups: ['mcp-users'] },
 };
@@ -71,29 +71,16 @@ describe('upstream login: claims that only UserInfo carries', () => {
 
   /** A connector's authorization in a fresh browser, signed in as dana at the given provider. */
   async function signInThrough(label: string) {
-    const client = await registerClient(base, { redirect_uris: [CLAUDE], token_endpoint_auth_method: 'none', client_name: 'Claude' });
-    const { verifier, challenge } = pkcePair();
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const landed = captureRedirect(page, CLAUDE);
-    await page.goto(authorizeUrl(base, { client, challenge, method: 'S256', state: 'st' }));
-    await page.getByRole('link', { name: `Continue with ${label}` }).click();
-    await signInAtIdp(page, 'dana');
-    return { client, verifier, page, context, landed };
-  }
-
-  async function signInAtIdp(page: Page, login: string): Promise<void> {
-    await page.locator('input[name=login]').fill(login);
-    await page.locator('input[name=password]').fill('anything');
-    await page.getByRole('button', { name: 'Sign-in' }).click();
-    await page.getByRole('button', { name: 'Continue' }).click();
+    const flow = await beginUpstreamSignIn(browser, base, label);
+    await signInAtIdp(flow.page, 'dana');
+    return flow;
   }
 
   async function expectAdmitted(flow: Awaited<ReturnType<typeof signInThrough>>): Promise<void> {
     const allow = flow.page.getByRole('button', { name: 'Allow' });
     await allow.waitFor({ timeout: 10_000 }).catch(async () => assert.fail(`no consent page: ${await flow.page.textContent('main')}`));
     await allow.click();
-    const code = (await flow.landed).searchParams.get('code');
+    const code = (await flow.landed()).searchParams.get('code');
     assert.ok(code);
     const tokens = await exchangeCode(base, flow.client, code, flow.verifier);
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
