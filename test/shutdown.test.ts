@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { packageRoot } from '../src/paths.js';
 import { textOf } from './helpers/bridge-fixture.js';
 import { spawnGateway, testConfigJson } from './helpers/gateway.js';
-import { callInFlight, processAlive } from './helpers/gateway-process.js';
+import { callInFlight, exitOf, processAlive, signedInClient } from './helpers/gateway-process.js';
+import { startRecordedUpstream } from './helpers/remote-upstream.js';
 import { unlessThrows, waitFor } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
@@ -28,6 +29,23 @@ describe('SIGTERM', () => {
       assert.match(gateway.output(), /"event":"stopping","signal":"SIGTERM"/);
     } finally {
       await gateway.kill();
+    }
+  });
+
+  // Without the streams ended at shutdown, the open remote stream holds the drain for the whole
+  // 60 s deadline and the test's own 30 s timeout fails it.
+  it('ends open remote GET streams at once instead of waiting out shutdownDeadline for them', { timeout: 30_000 }, async () => {
+    const upstream = await startRecordedUpstream();
+    const gateway = await spawnGateway(await testConfigJson({ mcpServers: { docs: { url: upstream.url } }, shutdownDeadline: '60s' }));
+    try {
+      const mcp = await signedInClient(gateway, 'docs');
+      const stream = await mcp.openEventStream();
+      assert.equal(stream.status, 200);
+      gateway.child.kill('SIGTERM');
+      assert.deepEqual(await exitOf(gateway), { code: 0, signal: null });
+    } finally {
+      await gateway.kill();
+      await upstream.close();
     }
   });
 

@@ -55,7 +55,7 @@ export async function startGateway(
       draining = true;
       await gateway.leaveCluster();
       const drained = new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
-      gateway.bridge.closeEventStreams();
+      gateway.mcp.closeEventStreams();
       server.closeIdleConnections();
       await settleWithin(drained, config.shutdownDeadline * 1000);
       await gateway.bridge.close();

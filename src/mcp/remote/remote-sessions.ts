@@ -120,6 +120,11 @@ export class RemoteSessions {
     return session;
   }
 
+  /** Ends every open stream (shutdown); the sessions stay, for requests still draining. */
+  endStreams(): void {
+    for (const session of this.sessions.values()) for (const end of [...session.streams]) end();
+  }
+
   /** Forgets a session and ends its open streams. */
   close(session: RemoteSession): void {
     if (this.sessions.get(session.id) !== session) return;

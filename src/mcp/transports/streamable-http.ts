@@ -84,6 +84,12 @@ export class StreamableHttpTransport {
       };
   }
 
+  /** At shutdown: ends every GET stream, stdio and remote, so clients reconnect elsewhere and none holds the drain. */
+  closeEventStreams(): void {
+    this.bridge.closeEventStreams();
+    this.options.remote?.sessions.endStreams();
+  }
+
   /** The server name when `url` is an MCP endpoint of this gateway. */
   match(url: string | undefined): string | undefined {
     return url?.startsWith('/mcp/') ? PATH.exec(url)?.[1] : undefined;
