@@ -314,6 +314,20 @@ describe('stdio bridge', () => {
       assert.deepEqual(reply.messages.map((m) => (m as { id: number }).id).sort(), [1, 2]);
     });
 
+    it('refuses initialize inside a batch, saying to send it alone', async () => {
+      const c = new McpTestClient(`${gw.url}/mcp/shared`, tokens[ALICE.email]!.shared!);
+      const reply = await c.post([
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+        },
+      ]);
+      assert.equal(reply.status, 400);
+      assert.match(JSON.stringify(reply.messages), /send initialize alone, not in a batch/);
+    });
+
     it('ends a session on DELETE', async () => {
       const c = await client('shared');
       assert.equal(await c.close(), 200);

@@ -60,8 +60,16 @@ export async function parseMessages(req: IncomingMessage): Promise<PostedMessage
 
 /** The initialize request of a POST that opens a session (no session id yet), if it is one. */
 export function initializeRequest(req: IncomingMessage, posted: PostedMessages): JsonRpcRequest | undefined {
-  if (req.headers['mcp-session-id']) return undefined;
-  return posted.messages.find((m): m is JsonRpcRequest => isRequest(m) && m.method === 'initialize');
+  const [first] = posted.messages;
+  if (req.headers['mcp-session-id'] || posted.batch || !first || !isRequest(first) || first.method !== 'initialize') return undefined;
+  return first;
+}
+
+/** An initialize anywhere else (in a batch, or on a session that exists) is refused with what to do instead. */
+export function refuseMisplacedInitialize(req: IncomingMessage, posted: PostedMessages): void {
+  if (!posted.messages.some((m) => isRequest(m) && m.method === 'initialize')) return;
+  if (req.headers['mcp-session-id']) throw mcpError(400, 'Invalid Request: the session is already initialized');
+  throw mcpError(400, 'Invalid Request: send initialize alone, not in a batch');
 }
 
 export function checkProtocolVersion(req: IncomingMessage): void {

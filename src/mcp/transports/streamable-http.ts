@@ -23,6 +23,7 @@ import { EventStream, PostResponse } from './http-streams.js';
 import {
   checkProtocolVersion,
   initializeRequest,
+  refuseMisplacedInitialize,
   parseMessages,
   sessionIdOf,
   unverifiedClaims,
@@ -175,11 +176,9 @@ export class StreamableHttpTransport {
   private async post(exchange: Exchange, posted: PostedMessages): Promise<void> {
     const { req, res, headers } = exchange;
     const { messages, batch } = posted;
-    const first = messages[0]!;
-    if (!req.headers['mcp-session-id'] && !batch && isRequest(first) && first.method === 'initialize')
-      return this.initialize(exchange, first);
-    if (messages.some((m) => isRequest(m) && m.method === 'initialize'))
-      throw mcpError(400, 'Invalid Request: the session is already initialized');
+    const initialize = initializeRequest(req, posted);
+    if (initialize) return this.initialize(exchange, initialize);
+    refuseMisplacedInitialize(req, posted);
     const { session, sink } = this.sessionFor(exchange);
     checkProtocolVersion(req);
     const requests = messages.filter(isRequest);
@@ -325,6 +324,8 @@ function viaRemote(remote: RemoteProxies, { req, res, token, serverName, headers
     if (!session) throw mcpError(404, 'Session not found', ErrorCode.SessionNotFound);
   }
   const initializing = posted && initializeRequest(req, posted);
+  // An initialize in a batch would open an upstream session the cap never saw.
+  if (posted && !initializing) refuseMisplacedInitialize(req, posted);
   if (initializing) {
     try {
       // Counted until the exchange ends; by then the session is recorded, or there is none.
