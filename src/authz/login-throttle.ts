@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { ipv6Groups } from '../net/address-policy.js';
+import { ipv6Groups, unmapIpv4 } from '../net/address-policy.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { sha256Text } from '../lib/same-secret.js';
 
@@ -52,9 +52,8 @@ const BUSY_SECONDS = 10;
 
 /** An IPv6 /64 is one subscriber (so one stranger), and IPv4-mapped IPv6 is its IPv4 address. */
 export function placeOf(ip: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  if (isIP(ip) !== 6) return ip;
+  const plain = unmapIpv4(ip);
+  if (plain !== ip || isIP(ip) !== 6) return plain;
   const groups = ipv6Groups(ip);
   return groups
     ? `${groups

@@ -3,6 +3,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { McpServerConfig } from '../config/schema.js';
+import { childEnvironment } from '../mcp/process/stdio-process.js';
 
 export interface ProbeResult {
   ok: boolean;
@@ -20,13 +21,7 @@ function transportFor(server: McpServerConfig, stderrLines: string[]): Transport
   const transport = new StdioClientTransport({
     command: server.command,
     args: server.args,
-    // The environment the bridge gives it (src/mcp/process/stdio-process.ts): the gateway's own secrets stay out.
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/tmp',
-      LANG: process.env.LANG ?? 'C.UTF-8',
-      ...server.env,
-    },
+    env: childEnvironment(server.env), // the environment the bridge gives it
     cwd: server.cwd,
     stderr: 'pipe',
   });

@@ -114,3 +114,9 @@ export function forbiddenAddressReason(address: string): string | undefined {
 }
 
 export const isPublicAddress = (address: string): boolean => forbiddenAddressReason(address) === undefined;
+
+/** An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, as dual-stack sockets report IPv4 peers) as its IPv4 address; others as given. */
+export function unmapIpv4(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  return mapped ? mapped[1]! : address;
+}

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
+import { unmapIpv4 } from '../net/address-policy.js';
 
 /** Express's `trust proxy` setting for `trustProxy: true`; clientIp below picks the same address for the MCP path. */
 export const TRUSTED_PROXIES = 'loopback, linklocal, uniquelocal';
@@ -15,8 +16,7 @@ trusted.addSubnet('192.168.0.0', 16, 'ipv4');
 trusted.addSubnet('fc00::', 7, 'ipv6');
 
 function isTrustedProxy(address: string): boolean {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  const plain = mapped ? mapped[1]! : address;
+  const plain = unmapIpv4(address);
   const family = isIP(plain);
   return family !== 0 && trusted.check(plain, family === 4 ? 'ipv4' : 'ipv6');
 }

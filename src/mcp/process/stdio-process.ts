@@ -22,6 +22,11 @@ export interface StdioProcessEvents {
   exit: [{ code: number | null; signal: NodeJS.Signals | null; error?: Error }];
 }
 
+/** Only what the config gives, on top of a minimal environment: the gateway's own secrets stay out. */
+export function childEnvironment(env: Record<string, string> = {}): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: process.env.LANG ?? 'C.UTF-8', ...env };
+}
+
 /**
  * One child process speaking newline-delimited JSON-RPC on stdin/stdout. Owns the write path
  * (no listener per write) and keeps the tail of stderr for error messages.
@@ -44,13 +49,7 @@ export class StdioProcess extends EventEmitter<StdioProcessEvents> {
   start(): void {
     const child = spawn(this.spec.command, this.spec.args, {
       cwd: this.spec.cwd,
-      // Only what the config gives, on top of a minimal environment: the gateway's own secrets stay out.
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: process.env.HOME ?? '/tmp',
-        LANG: process.env.LANG ?? 'C.UTF-8',
-        ...this.spec.env,
-      },
+      env: childEnvironment(this.spec.env),
       stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group: Ctrl-C or a closed terminal signals the gateway, which stops it
       // after the calls in flight; the signal must not reach it directly.
