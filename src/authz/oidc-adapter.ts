@@ -59,7 +59,7 @@ class StoreAdapter implements Adapter {
   }
 
   /**
-   * A grant or refresh token was just saved for this client: it now lives `inUse` from now.
+   * A grant was just saved for this client (consent, or a refresh): it now lives `inUse` from now.
    * Always the same span from the present, so concurrent extensions cannot shorten it.
    * Clients not in storage (Client ID Metadata Documents) are left alone.
    */
@@ -82,7 +82,8 @@ class StoreAdapter implements Adapter {
     // oidc-provider stores only dynamically registered clients, without a lifetime.
     if (this.name === 'Client') expiresIn ??= this.options.clientTtl?.unused;
     await this.store.set(key, payload, expiresIn);
-    if ((this.name === 'Grant' || this.name === 'RefreshToken') && payload.clientId) await this.keepClient(payload.clientId);
+    // The Grant is saved at consent and again at every refresh (rotateRefreshToken): once per use is enough.
+    if (this.name === 'Grant' && payload.clientId) await this.keepClient(payload.clientId);
     if (payload.grantId) await this.store.addToIndex(StoreAdapter.grantIndex(payload.grantId), key, expiresIn);
     if (payload.uid) await this.store.set(`oidc:uid:${payload.uid}`, id, expiresIn);
     if (payload.userCode) await this.store.set(`oidc:userCode:${payload.userCode}`, id, expiresIn);
