@@ -9,7 +9,7 @@ import { sleep, unlessThrows, waitFor } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
 const textOf = (result: { content?: Array<{ text?: string }> } | undefined) => result?.content?.[0]?.text;
-const LIMIT_REACHED = -32030;
+const LIMIT_REACHED = -31030;
 
 type Tokens = Record<string, Record<string, string>>;
 
@@ -170,7 +170,7 @@ describe('rate limits on initialize and on batches', () => {
     const batch = Array.from({ length: 50 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'ping' }));
     const refused = await c.post(batch);
     assert.equal(refused.status, 429);
-    assert.equal((refused.messages[0] as { error: { code: number } }).error.code, -32029);
+    assert.equal((refused.messages[0] as { error: { code: number } }).error.code, -31029);
     // The 2 s window must pass on the clock before the next test starts afresh.
     await sleep(2100);
   });
@@ -188,7 +188,7 @@ describe('rate limits on initialize and on batches', () => {
     });
     assert.equal(reply.status, 429);
     const error = (reply.messages[0] as { error: { code: number; message: string } }).error;
-    assert.equal(error.code, -32029);
+    assert.equal(error.code, -31029);
     assert.match(error.message, /at most 3 new sessions per 2s per person/);
     assert.ok((await first.request('tools/list')).result, 'calls on open sessions go on');
     const bob = new McpTestClient(`${gw.url}/mcp/shared`, tokens[BOB.email]!.shared!);

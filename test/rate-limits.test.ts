@@ -193,7 +193,7 @@ describe('rate limits', () => {
     };
     assert.equal(error.jsonrpc, '2.0');
     assert.equal(error.id, null);
-    assert.equal(error.error.code, -32029);
+    assert.equal(error.error.code, -31029);
     assert.match(error.error.message, /at most 5 MCP requests per 2s per person/);
     assert.equal(error.error.data.retryAfter, retryAfter);
     const event = auditEvents('rate_limited').find((line) => line.limit === 'mcp')!;

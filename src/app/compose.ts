@@ -135,7 +135,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   guardOAuthEndpoints(app, rateLimits, pages, logger);
 
   app.use(protectedResourceRouter(config.publicUrl, resources));
-  const { mcp, bridge, forwarder } = createMcpParts(options, { signingKeys, resources, accounts, metrics, rateLimits }, replicas);
+  const { mcp, bridge, forwarder } = createMcpParts(options, { signingKeys, cookieKeys, resources, accounts, metrics, rateLimits }, replicas);
 
   const upstreams = configuredUpstreams(config);
   const csrf = new CsrfTokens(cookieKeys[0]!);
@@ -184,10 +184,10 @@ function guardOAuthEndpoints(app: Express, rateLimits: RateLimits, pages: ErrorP
 /** The MCP side: the stdio bridge, the remote proxies and the endpoint in front of both, with its token check. */
 function createMcpParts(
   { config, logger }: GatewayOptions,
-  parts: Pick<AuthorizationParts, 'signingKeys' | 'resources' | 'accounts' | 'metrics' | 'rateLimits'>,
+  parts: Pick<AuthorizationParts, 'signingKeys' | 'cookieKeys' | 'resources' | 'accounts' | 'metrics' | 'rateLimits'>,
   replicas: ReplicaDirectory | undefined,
 ): { mcp: McpEndpoint; bridge: McpBridge; forwarder?: SessionForwarder } {
-  const { signingKeys, resources, accounts, metrics, rateLimits } = parts;
+  const { signingKeys, cookieKeys, resources, accounts, metrics, rateLimits } = parts;
   const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
   const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
   const people = new PersonLabels(async (sub) => (await accounts.findBySub(sub))?.email);
@@ -203,6 +203,8 @@ function createMcpParts(
     people,
     auth: new BearerAuth(config.publicUrl, resources, verifier),
     remote: createRemoteProxies(config, logger, sessionIdPrefix(replicas)),
+    stateSecret: cookieKeys[0]!,
+    idPrefix: sessionIdPrefix(replicas),
   });
   return { mcp, bridge, forwarder };
 }

@@ -42,12 +42,22 @@ export const ErrorCode = {
    * SDK's own server answers -32001 there too, so clients see the same code from the gateway.
    */
   SessionNotFound: -32001,
-  ServerUnavailable: -32002,
-  ServerBusy: -32003,
+  // The gateway's own codes lie outside -32768..-32000: MCP 2026-07-28 reserves -32020..-32099
+  // for codes the specification defines, and -32002 meant "resource not found" before it.
+  /** The server's process could not start, or the gateway is shutting down. */
+  ServerUnavailable: -31002,
+  /** The process does not read its input, or holds too many calls. */
+  ServerBusy: -31003,
   /** The gateway's per-person request limit (rateLimits.mcp); HTTP 429 with Retry-After. */
-  RateLimited: -32029,
+  RateLimited: -31029,
   /** A cap on sessions or processes (limits.*) left no room for a new session. */
-  LimitReached: -32030,
+  LimitReached: -31030,
+  /** MCP 2026-07-28: the HTTP headers do not match the body, or a required one is missing. */
+  HeaderMismatch: -32020,
+  /** MCP 2026-07-28: the request needs a client capability it did not declare. */
+  MissingRequiredClientCapability: -32021,
+  /** MCP 2026-07-28: the request's protocol version is not one the gateway speaks. */
+  UnsupportedProtocolVersion: -32022,
 } as const;
 
 /** A new session would pass a cap (limits.*) and nothing idle could make room: the message says which. */

@@ -17,6 +17,7 @@ import {
   type JsonRpcResponse,
 } from '../jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
+import { freeProcess, oldestIdle, type EvictionContext } from './eviction.js';
 import { ProcessPool } from './process-pool.js';
 import type { BridgeHooks } from './hooks.js';
 import type { Router } from './router.js';
@@ -45,8 +46,20 @@ export class McpBridge {
   private readonly sessions = new Map<string, McpSession>();
   /** Every session (opening or open) of one person on one server, for limits.sessionsPerPerson. */
   private readonly byPerson = new Map<string, Set<McpSession>>();
+  /** Scopes of modern-era requests in progress, answered at shutdown like sessions. */
+  private readonly scopes = new Set<McpSession>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly processLimit: number;
+  private readonly eviction: EvictionContext = {
+    sessionsOf: (serverName, sub) => this.byPerson.get(personKey(serverName, sub)) ?? [],
+    isIdle: (session) => this.isIdle(session),
+    evict: (session, limit) => this.evict(session, limit),
+    processStopped: (serverName, pid) =>
+      this.logger.info(
+        { event: 'mcp.process.evicted', server: serverName, pid },
+        'stopped an MCP server process without sessions to make room (limits.processes)',
+      ),
+  };
   private readonly sessionLifetimeMs: number;
 
   /** `hooks` observe every process and call (metrics, the audit log). */
@@ -156,9 +169,9 @@ export class McpBridge {
    */
   private makeRoom(pool: ProcessPool, session: McpSession): void {
     const { sessionsPerPerson, processes } = pool.spec.limits;
-    const mine = this.byPerson.get(personKey(pool.serverName, session.sub));
+    const mine = session.stateless ? undefined : this.byPerson.get(personKey(pool.serverName, session.sub));
     if (mine && mine.size >= sessionsPerPerson) {
-      const idle = this.oldestIdle(mine);
+      const idle = oldestIdle(mine, (candidate) => this.isIdle(candidate));
       if (!idle)
         throw new LimitReached(
           `you already have ${sessionsPerPerson} sessions open on MCP server "${pool.serverName}", all busy ` +
@@ -168,78 +181,55 @@ export class McpBridge {
     }
     if (!pool.needsProcess(session)) return;
     while (pool.size >= processes) {
-      if (!this.freeProcess([pool], session.sub))
+      if (!freeProcess(this.eviction, [pool], session.sub))
         throw new LimitReached(
           `MCP server "${pool.serverName}" already runs ${processes} processes, all in use (its limits.processes); retry later`,
         );
     }
     const all = [...this.pools.values()];
-    while (this.processTotal() >= this.processLimit) {
-      if (!this.freeProcess(all, session.sub))
+    while (all.reduce((total, each) => total + each.size, 0) >= this.processLimit) {
+      if (!freeProcess(this.eviction, all, session.sub))
         throw new LimitReached(
           `the gateway already runs ${this.processLimit} MCP server processes, all in use (limits.processes); retry later`,
         );
     }
   }
 
+  /**
+   * The scope of one modern-era request (or subscription stream): a stateless session on the
+   * process the server's isolation gives this person, started if need be within limits.processes.
+   * It is no session: never findable, never counted by limits.sessionsPerPerson. Close it with
+   * closeSession once its answer is out; until then the process is in use.
+   */
+  async openScope(serverName: string, owner: SessionOwner, capabilities: ClientCapabilities, sink: MessageSink): Promise<McpSession> {
+    const pool = this.pools.get(serverName)!;
+    const scope = new McpSession(owner, serverName, sink, this.sessionIdPrefix, true);
+    scope.clientCapabilities = capabilities;
+    this.makeRoom(pool, scope);
+    const router = pool.acquire(scope);
+    this.scopes.add(scope);
+    try {
+      await router.ensureStarted();
+    } catch (error) {
+      this.closeSession(scope);
+      throw error;
+    }
+    return scope;
+  }
+
+  /** What the process behind a scope said of itself when the gateway initialized it. */
+  initializeResultOf(scope: McpSession): Record<string, unknown> | undefined {
+    return this.pools.get(scope.serverName)?.routerOf(scope)?.initializeResult;
+  }
+
+  /** A subscription stream's scope wants resources/updated for these URIs (the process is subscribed for it). */
+  watch(scope: McpSession, uris: string[]): void {
+    this.pools.get(scope.serverName)?.routerOf(scope)?.watch(scope, uris);
+  }
+
   /** Open (registered) and neither answering a call nor holding a GET stream. */
   private isIdle(session: McpSession): boolean {
     return !session.busy && this.sessions.has(session.id);
-  }
-
-  private oldestIdle(sessions: Iterable<McpSession>): McpSession | undefined {
-    let oldest: McpSession | undefined;
-    for (const session of sessions) {
-      if (this.isIdle(session) && (!oldest || session.lastActivity < oldest.lastActivity)) oldest = session;
-    }
-    return oldest;
-  }
-
-  /**
-   * Stops one process among `pools`: the person's own that has gone unused the longest, else the
-   * one left without sessions the longest. False when every process is in use.
-   */
-  private freeProcess(pools: ProcessPool[], sub: string): boolean {
-    const own = this.ownIdleProcess(pools, sub);
-    if (own) {
-      const router = own.pool.routerOf(own.sessions[0]!);
-      for (const session of own.sessions) this.evict(session, 'limits.processes');
-      if (router) own.pool.stop(router);
-      return true;
-    }
-    const sessionless = pools
-      .map((pool) => ({ pool, router: pool.oldestSessionless() }))
-      .filter((c) => c.router)
-      .sort((a, b) => a.router!.idleSince - b.router!.idleSince)[0];
-    if (!sessionless) return false;
-    this.logger.info(
-      { event: 'mcp.process.evicted', server: sessionless.pool.serverName, pid: sessionless.router!.pid },
-      'stopped an MCP server process without sessions to make room (limits.processes)',
-    );
-    sessionless.pool.stop(sessionless.router!);
-    return true;
-  }
-
-  /**
-   * The person's process unused the longest: a per-session process whose session is idle, or a
-   * per-user process whose sessions all are. Shared processes serve others too and never count.
-   */
-  private ownIdleProcess(
-    pools: ProcessPool[],
-    sub: string,
-  ): { pool: ProcessPool; sessions: McpSession[]; lastActivity: number } | undefined {
-    let found: { pool: ProcessPool; sessions: McpSession[]; lastActivity: number } | undefined;
-    for (const pool of pools) {
-      if (pool.spec.isolation === 'shared') continue;
-      const mine = [...(this.byPerson.get(personKey(pool.serverName, sub)) ?? [])];
-      const perProcess = pool.spec.isolation === 'per-session' ? mine.map((session) => [session]) : [mine];
-      for (const sessions of perProcess) {
-        if (sessions.length === 0 || !sessions.every((session) => this.isIdle(session))) continue;
-        const lastActivity = Math.max(...sessions.map((session) => session.lastActivity));
-        if (!found || lastActivity < found.lastActivity) found = { pool, sessions, lastActivity };
-      }
-    }
-    return found;
   }
 
   private evict(session: McpSession, limit: string): void {
@@ -248,12 +238,6 @@ export class McpBridge {
       `closed the person's oldest idle MCP session to make room (${limit})`,
     );
     this.closeSession(session);
-  }
-
-  private processTotal(): number {
-    let total = 0;
-    for (const pool of this.pools.values()) total += pool.size;
-    return total;
   }
 
   /** The session with this id when it is the caller's (same person, client and server); else none, alike. */
@@ -293,6 +277,7 @@ export class McpBridge {
   /** Ends a session; requests of it still waiting are answered with an error. */
   closeSession(session: McpSession): void {
     this.sessions.delete(session.id);
+    this.scopes.delete(session);
     const key = personKey(session.serverName, session.sub);
     const mine = this.byPerson.get(key);
     if (mine?.delete(session) && mine.size === 0) this.byPerson.delete(key);
@@ -332,6 +317,7 @@ export class McpBridge {
   /** Ends every GET stream so a shutting-down server is not kept open by idle listeners. */
   closeEventStreams(): void {
     for (const session of this.sessions.values()) session.sink.stopListening();
+    for (const scope of this.scopes) scope.sink.stopListening();
   }
 
   async close(): Promise<void> {
@@ -340,7 +326,12 @@ export class McpBridge {
       session.answerInFlight(ErrorCode.ServerUnavailable, 'the gateway is shutting down; retry the request');
       session.close();
     }
+    for (const scope of this.scopes) {
+      scope.answerInFlight(ErrorCode.ServerUnavailable, 'the gateway is shutting down; retry the request');
+      scope.close();
+    }
     this.sessions.clear();
+    this.scopes.clear();
     this.byPerson.clear();
     await Promise.all([...this.pools.values()].map((pool) => pool.closeAll()));
   }

@@ -25,7 +25,8 @@ export class ProcessPool {
       case 'shared':
         return '*';
       case 'per-session':
-        return `session:${session.id}`;
+        // The modern wire has no sessions: its requests share one process per person and client.
+        return session.stateless ? `client:${session.sub}\u0000${session.clientId}` : `session:${session.id}`;
       default:
         return `user:${session.sub}`;
     }
@@ -78,7 +79,7 @@ export class ProcessPool {
     if (!router) return;
     this.bySession.delete(session);
     router.detach(session);
-    if (this.spec.isolation === 'per-session') this.retire(this.keyFor(session), router);
+    if (this.spec.isolation === 'per-session' && !session.stateless) this.retire(this.keyFor(session), router);
   }
 
   private retire(key: string, router: Router): void {

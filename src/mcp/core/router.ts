@@ -19,6 +19,7 @@ import {
 import { ProcessSupervisor, type ProcessHandle, type ProcessListener } from '../process/supervisor.js';
 import { CallTable, type ClientCall } from './call-table.js';
 import type { BridgeHooks } from './hooks.js';
+import { ResourceWatchers } from './resource-watchers.js';
 import type { McpSession } from './session.js';
 
 const MAX_PENDING = 4096;
@@ -54,6 +55,8 @@ const toolNameOf = (request: JsonRpcRequest): string => {
 export class Router {
   readonly sessions = new Set<McpSession>();
   private readonly calls = new CallTable<McpSession>();
+  /** What the process is subscribed to on behalf of subscription streams. */
+  private readonly watchers: ResourceWatchers;
   private readonly process: ProcessHandle;
   private readonly callTimeoutMs: number;
   idleSince = Date.now();
@@ -73,6 +76,7 @@ export class Router {
       wanted: () => this.sessions.size > 0,
     };
     const allocateId = () => this.calls.allocateId();
+    this.watchers = new ResourceWatchers((method, uri) => this.tellProcess(method, uri));
     this.process =
       startProcess?.(listener, allocateId) ??
       new ProcessSupervisor(serverName, spec, logger, listener, { allocateId, restarted: hooks.processRestarted });
@@ -108,7 +112,15 @@ export class Router {
     }
     const uri = request.params?.uri;
     if (request.method === 'resources/subscribe' && typeof uri === 'string') session.subscriptions.add(uri);
-    if (request.method === 'resources/unsubscribe' && typeof uri === 'string') session.subscriptions.delete(uri);
+    if (request.method === 'resources/unsubscribe' && typeof uri === 'string') {
+      session.subscriptions.delete(uri);
+      // Listeners of the modern wire still want it: the process stays subscribed.
+      if (this.watchers.watched(uri)) {
+        this.finish(call, 'ok');
+        session.answer({ jsonrpc: '2.0', id: request.id, result: {} });
+        return;
+      }
+    }
     if (this.process.ready) {
       this.send(call, request);
       return;
@@ -173,11 +185,7 @@ export class Router {
   private timeOut(call: ClientCall<McpSession>): void {
     if (!this.finish(call, 'timeout')) return;
     this.logger.warn({ server: this.serverName, method: call.method, timeoutMs: this.callTimeoutMs }, 'MCP call timed out');
-    this.process.send({
-      jsonrpc: '2.0',
-      method: 'notifications/cancelled',
-      params: { requestId: call.processId, reason: 'timed out at the gateway' },
-    });
+    this.cancelAtProcess(call, { reason: 'timed out at the gateway' });
     call.session.answer(
       errorResponse(
         call.clientId,
@@ -199,12 +207,12 @@ export class Router {
     if (!call) return;
     this.finish(call, 'cancelled');
     session.cancel(call.clientId);
-    if (call.sent)
-      this.process.send({
-        jsonrpc: '2.0',
-        method: 'notifications/cancelled',
-        params: { ...notification.params, requestId: call.processId },
-      });
+    if (call.sent) this.cancelAtProcess(call, notification.params);
+  }
+
+  /** Tells the process a call it was given is cancelled (its answer, if any, goes nowhere). */
+  private cancelAtProcess(call: ClientCall<McpSession>, params: Record<string, unknown> = {}): void {
+    this.process.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { ...params, requestId: call.processId } });
   }
 
   /** A client's answer to a request the process sent it (sampling, elicitation, roots). */
@@ -265,6 +273,7 @@ export class Router {
     const capability = CAPABILITY_FOR_METHOD[request.method];
     if (capability && !target.session.clientCapabilities[capability]) {
       refuse(ErrorCode.MethodNotFound, `the client does not support ${request.method}`);
+      target.session.sink.missingCapability?.(target.relatedId, capability);
       return;
     }
     const sessionFacingId = this.calls.addServerRequest(target.session, request.id);
@@ -319,18 +328,26 @@ export class Router {
     this.sessions.add(session);
   }
 
+  /** A subscription stream (modern wire) wants resources/updated for these URIs. */
+  watch(session: McpSession, uris: string[]): void {
+    this.watchers.watch(session, uris);
+  }
+
+  /** A request of the gateway's own; its answer matches no call and is dropped. */
+  private tellProcess(method: string, uri: string): void {
+    const send = () => this.process.send({ jsonrpc: '2.0', id: this.calls.allocateId(), method, params: { uri } });
+    if (this.process.ready) send();
+    else this.process.ensureStarted().then(send, () => undefined);
+  }
+
   /** A session left: its calls are cancelled at the process and nothing more is routed to it. */
   detach(session: McpSession): void {
     this.sessions.delete(session);
+    this.watchers.unwatch(session);
     if (this.sessions.size === 0) this.idleSince = Date.now();
     for (const call of this.calls.callsOf(session)) {
       this.finish(call, 'cancelled');
-      if (call.sent)
-        this.process.send({
-          jsonrpc: '2.0',
-          method: 'notifications/cancelled',
-          params: { requestId: call.processId, reason: 'the client session ended' },
-        });
+      if (call.sent) this.cancelAtProcess(call, { reason: 'the client session ended' });
     }
     for (const request of this.calls.takeServerRequestsWhere((r) => r.session === session)) {
       this.process.send(errorResponse(request.processId, ErrorCode.InternalError, 'the client session ended'));

@@ -10,6 +10,8 @@ export interface ClientCapabilities {
   [key: string]: unknown;
 }
 
+let statelessScopes = 0;
+
 /** Who a session belongs to: the person and the client (registration) their token was issued to. */
 export interface SessionOwner {
   sub: string;
@@ -36,16 +38,21 @@ export class McpSession {
   /** Ids of this session's requests still waiting for their answer: a Set keeps 1 and "1" apart. */
   private readonly inFlight = new Set<JsonRpcId>();
 
-  /** `idPrefix` names the replica holding the session, so any replica can route to it. */
+  /**
+   * `idPrefix` names the replica holding the session, so any replica can route to it. A
+   * `stateless` one is the scope of one modern-era request (or one parked call): never findable
+   * by its id, never counted as a session, and it needs no unguessable id.
+   */
   constructor(
     owner: SessionOwner,
     readonly serverName: string,
     readonly sink: MessageSink,
     idPrefix = '',
+    readonly stateless = false,
   ) {
     this.sub = owner.sub;
     this.clientId = owner.clientId;
-    this.id = `${idPrefix}${randomBytes(24).toString('base64url')}`;
+    this.id = stateless ? `${idPrefix}~${++statelessScopes}` : `${idPrefix}${randomBytes(24).toString('base64url')}`;
   }
 
   touch(): void {

@@ -23,6 +23,11 @@ export interface MessageSink {
   readonly listening: boolean;
   /** Ends that stream only (at shutdown, so idle listeners do not hold the server open). */
   stopListening(): void;
+  /**
+   * The process asked the client for something (sampling, elicitation, roots) it did not declare;
+   * the process was refused. A wire that can say so to the client (MCP 2026-07-28's -32021) does.
+   */
+  missingCapability?(relatedRequestId: JsonRpcId | undefined, capability: string): void;
   /** The session ended: every stream ends. */
   close(): void;
 }

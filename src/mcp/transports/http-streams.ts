@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse } from '../jsonrpc.js';
 import { endStreamAt } from '../stream-deadline.js';
 
-const SSE_HEADERS = {
+export const SSE_HEADERS = {
   'Content-Type': 'text/event-stream',
   'Cache-Control': 'no-cache, no-transform',
   Connection: 'keep-alive',
@@ -12,7 +12,7 @@ const SSE_HEADERS = {
 
 const KEEPALIVE_MS = 15_000;
 
-function sseEvent(message: JsonRpcMessage): string {
+export function sseEvent(message: JsonRpcMessage): string {
   return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 }
 

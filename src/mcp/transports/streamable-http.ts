@@ -19,6 +19,8 @@ import { ErrorCode, errorResponse, isRequest, LimitReached, type JsonRpcRequest 
 import type { RemoteProxies } from '../remote/remote-proxy.js';
 import type { RemoteSession } from '../remote/remote-sessions.js';
 import { StreamableHttpSink } from './http-session-sink.js';
+import { ModernHttpWire } from './modern-http.js';
+import { isModernPost } from './modern-request.js';
 import { EventStream, PostResponse } from './http-streams.js';
 import {
   checkProtocolVersion,
@@ -47,6 +49,10 @@ export interface McpEndpointOptions {
   rateLimits?: RateLimits;
   /** Emails for the session and process log lines, read once per person. */
   people?: PersonLabels;
+  /** A durable secret behind the modern wire's requestState (the cookie key will do). */
+  stateSecret: string;
+  /** Names this replica in the ids it hands out. */
+  idPrefix?: string;
 }
 
 /** One authenticated request on its way through the endpoint. */
@@ -71,6 +77,8 @@ export class StreamableHttpTransport {
   private readonly bridge: McpBridge;
   private readonly allowedOrigins: Set<string>;
   private readonly admission: ReturnType<typeof admitRequests>;
+  /** The modern (2026-07-28) adapter, on the same core and URL. */
+  private readonly modern: ModernHttpWire;
   /** One shared listener (no closure per request): `this` is the response. */
   private readonly countRequest?: (this: ServerResponse) => void;
 
@@ -79,6 +87,13 @@ export class StreamableHttpTransport {
     this.bridge = options.bridge;
     this.allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins.map((o) => new URL(o).origin)]);
     this.admission = admitRequests(options);
+    this.modern = new ModernHttpWire({
+      bridge: options.bridge,
+      logger: options.logger,
+      servers: config.mcpServers,
+      stateSecret: options.stateSecret,
+      idPrefix: options.idPrefix ?? '',
+    });
     if (metrics)
       this.countRequest = function countRequest(this: ServerResponse): void {
         metrics.httpRequest('/mcp/:server', this.req.method ?? 'GET', this.statusCode);
@@ -139,6 +154,9 @@ export class StreamableHttpTransport {
     if (posted) await this.admission.checkRateLimits(exchange, posted);
     // The token is for the gateway alone; it never travels further.
     delete req.headers.authorization;
+    // The same URL serves both eras: a POST that describes itself in _meta needs no session.
+    if (posted && this.bridge.serves(serverName) && isModernPost(req.headers, posted.messages, posted.batch))
+      return this.modern.post(exchange, posted.messages[0]!);
     if (!this.bridge.serves(serverName)) {
       if (!remote) throw mcpError(404, `no MCP server named "${serverName}"`);
       return viaRemote(remote, exchange, posted);
@@ -229,7 +247,8 @@ export type McpEndpoint = StreamableHttpTransport;
 
 const PREFLIGHT_HEADERS = {
   'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
-  'Access-Control-Allow-Headers': 'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID',
+  'Access-Control-Allow-Headers':
+    'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name, Mcp-Param-*',
   'Access-Control-Max-Age': '600',
 };
 

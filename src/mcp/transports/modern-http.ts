@@ -1,0 +1,211 @@
+// The modern wire (MCP 2026-07-28) on the same /mcp/<server> URL as the sessions of 2025: every
+// POST describes itself, is checked, and runs in a scope of its own on the person's warm process.
+// Legacy stdio servers behind it are translated: results, discovery, MRTR and subscriptions.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
+import type { StdioServerConfig } from '../../config/schema.js';
+import type { Logger } from '../../log/logger.js';
+import { asGatewayError, GatewayError } from '../../web/errors.js';
+import type { VerifiedAccessToken } from '../auth/token-verifier.js';
+import type { McpBridge } from '../core/bridge.js';
+import type { McpSession, SessionOwner } from '../core/session.js';
+import type { MessageSink } from '../core/sink.js';
+import { ErrorCode, isRequest, LimitReached, type JsonRpcMessage, type JsonRpcRequest } from '../jsonrpc.js';
+import { mcpError, sendJson, sendJsonRpcError } from '../json-rpc-errors.js';
+import { ListenStream } from './listen-stream.js';
+import { ModernCall } from './modern-call.js';
+import {
+  checkMirroredHeaders,
+  checkStandardHeaders,
+  mirroredParameters,
+  modernMetaOf,
+  type MirroredParameter,
+  type ModernMeta,
+} from './modern-request.js';
+import { acknowledgedFilter, discoverResult, modernResult, type CacheHints, type SubscriptionFilter } from './modern-results.js';
+import { ParkedCalls, type CallBinding } from './parked-calls.js';
+
+/** Methods of the session era that 2026-07-28 removed: a modern request for one is told so. */
+const REMOVED = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
+const MAX_PARKED_PER_PERSON = 32;
+const DEFAULT_TTL_MS = 60_000;
+
+/** One authenticated modern request. */
+export interface ModernExchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  token: VerifiedAccessToken;
+  serverName: string;
+  headers: Record<string, string>;
+}
+
+export interface ModernWireOptions {
+  bridge: McpBridge;
+  logger: Logger;
+  servers: Record<string, unknown>;
+  /** Secret behind every requestState (derived, never used as is). */
+  stateSecret: string;
+  /** Names this replica in requestState ids, as in session ids. */
+  idPrefix: string;
+}
+
+const ownerOf = (token: VerifiedAccessToken): SessionOwner => ({ sub: token.sub, clientId: token.client_id });
+
+/**
+ * The modern-era adapter of the MCP endpoint. Its requests reach the core as scopes (stateless
+ * sessions of one request); it never opens a session, and a refusal names what to fix.
+ */
+export class ModernHttpWire {
+  private readonly parked: ParkedCalls;
+  /** Tool parameters each server mirrors into Mcp-Param-* headers, from its latest tools/list. */
+  private readonly mirrored = new Map<string, Map<string, MirroredParameter[]>>();
+  private readonly listens = new Map<string, number>();
+
+  constructor(private readonly options: ModernWireOptions) {
+    const key = createHash('sha256').update('mcpgw request state v1').update(options.stateSecret).digest();
+    this.parked = new ParkedCalls(key, options.idPrefix, MAX_PARKED_PER_PERSON);
+  }
+
+  /** A modern POST: answered, or refused with the request's own id. */
+  async post(exchange: ModernExchange, message: JsonRpcMessage): Promise<void> {
+    const { res, headers } = exchange;
+    if (!('method' in message)) throw mcpError(400, 'Invalid Request: send requests or notifications, never responses');
+    // Cancellation is closing the stream; no client notification means anything here.
+    if (!isRequest(message)) return void res.writeHead(202, headers).end();
+    try {
+      await this.dispatch(exchange, message);
+    } catch (error) {
+      if (res.headersSent) return void res.destroy();
+      const refusal =
+        error instanceof LimitReached ? mcpError(200, error.message, ErrorCode.LimitReached) : (asGatewayError(error) as GatewayError);
+      if (!(error instanceof GatewayError) && !(error instanceof LimitReached))
+        this.options.logger.error({ err: error, server: exchange.serverName }, 'MCP request failed');
+      sendJsonRpcError(res, refusal, headers, message.id);
+    }
+  }
+
+  private async dispatch(exchange: ModernExchange, request: JsonRpcRequest): Promise<void> {
+    const { req } = exchange;
+    const meta = modernMetaOf(req.headers, request);
+    checkStandardHeaders(req.headers, request);
+    const { method } = request;
+    if (REMOVED.has(method))
+      throw mcpError(404, `Method not found: ${method} is not part of MCP ${meta.protocolVersion}`, ErrorCode.MethodNotFound);
+    if (method === 'server/discover') return this.discover(exchange, request, meta);
+    if (method === 'subscriptions/listen') return this.listen(exchange, request, meta);
+    if (method === 'tools/call') {
+      const mirrored = this.mirrored.get(exchange.serverName)?.get(String(request.params?.name));
+      if (mirrored) checkMirroredHeaders(req.headers, request, mirrored);
+    }
+    const params = request.params ?? {};
+    if (params.requestState !== undefined || params.inputResponses !== undefined) return this.resume(exchange, request);
+    return this.call(exchange, request, meta);
+  }
+
+  private hintsFor(serverName: string): CacheHints {
+    const spec = this.options.servers[serverName] as StdioServerConfig;
+    return { ttlMs: DEFAULT_TTL_MS, cacheScope: spec.isolation === 'shared' ? 'public' : 'private' };
+  }
+
+  private openScope({ serverName, token }: ModernExchange, meta: ModernMeta, sink: MessageSink): Promise<McpSession> {
+    return this.options.bridge.openScope(serverName, ownerOf(token), meta.clientCapabilities, sink).catch((error: unknown) => {
+      if (error instanceof LimitReached) throw error;
+      throw mcpError(200, (error as Error).message, ErrorCode.ServerUnavailable);
+    });
+  }
+
+  /** server/discover, from what the server said at initialize (its process is started for it). */
+  private async discover(exchange: ModernExchange, request: JsonRpcRequest, meta: ModernMeta): Promise<void> {
+    const { bridge } = this.options;
+    const scope = await this.openScope(exchange, meta, new ModernCall(undefined, NO_HOOKS));
+    const initialized = bridge.initializeResultOf(scope);
+    bridge.closeSession(scope);
+    const result = discoverResult(initialized, this.hintsFor(exchange.serverName));
+    sendJson(exchange.res, 200, { jsonrpc: '2.0', id: request.id, result }, exchange.headers);
+  }
+
+  private binding({ token, serverName }: ModernExchange, request: JsonRpcRequest): CallBinding {
+    const params = request.params ?? {};
+    const name = request.method === 'resources/read' ? params.uri : params.name;
+    return { sub: token.sub, clientId: token.client_id, serverName, method: request.method, name: String(name ?? '') };
+  }
+
+  /** A new call: a scope of its own on the person's process, answered on this response. */
+  private async call(exchange: ModernExchange, request: JsonRpcRequest, meta: ModernMeta): Promise<void> {
+    const { bridge } = this.options;
+    const { serverName } = exchange;
+    const binding = this.binding(exchange, request);
+    const ttlMs = (this.options.servers[serverName] as StdioServerConfig).callTimeout * 1000;
+    const call: ModernCall = new ModernCall(meta.logLevel, {
+      translate: (result) => {
+        if (request.method === 'tools/list') this.learnTools(serverName, result);
+        const serverInfo = call.scope ? bridge.initializeResultOf(call.scope)?.serverInfo : undefined;
+        return modernResult(request.method, result, serverInfo, this.hintsFor(serverName));
+      },
+      park: (parking) => this.parked.park(parking, binding, ttlMs),
+      ended: (ended) => {
+        this.parked.forget(ended);
+        if (ended.scope) bridge.closeSession(ended.scope);
+      },
+    });
+    call.attach(exchange.res, request.id, exchange.headers);
+    const scope = await this.openScope(exchange, meta, call);
+    call.scope = scope;
+    if (call.done) return bridge.closeSession(scope);
+    bridge.receive(scope, [request]);
+  }
+
+  /** The retry of a parked call: its answers go to the waiting process, and this response carries what follows. */
+  private resume(exchange: ModernExchange, request: JsonRpcRequest): void {
+    const { requestState, inputResponses } = request.params ?? {};
+    if (typeof requestState !== 'string')
+      throw mcpError(400, 'Invalid params: inputResponses come with the requestState they answer', ErrorCode.InvalidParams);
+    if (inputResponses !== undefined && (typeof inputResponses !== 'object' || inputResponses === null || Array.isArray(inputResponses)))
+      throw mcpError(400, 'Invalid params: inputResponses must be an object', ErrorCode.InvalidParams);
+    const call = this.parked.take(requestState, this.binding(exchange, request));
+    const answers = call.resume(exchange.res, request.id, exchange.headers, (inputResponses ?? {}) as Record<string, unknown>);
+    if (call.scope && answers.length > 0) this.options.bridge.receive(call.scope, answers);
+  }
+
+  /** subscriptions/listen: a scope that stays open and carries the change notifications acknowledged. */
+  private async listen(exchange: ModernExchange, request: JsonRpcRequest, meta: ModernMeta): Promise<void> {
+    const { bridge } = this.options;
+    // The server's limits.sessionsPerPerson also caps one person's subscription streams on it.
+    const listensPerPerson = (this.options.servers[exchange.serverName] as StdioServerConfig).limits.sessionsPerPerson;
+    const requested = request.params?.notifications;
+    if (!requested || typeof requested !== 'object' || Array.isArray(requested))
+      throw mcpError(400, 'Invalid params: notifications (the subscription filter) must be an object', ErrorCode.InvalidParams);
+    const key = `${exchange.serverName}\u0000${exchange.token.sub}`;
+    const open = this.listens.get(key) ?? 0;
+    if (open >= listensPerPerson)
+      throw new LimitReached(`you already have ${open} subscription streams open on this server (limits.sessionsPerPerson)`);
+    const stream = new ListenStream(request.id);
+    const scope = await this.openScope(exchange, meta, stream);
+    const filter = acknowledgedFilter(requested as SubscriptionFilter, bridge.initializeResultOf(scope)?.capabilities);
+    this.listens.set(key, open + 1);
+    const closed = () => {
+      const left = (this.listens.get(key) ?? 1) - 1;
+      if (left > 0) this.listens.set(key, left);
+      else this.listens.delete(key);
+      bridge.closeSession(scope);
+    };
+    stream.open(exchange.res, exchange.headers, filter, exchange.token.exp! * 1000, closed);
+    if (filter.resourceSubscriptions?.length) bridge.watch(scope, filter.resourceSubscriptions);
+  }
+
+  /** Remembers which tool parameters the server mirrors into headers, to check the calls that follow. */
+  private learnTools(serverName: string, result: unknown): void {
+    const tools = (result as { tools?: unknown } | undefined)?.tools;
+    if (!Array.isArray(tools)) return;
+    let known = this.mirrored.get(serverName);
+    if (!known) this.mirrored.set(serverName, (known = new Map()));
+    for (const tool of tools as Array<{ name?: unknown; inputSchema?: unknown }>) {
+      if (typeof tool?.name !== 'string') continue;
+      const mirrored = mirroredParameters(tool.inputSchema);
+      if (mirrored.length > 0) known.set(tool.name, mirrored);
+      else known.delete(tool.name);
+    }
+  }
+}
+
+const NO_HOOKS = { translate: (result: unknown) => result as Record<string, unknown>, park: () => '', ended: () => undefined };
