@@ -214,6 +214,32 @@ describe('the modern wire (MCP 2026-07-28) in front of a legacy stdio server', {
     listen.close();
   });
 
+  it("completes ChatGPT's recorded opening: discover, then tools/list and calls carrying openai/* _meta", async () => {
+    const chatgpt = new ModernTestClient(endpoint, alice.token, {
+      experimental: { 'openai/visibility': { enabled: true } },
+      extensions: { 'io.modelcontextprotocol/ui': { mimeTypes: ['text/html;profile=mcp-app'] } },
+    });
+    const discovered = await chatgpt.request('server/discover', {}, { id: 'openai-mcp-discover' });
+    assert.equal(discovered.result.supportedVersions[0], MODERN);
+    const listed = await chatgpt.request('tools/list', { _meta: { 'openai/userAgent': 'ChatGPT/1.0' } });
+    assert.ok(listed.result.tools.length > 0);
+    const openaiMeta = { 'openai/locale': 'en-US', 'openai/userAgent': 'ChatGPT/1.0', 'openai/subject': 'v1/abc' };
+    const called = await chatgpt.request('tools/call', { name: 'echo', arguments: { text: 'from chatgpt' }, _meta: openaiMeta });
+    assert.equal(textOf(called.result), 'from chatgpt');
+  });
+
+  it("completes ChatGPT's fallback path: initialize at 2025-11-25 and a session", async () => {
+    const fallback = new McpTestClient(endpoint, alice.token, {
+      extensions: { 'io.modelcontextprotocol/ui': { mimeTypes: ['text/html;profile=mcp-app'] } },
+    });
+    const initialized = await fallback.initialize();
+    assert.equal(initialized.protocolVersion, '2025-11-25');
+    const listed = await fallback.request('tools/list');
+    assert.ok(listed.result.tools.length > 0);
+    const called = await fallback.callTool('echo', { text: 'fallback' }, undefined, { 'openai/locale': 'en-US' });
+    assert.equal(textOf(called.result), 'fallback');
+  });
+
   it('keeps serving 2025 sessions on the same URL', async () => {
     const legacy = new McpTestClient(endpoint, alice.token);
     await legacy.initialize();

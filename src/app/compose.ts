@@ -135,7 +135,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   guardOAuthEndpoints(app, rateLimits, pages, logger);
 
   app.use(protectedResourceRouter(config.publicUrl, resources));
-  const { mcp, bridge, forwarder } = createMcpParts(options, { signingKeys, cookieKeys, resources, accounts, metrics, rateLimits }, replicas);
+  const { mcp, bridge, forwarder } = createMcpParts(
+    options,
+    { signingKeys, cookieKeys, resources, accounts, metrics, rateLimits },
+    replicas,
+  );
 
   const upstreams = configuredUpstreams(config);
   const csrf = new CsrfTokens(cookieKeys[0]!);

@@ -37,6 +37,18 @@ const stdioServer = z
       .default('per-user'),
     callTimeout: duration('callTimeout', '60s'),
     idleTimeout: duration('idleTimeout', '15m'),
+    /** What modern (2026-07-28) clients are told about caching list and read results. */
+    cache: z
+      .object({
+        ttl: duration('cache.ttl', '60s'),
+        scope: z
+          .enum(['public', 'private'], {
+            error: (issue) => `cache.scope must be "public" or "private", not ${JSON.stringify(issue.input)}`,
+          })
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     limits: z
       .object({ sessionsPerPerson, processes: wholeNumber('processes', 25) })
       .strict()

@@ -92,3 +92,23 @@ export function unverifiedClaims(authorization: string | undefined): { client_id
   const claims = unverifiedJwtClaims(authorization?.split(' ')[1]) ?? {};
   return { client_id: claims.client_id, sub: claims.sub, aud: claims.aud };
 }
+
+/** The answer to a CORS preflight of the MCP endpoint. */
+export const PREFLIGHT_HEADERS = {
+  'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers':
+    'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name, Mcp-Param-*',
+  'Access-Control-Max-Age': '600',
+};
+
+/** CORS headers for the caller's origin, on every answer. */
+export function corsHeaders(req: IncomingMessage): Record<string, string> {
+  const origin = req.headers.origin;
+  return origin
+    ? {
+        'Access-Control-Allow-Origin': origin,
+        'Access-Control-Expose-Headers': 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version',
+        Vary: 'Origin',
+      }
+    : {};
+}

@@ -28,7 +28,6 @@ import { ParkedCalls, type CallBinding } from './parked-calls.js';
 /** Methods of the session era that 2026-07-28 removed: a modern request for one is told so. */
 const REMOVED = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
 const MAX_PARKED_PER_PERSON = 32;
-const DEFAULT_TTL_MS = 60_000;
 
 /** One authenticated modern request. */
 export interface ModernExchange {
@@ -103,8 +102,9 @@ export class ModernHttpWire {
   }
 
   private hintsFor(serverName: string): CacheHints {
-    const spec = this.options.servers[serverName] as StdioServerConfig;
-    return { ttlMs: DEFAULT_TTL_MS, cacheScope: spec.isolation === 'shared' ? 'public' : 'private' };
+    const { cache, isolation } = this.options.servers[serverName] as StdioServerConfig;
+    // What one person's process answers may be theirs alone: private unless the server is shared.
+    return { ttlMs: cache.ttl * 1000, cacheScope: cache.scope ?? (isolation === 'shared' ? 'public' : 'private') };
   }
 
   private openScope({ serverName, token }: ModernExchange, meta: ModernMeta, sink: MessageSink): Promise<McpSession> {

@@ -24,6 +24,8 @@ import { isModernPost } from './modern-request.js';
 import { EventStream, PostResponse } from './http-streams.js';
 import {
   checkProtocolVersion,
+  corsHeaders,
+  PREFLIGHT_HEADERS,
   initializeRequest,
   refuseMisplacedInitialize,
   parseMessages,
@@ -176,7 +178,12 @@ export class StreamableHttpTransport {
   /** A stdio server's session named by the request, when it is the caller's and was opened on this wire. */
   private sessionFor({ req, token, serverName }: Exchange): { session: McpSession; sink: StreamableHttpSink } {
     const id = sessionIdOf(req);
-    if (!id) throw mcpError(400, 'Bad Request: the Mcp-Session-Id header is required');
+    if (!id)
+      throw mcpError(
+        400,
+        'Bad Request: the Mcp-Session-Id header is required. Open a session with initialize first (MCP 2025-11-25 and ' +
+          'earlier), or send MCP 2026-07-28 requests, which carry io.modelcontextprotocol/protocolVersion in params._meta',
+      );
     const session = this.bridge.find(id, ownerOf(token), serverName);
     // Another user's (client's, server's) session id is answered exactly like an unknown one.
     if (!session || !(session.sink instanceof StreamableHttpSink)) throw mcpError(404, 'Session not found', ErrorCode.SessionNotFound);
@@ -244,24 +251,6 @@ export function createMcpEndpoint(options: McpEndpointOptions): StreamableHttpTr
 }
 
 export type McpEndpoint = StreamableHttpTransport;
-
-const PREFLIGHT_HEADERS = {
-  'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
-  'Access-Control-Allow-Headers':
-    'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name, Mcp-Param-*',
-  'Access-Control-Max-Age': '600',
-};
-
-function corsHeaders(req: IncomingMessage): Record<string, string> {
-  const origin = req.headers.origin;
-  return origin
-    ? {
-        'Access-Control-Allow-Origin': origin,
-        'Access-Control-Expose-Headers': 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version',
-        Vary: 'Origin',
-      }
-    : {};
-}
 
 /** The bearer check and the per-person rate limits, in front of both kinds of server. */
 function admitRequests({ auth, logger, rateLimits, config }: McpEndpointOptions) {
