@@ -1,9 +1,20 @@
 import type { ServerResponse } from 'node:http';
 import type { MessageSink } from '../core/sink.js';
 import type { McpSession } from '../core/session.js';
-import { ErrorCode, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
+import {
+  ErrorCode,
+  isRequest,
+  isResponse,
+  type JsonRpcError,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../jsonrpc.js';
 import { SSE_HEADERS, sseEvent } from './http-streams.js';
 import { logPasses, statusOfError } from './modern-results.js';
+
+const ASK_DELAY_MS = 10;
 
 /** A request the process sent the client during a call (elicitation, sampling, roots). */
 export interface InputRequest {
@@ -11,12 +22,28 @@ export interface InputRequest {
   params?: Record<string, unknown>;
 }
 
+/**
+ * A legacy server's request has only a JSON-RPC id; one that wants its input request known by a
+ * name of its own (as a modern server names the keys of inputRequests) puts it here, in _meta.
+ */
+export const INPUT_KEY_META = 'mcp-oauth-gateway/inputKey';
+
+/** The key the client sees for a request of the process: the name it asked for, else its id. */
+function inputKeyOf(request: JsonRpcRequest, taken: Map<string, unknown>): string {
+  const named = (request.params?._meta as Record<string, unknown> | undefined)?.[INPUT_KEY_META];
+  return typeof named === 'string' && named && !taken.has(named) ? named : String(request.id);
+}
+
 /** What a modern call needs from the transport that made it. */
 export interface ModernCallHooks {
   /** The final result, translated for the modern wire. */
   translate(result: unknown): Record<string, unknown>;
+  /** An error of the server, as the modern wire says it. */
+  translateError(error: JsonRpcError): JsonRpcError;
   /** The call now waits for the client's input: the requestState its retry must carry. */
   park(call: ModernCall): string;
+  /** Answers to the process's requests, to hand it. */
+  deliver(responses: JsonRpcResponse[]): void;
   /** The call ended (answered, refused, or its client went away before the answer). */
   ended(call: ModernCall): void;
 }
@@ -31,8 +58,12 @@ export interface ModernCallHooks {
 export class ModernCall implements MessageSink {
   readonly listening = false;
   scope?: McpSession;
-  /** Input requests of the process the client has not answered yet, by the id the answer carries. */
+  /** Input requests of the process the client has not answered yet, by the key the client answers. */
   readonly inputs = new Map<string, InputRequest>();
+  /** The id of the process's request behind each key. */
+  private readonly requestIds = new Map<string, JsonRpcId>();
+  /** Answers the client sent before being asked (a retry without requestState), used once each. */
+  private presupplied: Record<string, unknown> = {};
   private res?: ServerResponse;
   private headers: Record<string, string> = {};
   private clientId: JsonRpcId = 0;
@@ -59,18 +90,29 @@ export class ModernCall implements MessageSink {
     });
   }
 
-  /** The retry of a parked call: its answers, as responses to hand the process. */
-  resume(res: ServerResponse, clientId: JsonRpcId, headers: Record<string, string>, answers: Record<string, unknown>): JsonRpcResponse[] {
+  /** Answers a request that carried inputResponses without a requestState: used if the process asks for them. */
+  answerAhead(answers: Record<string, unknown>): void {
+    this.presupplied = { ...answers };
+  }
+
+  /** The retry of a parked call: its answers go to the process, and this response carries what follows. */
+  resume(res: ServerResponse, clientId: JsonRpcId, headers: Record<string, string>, answers: Record<string, unknown>): void {
     this.attach(res, clientId, headers);
     const responses: JsonRpcResponse[] = [];
     for (const key of [...this.inputs.keys()]) {
       if (!Object.hasOwn(answers, key)) continue;
-      this.inputs.delete(key);
-      responses.push({ jsonrpc: '2.0', id: key, result: answers[key] });
+      responses.push(this.take(key, answers[key]));
     }
+    if (responses.length > 0) this.hooks.deliver(responses);
     // Asked and not answered: asked again, rather than failing the call.
     if (this.inputs.size > 0) this.askSoon();
-    return responses;
+  }
+
+  private take(key: string, result: unknown): JsonRpcResponse {
+    const id = this.requestIds.get(key)!;
+    this.inputs.delete(key);
+    this.requestIds.delete(key);
+    return { jsonrpc: '2.0', id, result };
   }
 
   send(message: JsonRpcMessage): boolean {
@@ -79,8 +121,14 @@ export class ModernCall implements MessageSink {
       return true;
     }
     if (isRequest(message)) {
-      this.inputs.set(String(message.id), { method: message.method, ...(message.params ? { params: message.params } : {}) });
-      this.askSoon();
+      const key = inputKeyOf(message, this.inputs);
+      this.inputs.set(key, { method: message.method, ...(message.params ? { params: message.params } : {}) });
+      this.requestIds.set(key, message.id);
+      if (Object.hasOwn(this.presupplied, key)) {
+        const answer = this.presupplied[key];
+        delete this.presupplied[key];
+        this.hooks.deliver([this.take(key, answer)]);
+      } else this.askSoon();
       return true;
     }
     if (message.method === 'notifications/message') return logPasses(this.logLevel, message.params?.level) ? this.stream(message) : true;
@@ -121,7 +169,7 @@ export class ModernCall implements MessageSink {
 
   private answer(response: JsonRpcResponse): void {
     const out: JsonRpcResponse = response.error
-      ? { jsonrpc: '2.0', id: this.clientId, error: response.error }
+      ? { jsonrpc: '2.0', id: this.clientId, error: this.hooks.translateError(response.error) }
       : { jsonrpc: '2.0', id: this.clientId, result: this.hooks.translate(response.result) };
     this.write(out, statusOfError(response.error));
     this.end();
@@ -137,13 +185,14 @@ export class ModernCall implements MessageSink {
   private askSoon(): void {
     if (this.asking) return;
     this.asking = true;
-    setImmediate(() => {
+    // A moment's wait, so requests the process sends together (several at once) are asked together.
+    setTimeout(() => {
       this.asking = false;
       if (this.done || !this.res || this.inputs.size === 0) return;
       const requestState = this.hooks.park(this);
       const inputRequests = Object.fromEntries(this.inputs);
       this.write({ jsonrpc: '2.0', id: this.clientId, result: { resultType: 'input_required', inputRequests, requestState } }, 200);
-    });
+    }, ASK_DELAY_MS);
   }
 
   private stream(message: JsonRpcMessage): boolean {

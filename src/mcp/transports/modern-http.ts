@@ -10,7 +10,7 @@ import type { VerifiedAccessToken } from '../auth/token-verifier.js';
 import type { McpBridge } from '../core/bridge.js';
 import type { McpSession, SessionOwner } from '../core/session.js';
 import type { MessageSink } from '../core/sink.js';
-import { ErrorCode, isRequest, LimitReached, type JsonRpcMessage, type JsonRpcRequest } from '../jsonrpc.js';
+import { ErrorCode, isRequest, LimitReached, type JsonRpcError, type JsonRpcMessage, type JsonRpcRequest } from '../jsonrpc.js';
 import { mcpError, sendJson, sendJsonRpcError } from '../json-rpc-errors.js';
 import { ListenStream } from './listen-stream.js';
 import { ModernCall } from './modern-call.js';
@@ -96,9 +96,9 @@ export class ModernHttpWire {
       const mirrored = this.mirrored.get(exchange.serverName)?.get(String(request.params?.name));
       if (mirrored) checkMirroredHeaders(req.headers, request, mirrored);
     }
-    const params = request.params ?? {};
-    if (params.requestState !== undefined || params.inputResponses !== undefined) return this.resume(exchange, request);
-    return this.call(exchange, request, meta);
+    const answers = inputResponsesOf(request);
+    if (request.params?.requestState !== undefined) return this.resume(exchange, request, answers);
+    return this.call(exchange, request, meta, answers);
   }
 
   private hintsFor(serverName: string): CacheHints {
@@ -131,7 +131,7 @@ export class ModernHttpWire {
   }
 
   /** A new call: a scope of its own on the person's process, answered on this response. */
-  private async call(exchange: ModernExchange, request: JsonRpcRequest, meta: ModernMeta): Promise<void> {
+  private async call(exchange: ModernExchange, request: JsonRpcRequest, meta: ModernMeta, answers: Record<string, unknown>): Promise<void> {
     const { bridge } = this.options;
     const { serverName } = exchange;
     const binding = this.binding(exchange, request);
@@ -142,29 +142,30 @@ export class ModernHttpWire {
         const serverInfo = call.scope ? bridge.initializeResultOf(call.scope)?.serverInfo : undefined;
         return modernResult(request.method, result, serverInfo, this.hintsFor(serverName));
       },
+      translateError: (error) => modernError(request, error),
       park: (parking) => this.parked.park(parking, binding, ttlMs),
+      deliver: (responses) => {
+        if (call.scope) bridge.receive(call.scope, responses);
+      },
       ended: (ended) => {
         this.parked.forget(ended);
         if (ended.scope) bridge.closeSession(ended.scope);
       },
     });
     call.attach(exchange.res, request.id, exchange.headers);
+    call.answerAhead(answers);
     const scope = await this.openScope(exchange, meta, call);
     call.scope = scope;
     if (call.done) return bridge.closeSession(scope);
-    bridge.receive(scope, [request]);
+    bridge.receive(scope, [withoutInputs(request)]);
   }
 
   /** The retry of a parked call: its answers go to the waiting process, and this response carries what follows. */
-  private resume(exchange: ModernExchange, request: JsonRpcRequest): void {
-    const { requestState, inputResponses } = request.params ?? {};
-    if (typeof requestState !== 'string')
-      throw mcpError(400, 'Invalid params: inputResponses come with the requestState they answer', ErrorCode.InvalidParams);
-    if (inputResponses !== undefined && (typeof inputResponses !== 'object' || inputResponses === null || Array.isArray(inputResponses)))
-      throw mcpError(400, 'Invalid params: inputResponses must be an object', ErrorCode.InvalidParams);
+  private resume(exchange: ModernExchange, request: JsonRpcRequest, answers: Record<string, unknown>): void {
+    const { requestState } = request.params ?? {};
+    if (typeof requestState !== 'string') throw mcpError(400, 'Invalid params: requestState must be a string', ErrorCode.InvalidParams);
     const call = this.parked.take(requestState, this.binding(exchange, request));
-    const answers = call.resume(exchange.res, request.id, exchange.headers, (inputResponses ?? {}) as Record<string, unknown>);
-    if (call.scope && answers.length > 0) this.options.bridge.receive(call.scope, answers);
+    call.resume(exchange.res, request.id, exchange.headers, answers);
   }
 
   /** subscriptions/listen: a scope that stays open and carries the change notifications acknowledged. */
@@ -208,4 +209,37 @@ export class ModernHttpWire {
   }
 }
 
-const NO_HOOKS = { translate: (result: unknown) => result as Record<string, unknown>, park: () => '', ended: () => undefined };
+const NO_HOOKS = {
+  translate: (result: unknown) => result as Record<string, unknown>,
+  translateError: (error: JsonRpcError) => error,
+  park: () => '',
+  deliver: () => undefined,
+  ended: () => undefined,
+};
+
+/** The answers a request carries (inputResponses): each one a result object, or a -32602 naming the bad one. */
+function inputResponsesOf(request: JsonRpcRequest): Record<string, unknown> {
+  const params = request.params ?? {};
+  if (!Object.hasOwn(params, 'inputResponses')) return {};
+  const answers = params.inputResponses;
+  if (!answers || typeof answers !== 'object' || Array.isArray(answers))
+    throw mcpError(400, 'Invalid params: inputResponses must be an object of answers by key', ErrorCode.InvalidParams);
+  for (const [key, answer] of Object.entries(answers))
+    if (!answer || typeof answer !== 'object' || Array.isArray(answer))
+      throw mcpError(400, `Invalid params: inputResponses.${key} must be a result object`, ErrorCode.InvalidParams);
+  return answers as Record<string, unknown>;
+}
+
+/** The request as a legacy server should see it: the MRTR fields are the gateway's to handle. */
+function withoutInputs(request: JsonRpcRequest): JsonRpcRequest {
+  if (!request.params || !('inputResponses' in request.params || 'requestState' in request.params)) return request;
+  const { inputResponses: _answers, requestState: _state, ...params } = request.params;
+  return { ...request, params };
+}
+
+/** -32002 meant "resource not found" before 2026-07-28, which says -32602 with the uri in data. */
+function modernError(request: JsonRpcRequest, error: JsonRpcError): JsonRpcError {
+  if (error.code !== -32002 || request.method !== 'resources/read') return error;
+  const data = error.data && typeof error.data === 'object' ? error.data : {};
+  return { ...error, code: ErrorCode.InvalidParams, data: { uri: request.params?.uri, ...data } };
+}
