@@ -27,6 +27,20 @@ interface Result {
 
 const callBody = (id: number) =>
   JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hello' } } });
+/** The same call on the modern wire (MCP 2026-07-28): no session, the request describes itself. */
+const modernMeta = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+const modernCallBody = (id: number) =>
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: { message: 'hello' }, _meta: modernMeta },
+  });
+const modernHeaders = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
 /** Direct stdio: one process, newline-delimited JSON-RPC, no HTTP at all. */
@@ -92,12 +106,12 @@ async function benchStdio(): Promise<Result> {
 }
 
 /** One HTTP endpoint: sequential latency over a keep-alive connection, then autocannon. */
-async function benchHttp(name: string, url: string, headers: Record<string, string>): Promise<Result> {
+async function benchHttp(name: string, url: string, headers: Record<string, string>, bodyOf = callBody): Promise<Result> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   let id = 1_000_000;
   const post = () =>
     new Promise<void>((done, fail) => {
-      const body = callBody(id++);
+      const body = bodyOf(id++);
       const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
         res.resume();
         res.on('end', () => (res.statusCode === 200 ? done() : fail(new Error(`${name}: HTTP ${res.statusCode}`))));
@@ -121,7 +135,7 @@ async function benchHttp(name: string, url: string, headers: Record<string, stri
     duration: DURATION_S,
     method: 'POST',
     headers,
-    requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: callBody(unique++) }) }],
+    requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: bodyOf(unique++) }) }],
   });
   if (result.non2xx > 0 || result.errors > 0)
     console.warn(`  ${name}: ${result.non2xx} non-2xx responses, ${result.errors} errors under load`);
@@ -234,6 +248,7 @@ async function main(): Promise<void> {
   results.push(
     await benchHttp('gateway', gatewayUrl, { ...gatewayHeaders, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' }),
   );
+  const modern = await benchHttp('gateway, 2026-07-28 stateless', gatewayUrl, { ...gatewayHeaders, ...modernHeaders }, modernCallBody);
   await gw.kill('SIGTERM');
 
   const sg = await startSupergateway();
@@ -245,12 +260,14 @@ async function main(): Promise<void> {
 
   console.log('| path | p50 ms | p99 ms | calls/s (32 conns) |');
   console.log('|---|---:|---:|---:|');
-  for (const r of results) console.log(`| ${r.name} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${Math.round(r.rps)} |`);
+  for (const r of [...results, modern]) console.log(`| ${r.name} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${Math.round(r.rps)} |`);
   const [, hop, gateway, supergateway] = results as [Result, Result, Result, Result];
   console.log('');
   console.log(`gateway p50 - bare hop p50:        ${(gateway.p50 - hop.p50).toFixed(3)} ms   (target: within 1 ms)`);
   console.log(`gateway throughput / bare hop:      ${(gateway.rps / hop.rps).toFixed(2)}x     (target: at least 0.5x)`);
   console.log(`gateway throughput / supergateway:  ${(gateway.rps / supergateway.rps).toFixed(2)}x     (target: at least 3x)`);
+  console.log(`stateless throughput / session:     ${(modern.rps / gateway.rps).toFixed(2)}x     (target: at least 1x)`);
+  console.log(`stateless p50 / session p50:        ${(modern.p50 / gateway.p50).toFixed(2)}x     (target: at most 1x)`);
   process.exit(0);
 }
 
