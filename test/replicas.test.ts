@@ -6,6 +6,7 @@ import { packageRoot } from '../src/paths.js';
 import { ALICE, spawnGateway, testConfigJson, type GatewayProcess } from './helpers/gateway.js';
 import { authorizeWithPassword, HttpBrowser } from './helpers/http-browser.js';
 import { McpTestClient } from './helpers/mcp-client.js';
+import { ModernTestClient } from './helpers/modern-client.js';
 import { authorizeUrl, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
 import { freePort } from './helpers/ports.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
@@ -155,6 +156,24 @@ describe('replicas sharing one Redis', () => {
     });
     assert.equal(streamed.reply.contentType.split(';')[0], 'text/event-stream');
     assert.equal(streamed.related.filter((m) => 'method' in m && m.method === 'notifications/progress').length, 3);
+  });
+
+  it('a 2026-07-28 retry (MRTR) that lands on B resumes the call parked on A', async () => {
+    const { tokens } = await connect(0, 0, 0);
+    via(0);
+    const modern = new ModernTestClient(set.resource, tokens.access_token, { elicitation: {} });
+    const params = { name: 'elicit', arguments: { question: 'Which replica?' } };
+    const first = await modern.request('tools/call', params);
+    assert.equal(first.result?.resultType, 'input_required', JSON.stringify(first.messages));
+    const key = Object.keys(first.result.inputRequests)[0]!;
+    via(1);
+    const retry = await modern.request('tools/call', {
+      ...params,
+      inputResponses: { [key]: { action: 'accept', content: { name: 'A' } } },
+      requestState: first.result.requestState,
+    });
+    assert.equal(retry.status, 200, JSON.stringify(retry.messages));
+    assert.equal(retry.result.content[0].text, 'elicited: accept {"name":"A"}');
   });
 
   it('kill -9 of the replica holding a session mid-call: the client reconnects through B and nothing stored is lost', async () => {

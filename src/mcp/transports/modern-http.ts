@@ -7,6 +7,7 @@ import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { asGatewayError, GatewayError } from '../../web/errors.js';
 import type { VerifiedAccessToken } from '../auth/token-verifier.js';
+import type { SessionForwarder } from '../cluster/session-forwarder.js';
 import type { McpBridge } from '../core/bridge.js';
 import type { McpSession, SessionOwner } from '../core/session.js';
 import type { MessageSink } from '../core/sink.js';
@@ -36,6 +37,9 @@ export interface ModernExchange {
   token: VerifiedAccessToken;
   serverName: string;
   headers: Record<string, string>;
+  /** The body as sent, and the bearer token, for a retry that belongs to another replica. */
+  body: Buffer;
+  authorization: string;
 }
 
 export interface ModernWireOptions {
@@ -46,6 +50,8 @@ export interface ModernWireOptions {
   stateSecret: string;
   /** Names this replica in requestState ids, as in session ids. */
   idPrefix: string;
+  /** With replicas: a retry whose call is parked on another replica goes there. */
+  forwarder?: SessionForwarder;
 }
 
 const ownerOf = (token: VerifiedAccessToken): SessionOwner => ({ sub: token.sub, clientId: token.client_id });
@@ -97,7 +103,10 @@ export class ModernHttpWire {
       if (mirrored) checkMirroredHeaders(req.headers, request, mirrored);
     }
     const answers = inputResponsesOf(request);
-    if (request.params?.requestState !== undefined) return this.resume(exchange, request, answers);
+    const state = request.params?.requestState;
+    const owner = typeof state === 'string' ? this.options.forwarder?.foreignOwnerOf(req, state) : undefined;
+    if (owner) return this.options.forwarder!.forwardRead(req, exchange.res, owner, exchange.body, exchange.authorization);
+    if (state !== undefined) return this.resume(exchange, request, answers);
     return this.call(exchange, request, meta, answers);
   }
 
