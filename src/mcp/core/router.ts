@@ -17,6 +17,7 @@ import {
   type JsonRpcResponse,
 } from '../jsonrpc.js';
 import { ProcessSupervisor, type ProcessHandle, type ProcessListener } from '../process/supervisor.js';
+import { Attribution } from './attribution.js';
 import { CallTable, type ClientCall } from './call-table.js';
 import type { BridgeHooks } from './hooks.js';
 import { ResourceWatchers } from './resource-watchers.js';
@@ -55,6 +56,7 @@ const toolNameOf = (request: JsonRpcRequest): string => {
 export class Router {
   readonly sessions = new Set<McpSession>();
   private readonly calls = new CallTable<McpSession>();
+  private readonly attribution = new Attribution<McpSession>();
   /** What the process is subscribed to on behalf of subscription streams. */
   private readonly watchers: ResourceWatchers;
   private readonly process: ProcessHandle;
@@ -242,19 +244,10 @@ export class Router {
       this.hooks.toolsListed(this.serverName, response.result);
   }
 
-  /**
-   * Sampling, elicitation, roots and logging raised by the process carry no request id; they
-   * belong to the session whose call is in flight. With calls from several sessions in flight
-   * at once (a `shared` process) the owner cannot be known, and nothing is sent anywhere.
-   */
+  /** Whom a message of the process without a request id belongs to (see Attribution). */
   private attribute(): { session: McpSession; relatedId?: JsonRpcId } | undefined {
-    let owner: ClientCall<McpSession> | undefined;
-    for (const call of this.calls.calls()) {
-      if (!call.sent) continue;
-      if (owner && owner.session !== call.session) return undefined;
-      owner = call;
-    }
-    if (owner) return { session: owner.session, relatedId: owner.clientId };
+    const owner = this.attribution.owner(this.calls.calls(), (session) => this.calls.isWaitingForClient(session));
+    if (owner) return owner;
     if (this.sessions.size === 1) return { session: this.sessions.values().next().value! };
     return undefined;
   }
