@@ -249,3 +249,24 @@ describe('the modern wire (MCP 2026-07-28) in front of a legacy stdio server', {
     assert.equal(called.result.resultType, undefined, 'legacy results are not translated');
   });
 });
+
+describe('subscriptions/listen at shutdown', { timeout: 60_000 }, () => {
+  it('ends each stream with its listen request’s result, so the client knows it closed cleanly', async () => {
+    const gw = await startTestGateway({ mcpServers: { tools: { ...bridgeFixture, isolation: 'shared' } } });
+    try {
+      const client = new ModernTestClient(`${gw.url}/mcp/tools`, (await obtainTokens(gw.url, 'tools', ALICE)).access_token);
+      const listen = await client.listen({ toolsListChanged: true }, 7);
+      await waitFor(() => listen.messages.length >= 1, { message: 'the acknowledgement' });
+      const closing = gw.close();
+      await waitFor(() => listen.messages.length >= 2, { message: 'the closing result' });
+      assert.deepEqual(listen.messages[1], {
+        jsonrpc: '2.0',
+        id: 7,
+        result: { resultType: 'complete', _meta: { [SUBSCRIPTION_ID]: 7 } },
+      });
+      await closing;
+    } finally {
+      await gw.close().catch(() => undefined);
+    }
+  });
+});
