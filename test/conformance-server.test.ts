@@ -12,7 +12,7 @@ import { obtainTokens } from './helpers/tokens.js';
 
 /**
  * The suite cannot send a bearer token, so a tiny proxy adds one; everything else (Host,
- * Origin, bodies, SSE) passes through untouched, as from a real client.
+ * Origin, bodies, SSE, a client hanging up) passes through untouched, as from a real client.
  */
 function tokenAddingProxy(port: number, target: URL, token: string): Promise<Server> {
   const server = createServer((req, res) => {
@@ -30,6 +30,11 @@ function tokenAddingProxy(port: number, target: URL, token: string): Promise<Ser
       },
     );
     upstream.on('error', () => res.destroy());
+    // A client that gives up on a stream (the suite aborts subscriptions/listen reads after a
+    // timeout) closes its connection; pass that on, or the gateway would keep the listener.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
     req.pipe(upstream);
   });
   return new Promise((r) => server.listen(port, '127.0.0.1', () => r(server)));
