@@ -9,6 +9,7 @@ import { GATEWAY_CLIENT_INFO } from '../src/mcp/protocol.js';
 import { packageRoot } from '../src/paths.js';
 import { BOARD_HTML, BOARD_RESOURCE_META, BOARD_TOOL_META, BOARD_URI, MCP_APP_MIME_TYPE } from './fixtures/mcp-app-board.js';
 import { ALICE, BOB, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { ModernTestClient } from './helpers/modern-client.js';
 import { obtainTokens } from './helpers/tokens.js';
 
 const fixturePath = resolve(packageRoot, 'dist/test/fixtures/mcp-app-server.js');
@@ -26,6 +27,8 @@ const CHATGPT_CALL_META = {
 };
 
 type Seen = { clientInfo: unknown; capabilities: unknown };
+/** The gateway's declared set as the SDK server reads it (an empty elicitation capability means form mode). */
+const DECLARED_AS_SEEN = { ...GATEWAY_CLIENT_CAPABILITIES, elicitation: { form: {} } };
 
 /** The fixture over Streamable HTTP, standing in for a remote MCP App server. */
 async function startRemoteApp(): Promise<{ url: string; child: ChildProcess }> {
@@ -110,13 +113,32 @@ describe('MCP Apps through the gateway', () => {
     });
   }
 
+  for (const server of ['shared', 'peruser', 'persession']) {
+    it(`gives a modern (2026-07-28) client declaring the extension the same UI, and its call _meta untouched (${server})`, async () => {
+      const client = new ModernTestClient(`${gw.url}/mcp/${server}`, tokens.get(`${ALICE.email}/${server}`)!, RENDERS_APPS);
+      const listed = await client.request('tools/list');
+      const board = (listed.result?.tools as Array<{ name: string; _meta?: unknown }>).find((tool) => tool.name === 'show_board');
+      assert.deepEqual(board?._meta, BOARD_TOOL_META);
+      const read = await client.request('resources/read', { uri: BOARD_URI });
+      assert.deepEqual(read.result?.contents, [
+        { uri: BOARD_URI, mimeType: MCP_APP_MIME_TYPE, text: BOARD_HTML, _meta: BOARD_RESOURCE_META },
+      ]);
+      const called = await client.request('tools/call', { name: 'show_board', arguments: {}, _meta: CHATGPT_CALL_META });
+      const receivedMeta = called.result?.structuredContent?.receivedMeta as Record<string, unknown>;
+      for (const [key, value] of Object.entries(CHATGPT_CALL_META)) assert.deepEqual(receivedMeta[key], value, key);
+      assert.deepEqual(receivedMeta['io.modelcontextprotocol/clientCapabilities'], RENDERS_APPS, 'its own set, with the request');
+      assert.equal(called.result?._meta?.['openai/widgetSessionId'], 'board-7');
+      // Its requests each carry their own set, so even a per-session server's process is started with the declared one.
+      const seen = await client.request('tools/call', { name: 'initialized_as', arguments: {} });
+      assert.deepEqual(seen.result?.structuredContent, { clientInfo: GATEWAY_CLIENT_INFO, capabilities: DECLARED_AS_SEEN });
+    });
+  }
+
   it("initializes shared and per-user processes with the gateway's declared set, whoever opens them", async () => {
     // Bob's per-user process is new, and he opens it without declaring anything.
     const plainBob = await connect('peruser', {}, { name: 'plain', version: '1' }, BOB);
-    // The SDK server reads an empty elicitation capability as form mode.
-    const declared = { ...GATEWAY_CLIENT_CAPABILITIES, elicitation: { form: {} } };
     for (const client of [plainBob, await connect('shared')]) {
-      assert.deepEqual(await initializedAs(client), { clientInfo: GATEWAY_CLIENT_INFO, capabilities: declared });
+      assert.deepEqual(await initializedAs(client), { clientInfo: GATEWAY_CLIENT_INFO, capabilities: DECLARED_AS_SEEN });
     }
     assert.deepEqual((await boardTool(plainBob))?._meta, BOARD_TOOL_META, 'the process renders for whoever it serves');
   });

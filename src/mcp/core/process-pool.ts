@@ -75,12 +75,13 @@ export class ProcessPool {
 
   /**
    * Starts the process as the session that opens it: a per-session process is initialized with
-   * that client's own capabilities and clientInfo, read when it (re)starts.
+   * that client's own capabilities and clientInfo, read when it (re)starts. Any other process,
+   * and a modern client's (its requests each carry their own capabilities, and the first may
+   * declare less than a later one needs), gets the declared set.
    */
   private processFor(session: McpSession, logger: Logger): ProcessFactory {
-    // Only a per-session process is started as its client; the others must not hold on to a session.
     const opener =
-      this.spec.isolation === 'per-session'
+      this.spec.isolation === 'per-session' && !session.stateless
         ? (): OpeningClient => ({ capabilities: session.clientCapabilities, clientInfo: session.clientInfo })
         : undefined;
     return (listener, allocateId) =>

@@ -47,8 +47,9 @@ const isImplementation = (value: unknown): value is Record<string, unknown> =>
  * initialized as that client (its own capabilities, extensions and clientInfo, untouched); a shared
  * or per-user process serves several clients and is initialized with the gateway's declared set
  * (the server's `clientCapabilities`, or GATEWAY_CLIENT_CAPABILITIES). `opener` is the client whose
- * session starts the process; a request that carries its own capability set (the 2026-07-28 wire)
- * can be given as the opener the same way.
+ * session starts a per-session process. A modern (2026-07-28) request carries its own capability
+ * set in its `_meta`, which reaches the process with the request; to initialize a process with
+ * such a set, give it as the opener.
  */
 export function backendClientFor(spec: BackendClientSpec, opener?: OpeningClient): BackendClient {
   if (spec.isolation === 'per-session' && opener) {
