@@ -24,6 +24,31 @@ const args = z
 /** Per server: how many sessions one person may hold, and (stdio) how many processes may run. */
 const sessionsPerPerson = wholeNumber('sessionsPerPerson', 10);
 
+const capabilitiesExample =
+  '{ "sampling": {}, "extensions": { "io.modelcontextprotocol/ui": { "mimeTypes": ["text/html;profile=mcp-app"] } } }';
+
+/** Each MCP capability (and each extension) is an object of its settings, {} when it has none. */
+const capabilitySettings = (what: string) =>
+  z.record(z.string(), z.unknown(), { error: `${what} must be an object of its settings ({} when it has none)` });
+
+/**
+ * What the gateway declares as the client of a shared or per-user process (per-session processes
+ * are initialized with their client's own). Absent: the gateway's default set, MCP Apps included.
+ */
+const clientCapabilities = z
+  .object(
+    {
+      extensions: z
+        .record(z.string(), capabilitySettings('each extension'), {
+          error: 'extensions must be an object of extension settings keyed by their names',
+        })
+        .optional(),
+    },
+    { error: `clientCapabilities must be an object of MCP client capabilities, e.g. ${capabilitiesExample}` },
+  )
+  .catchall(capabilitySettings('each capability'))
+  .optional();
+
 const stdioServer = z
   .object({
     command: z.string().min(1, { error: 'command must name the program to run, e.g. "npx" or "node"' }),
@@ -35,6 +60,7 @@ const stdioServer = z
         error: (issue) => `isolation must be "per-user" (default), "shared" or "per-session", not ${JSON.stringify(issue.input)}`,
       })
       .default('per-user'),
+    clientCapabilities,
     callTimeout: duration('callTimeout', '60s'),
     idleTimeout: duration('idleTimeout', '15m'),
     /** What modern (2026-07-28) clients are told about caching list and read results. */
@@ -54,7 +80,13 @@ const stdioServer = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .refine((server) => !(server.clientCapabilities && server.isolation === 'per-session'), {
+    path: ['clientCapabilities'],
+    error:
+      'clientCapabilities applies to "shared" and "per-user" processes; a "per-session" process is initialized ' +
+      "with its own client's capabilities (remove the field, or change isolation)",
+  });
 
 const remoteServer = z
   .object({

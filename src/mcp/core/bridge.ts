@@ -101,6 +101,9 @@ export class McpBridge {
       return { response: errorResponse(request.id, ErrorCode.LimitReached, error.message) };
     }
     const { session, router } = opened;
+    // Before the process starts: a per-session process is initialized as this client.
+    session.clientCapabilities = (request.params?.capabilities ?? {}) as ClientCapabilities;
+    session.clientInfo = request.params?.clientInfo;
     try {
       await router.ensureStarted();
     } catch (error) {
@@ -110,7 +113,6 @@ export class McpBridge {
     const requested = request.params?.protocolVersion;
     session.protocolVersion =
       typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0]!;
-    session.clientCapabilities = (request.params?.capabilities ?? {}) as ClientCapabilities;
     this.register(session);
     this.logger.info(
       {

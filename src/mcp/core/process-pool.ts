@@ -1,7 +1,9 @@
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
+import type { OpeningClient } from '../process/backend-client.js';
+import { ProcessSupervisor } from '../process/supervisor.js';
 import type { BridgeHooks } from './hooks.js';
-import { Router } from './router.js';
+import { Router, type ProcessFactory } from './router.js';
 import type { McpSession } from './session.js';
 
 /**
@@ -62,12 +64,32 @@ export class ProcessPool {
     let router = this.routers.get(key);
     if (!router || router.closed) {
       const person = this.spec.isolation === 'shared' ? {} : (this.hooks.personOf?.(session.sub) ?? { sub: session.sub });
-      router = new Router(this.serverName, this.spec, this.logger.child({ isolation: this.spec.isolation, ...person }), this.hooks);
+      const logger = this.logger.child({ isolation: this.spec.isolation, ...person });
+      router = new Router(this.serverName, this.spec, logger, this.hooks, this.processFor(session, logger));
       this.routers.set(key, router);
     }
     router.attach(session);
     this.bySession.set(session, router);
     return router;
+  }
+
+  /**
+   * Starts the process as the session that opens it: a per-session process is initialized with
+   * that client's own capabilities and clientInfo, read when it (re)starts. Any other process,
+   * and a modern client's (its requests each carry their own capabilities, and the first may
+   * declare less than a later one needs), gets the declared set.
+   */
+  private processFor(session: McpSession, logger: Logger): ProcessFactory {
+    const opener =
+      this.spec.isolation === 'per-session' && !session.stateless
+        ? (): OpeningClient => ({ capabilities: session.clientCapabilities, clientInfo: session.clientInfo })
+        : undefined;
+    return (listener, allocateId) =>
+      new ProcessSupervisor(this.serverName, this.spec, logger, listener, {
+        allocateId,
+        restarted: this.hooks.processRestarted,
+        opener,
+      });
   }
 
   routerOf(session: McpSession): Router | undefined {

@@ -1,7 +1,8 @@
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { isResponse, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
-import { GATEWAY_CLIENT_INFO, LATEST_PROTOCOL_VERSION } from '../protocol.js';
+import { LATEST_PROTOCOL_VERSION } from '../protocol.js';
+import { backendClientFor, type OpeningClient } from './backend-client.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { tellingStderrLine } from './stderr-summary.js';
 import { StdioProcess } from './stdio-process.js';
@@ -25,6 +26,11 @@ export interface SupervisorOptions {
   allocateId(): number;
   /** A process was started again after it stopped unexpectedly. */
   restarted?(serverName: string): void;
+  /**
+   * The client whose session the process is for, read at every start: a per-session process is
+   * initialized as that client. Without it the process is initialized with the gateway's declared set.
+   */
+  opener?(): OpeningClient | undefined;
 }
 
 /** What the router needs of a process: tests give it one that lives in memory. */
@@ -114,7 +120,10 @@ export class ProcessSupervisor implements ProcessHandle {
     }
   }
 
-  /** The gateway initializes the process once, as a client; sessions reuse the answer. */
+  /**
+   * The gateway initializes the process once, as a client (see backendClientFor for which one);
+   * sessions reuse the answer.
+   */
   private initialize(proc: StdioProcess): Promise<Record<string, unknown>> {
     const id = this.options.allocateId();
     return new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -142,11 +151,7 @@ export class ProcessSupervisor implements ProcessHandle {
           resolve((response.result ?? {}) as Record<string, unknown>);
         },
       };
-      const params = {
-        protocolVersion: LATEST_PROTOCOL_VERSION,
-        capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } },
-        clientInfo: GATEWAY_CLIENT_INFO,
-      };
+      const params = { protocolVersion: LATEST_PROTOCOL_VERSION, ...backendClientFor(this.spec, this.options.opener?.()) };
       if (!proc.send({ jsonrpc: '2.0', id, method: 'initialize', params })) fail(new Error('the process is not accepting input'));
       proc.once('exit', (info) => fail(new Error(`the process exited (${exitReason(info)})`)));
     });
