@@ -21,6 +21,7 @@ describe('the modern wire (MCP 2026-07-28) in front of a legacy stdio server', {
       mcpServers: {
         tools: { ...bridgeFixture, isolation: 'shared' },
         mine: { ...bridgeFixture, isolation: 'per-user' },
+        capped: { ...bridgeFixture, isolation: 'shared', limits: { sessionsPerPerson: 1 } },
       },
     });
     endpoint = `${gw.url}/mcp/tools`;
@@ -212,6 +213,23 @@ describe('the modern wire (MCP 2026-07-28) in front of a legacy stdio server', {
     assert.equal(changed.method, 'notifications/tools/list_changed');
     assert.equal(changed.params._meta[SUBSCRIPTION_ID], 'sub-1');
     listen.close();
+  });
+
+  it("caps one person's subscription streams on a server at its limits.sessionsPerPerson", async () => {
+    const capped = new ModernTestClient(`${gw.url}/mcp/capped`, (await obtainTokens(gw.url, 'capped', ALICE)).access_token);
+    const first = await capped.listen({ toolsListChanged: true });
+    await waitFor(() => first.messages.length >= 1, { message: 'the first stream acknowledged' });
+    const second = await capped.listen({ toolsListChanged: true });
+    assert.equal((second.messages[0] as { error?: { code: number } }).error?.code, -31030);
+    first.close();
+    await waitFor(
+      async () => {
+        const again = await capped.listen({ toolsListChanged: true });
+        again.close();
+        return again.status === 200 && !(again.messages[0] as { error?: unknown } | undefined)?.error;
+      },
+      { message: 'room for a stream once the first closed' },
+    );
   });
 
   it("completes ChatGPT's recorded opening: discover, then tools/list and calls carrying openai/* _meta", async () => {

@@ -189,17 +189,31 @@ export class ModernHttpWire {
     const open = this.listens.get(key) ?? 0;
     if (open >= listensPerPerson)
       throw new LimitReached(`you already have ${open} subscription streams open on this server (limits.sessionsPerPerson)`);
-    const stream = new ListenStream(request.id);
-    const scope = await this.openScope(exchange, meta, stream);
-    const filter = acknowledgedFilter(requested as SubscriptionFilter, bridge.initializeResultOf(scope)?.capabilities);
+    // Counted before the wait for the process, so streams opened at once cannot pass the cap together.
     this.listens.set(key, open + 1);
-    const closed = () => {
+    const release = () => {
       const left = (this.listens.get(key) ?? 1) - 1;
       if (left > 0) this.listens.set(key, left);
       else this.listens.delete(key);
-      bridge.closeSession(scope);
     };
-    stream.open(exchange.res, exchange.headers, filter, exchange.token.exp! * 1000, closed);
+    const stream = new ListenStream(request.id);
+    let scope: McpSession;
+    try {
+      scope = await this.openScope(exchange, meta, stream);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (exchange.res.destroyed) {
+      // The client left while the process started: no stream to hold open.
+      release();
+      return bridge.closeSession(scope);
+    }
+    const filter = acknowledgedFilter(requested as SubscriptionFilter, bridge.initializeResultOf(scope)?.capabilities);
+    stream.open(exchange.res, exchange.headers, filter, exchange.token.exp! * 1000, () => {
+      release();
+      bridge.closeSession(scope);
+    });
     if (filter.resourceSubscriptions?.length) bridge.watch(scope, filter.resourceSubscriptions);
   }
 
