@@ -17,6 +17,7 @@ import { AccountDirectory } from '../authz/accounts.js';
 import { defaultAuthorizationScope, logAuthorizationRequest, metadataUnderRfc8414Name } from '../authz/authorize-request.js';
 import { registrationBodyLimit } from '../authz/client-metadata-limits.js';
 import { ClientKeySets, fetchWithKeySetCache } from '../authz/client-key-sets.js';
+import { LastGoodDocuments, serveLastGoodDocuments } from '../authz/last-good-documents.js';
 import { CsrfTokens } from '../authz/csrf.js';
 import { interactionRouter } from '../authz/interactions.js';
 import { loadCookieKeys, loadSigningKeys, publicJwks, type StoredSigningKey } from '../authz/keys.js';
@@ -109,6 +110,8 @@ async function createAuthorizationParts({ config, store, logger, fetch: fetchOve
     fetch: fetchWithKeySetCache(clientUrlFetch, new ClientKeySets(store, clientUrlFetch)),
     renderError: renderProviderError(pages),
   });
+  // A metadata document host that fails (an outage page, a refused fetch) does not lock its client out.
+  serveLastGoodDocuments(provider, new LastGoodDocuments(store), logger);
   observeProvider(provider, logger, metrics);
   answerUnavailableWhileStorageIsDown(provider, store, pages);
   return { pages, resources, signingKeys, cookieKeys, accounts, policy, metrics, rateLimits, provider };

@@ -12,6 +12,7 @@ import { refuseInternalClientUrls, validateClientMetadata } from './client-metad
 import type { ResourceCatalog } from './resources.js';
 import { MCP_SCOPE, SUPPORTED_SCOPES } from './scopes.js';
 import { rememberedGrantId } from './consent-memory.js';
+import { allowAnyLoopbackPortForDocuments } from './loopback-redirects.js';
 import { acceptNoneWhereDocumentAllows, assertJwtClientAuthClaimsAndHeader, CLOCK_TOLERANCE } from './client-authentication.js';
 
 export interface ProviderDependencies {
@@ -106,6 +107,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   };
   const provider = new Provider(config.publicUrl, configuration);
   refuseUnservedRoutes(provider);
+  allowAnyLoopbackPortForDocuments(provider);
   // Claude.ai refreshes from two addresses at once, ChatGPT sends the code exchange twice.
   makeTokenExchangesIdempotent(provider, store, {
     refresh_token: config.tokens.refreshGracePeriod,
