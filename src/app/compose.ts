@@ -49,6 +49,7 @@ import { limitAuthorizationRequests, limitByIp } from '../web/ip-limits.js';
 import { followPublicOrigin } from '../web/public-origin.js';
 import { RateLimits } from '../web/rate-limit.js';
 import { requestId } from '../web/request-id.js';
+import { repairTokenRequestHeaders } from '../web/token-request-headers.js';
 import { serveStylesheet } from '../web/views.js';
 import { healthRoutes } from './health.js';
 
@@ -183,6 +184,7 @@ function guardOAuthEndpoints(app: Express, rateLimits: RateLimits, pages: ErrorP
   if (rateLimits.enabled('register')) app.post('/register', limitByIp(rateLimits, 'register', 'client registrations'));
   app.post('/register', registrationBodyLimit);
   if (rateLimits.enabled('token')) app.post('/token', limitByIp(rateLimits, 'token', 'token requests'));
+  app.post('/token', repairTokenRequestHeaders);
   // Each authorization request stores a sign-in in progress for an hour: counted per client IP.
   if (rateLimits.enabled('authorize')) app.get('/authorize', limitAuthorizationRequests(rateLimits, pages));
   app.get('/authorize', logAuthorizationRequest(logger), defaultAuthorizationScope);
