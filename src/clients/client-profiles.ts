@@ -16,6 +16,8 @@ export interface ClientProfile {
   redirectUris: string[];
   /** Client ID Metadata Document URLs; `{id}` matches one path segment (per-connector documents). */
   clientIdMetadataDocuments: string[];
+  /** Documents named in the vendor's documentation but never seen presented by the client: recognised, not probed by `doctor`. */
+  unconfirmedDocuments?: string[];
   registration: Array<'dcr' | 'cimd'>;
   /** How it authenticates at /token when it registered by DCR. */
   tokenEndpointAuthMethods: string[];
