@@ -7,6 +7,9 @@ import { ALICE, startTestGateway, type TestGateway } from './helpers/gateway.js'
 import { authorizeWithPassword, HttpBrowser } from './helpers/http-browser.js';
 import { authorizeUrl, decodeJwt, exchangeCode, pkcePair, refresh, type RegisteredClient } from './helpers/oauth-client.js';
 import { freePort } from './helpers/ports.js';
+import { LastGoodDocuments } from '../src/authz/last-good-documents.js';
+import { LmdbStore } from '../src/storage/lmdb-store.js';
+import { CHATGPT_CONNECTOR_ID, startChatGptStandIn } from './helpers/chatgpt-stand-in.js';
 import { CLAUDE_AI_ID, CLAUDE_CODE_ID, startPublishedClients, VSCODE_ID, type PublishedClients } from './helpers/published-clients.js';
 
 /** A client presenting its metadata document URL, with the one redirect URI it uses this time. */
@@ -133,6 +136,32 @@ describe('the last good copy of a fetched metadata document', () => {
       assert.match(warnings[0]!, new RegExp(CLAUDE_CODE_ID.replace(/[./]/g, '\\$&')));
     });
   }
+
+  it("keeps ChatGPT's document as declared (private_key_jwt), not as one request without an assertion saw it", async () => {
+    const chatgpt = await startChatGptStandIn(hosts.fetch);
+    const store = storage();
+    try {
+      const gw = await startTestGateway({ storage: store }, { fetch: chatgpt.fetch });
+      try {
+        // The connector document also allows none: this request, without an assertion, is taken as none.
+        const redirectUri = 'https://chatgpt.com/connector/oauth/cb-7f3e';
+        const toSignIn = await authorizeOnce(gw, documentClient(CHATGPT_CONNECTOR_ID, redirectUri), redirectUri);
+        assert.equal(toSignIn.status, 303, toSignIn.page.slice(0, 300));
+      } finally {
+        await gw.close();
+      }
+    } finally {
+      chatgpt.close();
+    }
+    const lmdb = new LmdbStore(store.slice('lmdb:'.length));
+    try {
+      const kept = await new LastGoodDocuments(lmdb).get(CHATGPT_CONNECTOR_ID);
+      assert.equal(kept?.token_endpoint_auth_method, 'private_key_jwt', JSON.stringify(kept));
+      assert.deepEqual(kept?.token_endpoint_auth_methods_supported, ['none', 'private_key_jwt']);
+    } finally {
+      await lmdb.close();
+    }
+  });
 
   it('never stands in for a document that was never good', async () => {
     const store = storage();

@@ -9,7 +9,7 @@
 import Provider, { type Client, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log/logger.js';
 import type { KeyValueStore } from '../storage/store.js';
-import { acceptNoneWhereDocumentAllows } from './client-authentication.js';
+import { acceptNoneWhereDocumentAllows, declaredMetadata } from './client-authentication.js';
 
 type Metadata = Record<string, unknown>;
 
@@ -141,7 +141,8 @@ export function serveLastGoodDocuments(provider: Provider, documents: LastGoodDo
       if (kept) return kept;
       throw error;
     }
-    if (client && (client as { clientIdMetadataDocument?: boolean }).clientIdMetadataDocument) await documents.keep(id, client.metadata());
+    if (client && (client as { clientIdMetadataDocument?: boolean }).clientIdMetadataDocument)
+      await documents.keep(id, declaredMetadata(client));
     return client;
   };
 }
