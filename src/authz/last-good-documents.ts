@@ -75,7 +75,11 @@ export class LastGoodDocuments {
     return at !== undefined && this.options.now() - at < this.options.retryAfter;
   }
 
-  /** The index lists kept URLs oldest first; past the cap the oldest are dropped with their copies. */
+  /**
+   * The index lists kept URLs oldest first; past the cap the oldest are dropped with their copies.
+   * Read, then written: two replicas keeping documents at the same moment may drop each other's
+   * entry, and such a copy then just expires after `keepFor` (the cap is never exceeded by more).
+   */
   private async index(url: string, now: number): Promise<void> {
     const listed = (await this.store.get<Array<[string, number]>>(INDEX_KEY)) ?? [];
     const entries = [...listed.filter(([listedUrl]) => listedUrl !== url), [url, now] as [string, number]];
