@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../src/config/load.js';
 import { packageRoot } from '../src/paths.js';
 import { openSecretVault } from '../src/secrets/open-vault.js';
-import { SecretsKey } from '../src/secrets/secrets-key.js';
+import { SecretsKey } from '../src/lib/secrets-key.js';
 import { LmdbStore } from '../src/storage/lmdb-store.js';
 import { demoServerCommand, startTestGateway, testConfigJson, type TestGateway } from './helpers/gateway.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';

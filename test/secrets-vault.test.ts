@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { openSecretVault, type VaultConfig } from '../src/secrets/open-vault.js';
-import { SecretsKey } from '../src/secrets/secrets-key.js';
+import { SecretsKey } from '../src/lib/secrets-key.js';
 import { secretRecordKey, type SecretVault, type StoredSecret } from '../src/secrets/vault.js';
 import { LmdbStore } from '../src/storage/lmdb-store.js';
 import { RedisStore } from '../src/storage/redis-store.js';

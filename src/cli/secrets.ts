@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { openSecretVault } from '../secrets/open-vault.js';
 import { AccountDirectory } from '../authz/accounts.js';
 import type { GatewayConfig } from '../config/schema.js';
-import { readSecretsKey } from '../secrets/secrets-key.js';
+import { readSecretsKey } from '../lib/secrets-key.js';
 import type { SecretVault } from '../secrets/vault.js';
 import { openStore } from '../storage/open-store.js';
 import type { KeyValueStore } from '../storage/store.js';

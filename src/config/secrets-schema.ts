@@ -1,6 +1,6 @@
 /** The vault's config: each server's declared secrets, and the top-level `secretsKey`. */
 import { z } from 'zod';
-import { readSecretsKey, type SecretsKey } from '../secrets/secrets-key.js';
+import { readSecretsKey, type SecretsKey } from '../lib/secrets-key.js';
 
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

@@ -1,6 +1,6 @@
 import type { KeyValueStore } from '../storage/store.js';
 import { changeFeedFor } from './change-feed.js';
-import type { SecretsKey } from './secrets-key.js';
+import type { SecretsKey } from '../lib/secrets-key.js';
 import { SecretVault, type SecretDeclarations } from './vault.js';
 
 /** The slice of the gateway config the vault reads (structural, so this folder needs nothing from config/). */

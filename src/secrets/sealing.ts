@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { SecretsKey } from './secrets-key.js';
+import type { SecretsKey } from '../lib/secrets-key.js';
 
 /** One encrypted value as stored: ciphertext with its tag, nonce and key id (base64 / hex). */
 export interface SealedValue {

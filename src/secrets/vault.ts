@@ -4,7 +4,7 @@ import { GatewayError } from '../web/errors.js';
 import type { SecretChangeFeed } from './change-feed.js';
 import { seal, unseal, UnsealError, type SealedValue, type SecretOwner } from './sealing.js';
 import type { SecretSource } from './secret-source.js';
-import type { SecretsKey } from './secrets-key.js';
+import type { SecretsKey } from '../lib/secrets-key.js';
 
 /** What a server's config says about one of its secrets (`mcpServers.<name>.secrets.<NAME>`). */
 export interface SecretDeclaration {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import { seal, unseal, UnsealError } from '../../src/secrets/sealing.js';
-import { decodeSecretsKey, readSecretsKey, SecretsKey } from '../../src/secrets/secrets-key.js';
+import { decodeSecretsKey, readSecretsKey, SecretsKey } from '../../src/lib/secrets-key.js';
 
 const key = new SecretsKey(randomBytes(32));
 const alice = { sub: 'sub-alice', server: 'github', name: 'GITHUB_TOKEN' };
