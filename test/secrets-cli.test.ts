@@ -252,4 +252,27 @@ describe('the secrets commands beside a running gateway on Redis', () => {
     assert.deepEqual(heard, [`${sub}/db`]);
     assert.equal(await gateway.running.gateway.secrets.get(sub, 'db', 'DB_PASSWORD'), 'pa55word');
   });
+
+  it('audits a change made through the gateway by name, never by value', async () => {
+    const { secrets } = gateway.running.gateway;
+    await secrets.set('sub-carol', 'github', 'GITHUB_TOKEN', TOKEN);
+    await secrets.delete('sub-carol', 'github', 'GITHUB_TOKEN');
+    const events = gateway.logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.audit);
+    assert.deepEqual(
+      events.filter((line) => String(line.event).startsWith('secret.')).map((line) => [line.event, line.sub, line.server, line.name]),
+      [
+        ['secret.set', 'sub-carol', 'github', 'GITHUB_TOKEN'],
+        ['secret.deleted', 'sub-carol', 'github', 'GITHUB_TOKEN'],
+      ],
+    );
+    assert.ok(!gateway.logs.lines.some((line) => line.includes(TOKEN) || line.includes(key)));
+  });
+
+  it("check names the key by its id, never the key, and lists each server's secrets", async () => {
+    const checked = await cli(['check', '--config', configFile]);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.match(checked.stdout, /secrets: +encrypted under secretsKey [0-9a-f]{16}\n/);
+    assert.match(checked.stdout, /each person's secrets: GITHUB_TOKEN \(required\)/);
+    assert.ok(!checked.stdout.includes(key));
+  });
 });

@@ -123,7 +123,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { pages, resources, signingKeys, cookieKeys, accounts, policy, metrics, rateLimits, provider } =
     await createAuthorizationParts(options);
   // Refuses to start when stored secrets cannot be read with the configured key(s).
-  const secrets = await openSecretVault(config, store);
+  const secrets = await openSecretVault(config, store, logger.child({ component: 'secrets' }));
 
   const app = express();
   app.disable('x-powered-by');

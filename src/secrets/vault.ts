@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { Logger } from '../log/logger.js';
+import { audit } from '../observability/audit.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { GatewayError } from '../web/errors.js';
 import type { SecretChangeFeed } from './change-feed.js';
@@ -41,6 +43,8 @@ export interface VaultOptions {
   /** `previousSecretsKey`: only opens values, while `rotate-secrets-key` moves them to `key`. */
   previousKey?: SecretsKey;
   changes?: SecretChangeFeed;
+  /** Where `secret.set` and `secret.deleted` audit events go (names only, never a value). */
+  logger?: Logger;
 }
 
 const HOW_TO_CONFIGURE = '32 random bytes as base64, usually "${GATEWAY_SECRETS_KEY}"; generate one with `openssl rand -base64 32`';
@@ -103,6 +107,7 @@ export class SecretVault implements SecretSource {
     const record: StoredSecret = { sub, server, name, ...seal(key, { sub, server, name }, value), updatedAt: Date.now() };
     await this.options.store.set(recordKey, record);
     await this.options.store.addToIndex(SECRETS_INDEX, recordKey);
+    if (this.options.logger) audit(this.options.logger, 'secret.set', { sub, server, name }, 'secret set');
     await this.changed(sub, server);
   }
 
@@ -110,6 +115,7 @@ export class SecretVault implements SecretSource {
     const recordKey = secretRecordKey(sub, server, name);
     if ((await this.options.store.get(recordKey)) === undefined) return;
     await this.options.store.delete(recordKey);
+    if (this.options.logger) audit(this.options.logger, 'secret.deleted', { sub, server, name }, 'secret deleted');
     await this.changed(sub, server);
   }
 
