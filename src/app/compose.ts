@@ -12,6 +12,8 @@ import { PersonLabels } from '../log/person-labels.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { RedisStore } from '../storage/redis-store.js';
 import { createSafeFetch } from '../net/safe-fetch.js';
+import { openSecretVault } from '../secrets/open-vault.js';
+import type { SecretVault } from '../secrets/vault.js';
 import { AccessPolicy } from '../authz/access-policy.js';
 import { AccountDirectory } from '../authz/accounts.js';
 import { defaultAuthorizationScope, logAuthorizationRequest, metadataUnderRfc8414Name } from '../authz/authorize-request.js';
@@ -66,6 +68,8 @@ export interface Gateway {
   /** Where the separate metrics listener (`metrics.listen`) listens. */
   metricsAddress?: AddressInfo;
   rateLimits: RateLimits;
+  /** Each person's secrets (the SecretSource of templates, secretArguments, the account page and the CLI). */
+  secrets: SecretVault;
   /** Once listening, with Redis storage: announces where the other replicas reach this one. */
   joinCluster(address: AddressInfo): Promise<void>;
   /** Leaves the replica directory: peers stop sending this replica's sessions here. */
@@ -122,6 +126,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, store, logger, throttle } = options;
   const { pages, resources, signingKeys, cookieKeys, accounts, policy, metrics, rateLimits, provider } =
     await createAuthorizationParts(options);
+  // Refuses to start when stored secrets cannot be read with the configured key(s).
+  const secrets = await openSecretVault(config, store, logger.child({ component: 'secrets' }));
 
   const app = express();
   app.disable('x-powered-by');
@@ -159,6 +165,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metrics && config.metrics?.listen ? await listenForMetrics(config.metrics.listen, metrics, config.metrics.token) : undefined;
   const releaseConnections = () => {
     forwarder?.close();
+    void secrets.close();
     metricsServer?.close();
     metricsServer?.closeAllConnections();
   };
@@ -171,6 +178,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     signingKeys,
     metrics,
     rateLimits,
+    secrets,
     ...clusterMembership(config, replicas),
     releaseConnections,
     metricsAddress: metricsServer?.address() as AddressInfo | undefined,

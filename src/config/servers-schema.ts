@@ -1,6 +1,7 @@
 /** mcpServers: a stdio program the gateway runs, or a remote MCP server it proxies. */
 import { z } from 'zod';
 import { duration, stringMap, wholeNumber } from './schema-fields.js';
+import { secretDeclarations } from './secrets-schema.js';
 import { SERVER_NAME } from './server-names.js';
 
 export const serverName = z.string().regex(SERVER_NAME, {
@@ -61,6 +62,7 @@ const stdioServer = z
       })
       .default('per-user'),
     clientCapabilities,
+    secrets: secretDeclarations,
     callTimeout: duration('callTimeout', '60s'),
     idleTimeout: duration('idleTimeout', '15m'),
     /** What modern (2026-07-28) clients are told about caching list and read results. */
@@ -92,6 +94,7 @@ const remoteServer = z
   .object({
     url: z.url({ protocol: /^https?$/, error: 'url must be the http(s) URL of a remote Streamable HTTP MCP server' }),
     headers: stringMap('headers'),
+    secrets: secretDeclarations,
     callTimeout: duration('callTimeout', '60s'),
     limits: z.object({ sessionsPerPerson }).strict().prefault({}),
   })

@@ -77,6 +77,11 @@ export class LmdbStore implements KeyValueStore {
     });
   }
 
+  async members(indexKey: string): Promise<string[]> {
+    const entry = this.db.get(indexKey);
+    return this.live(entry) ? [...(entry.v as string[])] : [];
+  }
+
   async ping(): Promise<void> {
     this.db.get('__ping__');
   }
