@@ -7,6 +7,8 @@ import { authorizeWithPassword, HttpBrowser, interactionAction } from './helpers
 import { authorizeUrl, exchangeCode, pkcePair, registerClient, type RegisteredClient } from './helpers/oauth-client.js';
 import { freePort } from './helpers/ports.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
+import { sleep } from './helpers/wait.js';
+import { CONSENT_REPEAT_WINDOW } from '../src/authz/consent-once.js';
 
 // A consent form approved twice (a double click, a browser or client retrying the POST) gives one
 // grant and one authorization code: the repeat is answered with the first approval's redirect, on
@@ -122,6 +124,15 @@ for (const storage of ['lmdb', 'redis'] as const) {
       const code = first.searchParams.get('code')!;
       assert.ok(code);
       assert.equal(repeat.toString(), first.toString(), 'the same redirect, code and state');
+      await oneTokenSet(form, code);
+    });
+
+    // The 10 s window must pass on the clock; one storage shows it (the grant is found the same way on both).
+    it('reuses the approved grant for a repeat after the window, before the person went on', { skip: storage !== 'lmdb' }, async () => {
+      const form = await consentForm();
+      assert.equal((await approve(form, 0)).status, 303);
+      await sleep(CONSENT_REPEAT_WINDOW * 1000 + 500);
+      const code = (await landing(form, await approve(form, 1))).searchParams.get('code')!;
       await oneTokenSet(form, code);
     });
 

@@ -306,9 +306,13 @@ async function answerRepeatedApproval(ctx: InteractionContext, req: Request, res
   res.redirect(303, location);
 }
 
-/** Adds what the consent prompt found missing to the person's grant for this client (a new one when there is none). */
+/**
+ * Adds what the consent prompt found missing to the person's grant for this client: the one this
+ * interaction already approved (a repeat after approveOnce's window), else their existing one, else a new one.
+ */
 async function saveGrant(provider: Provider, details: Details, accountId: string, clientId: string): Promise<string> {
-  const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+  const grantId = details.result?.consent?.grantId ?? details.grantId;
+  const existing = grantId ? await provider.Grant.find(grantId) : undefined;
   const grant = existing ?? new provider.Grant({ accountId, clientId });
   const missing = details.prompt.details as {
     missingOIDCScope?: string[];
