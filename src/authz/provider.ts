@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { createOidcAdapterClass, DEFAULT_DUPLICATE_CODE_WINDOW, type ClientLifetimes } from './oidc-adapter.js';
 import { makeTokenExchangesIdempotent } from './idempotent-token-exchange.js';
+import { answerRepeatedResumptions } from './consent-once.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { AccountDirectory } from './accounts.js';
 import type { StoredSigningKey } from './keys.js';
@@ -27,6 +28,7 @@ export interface ProviderDependencies {
   fetch?: typeof fetch;
 }
 
+const AUTHORIZATION_PATH = '/authorize';
 const AUTHORIZATION_CODE_TTL = 60;
 const INTERACTION_TTL = 60 * 60;
 const ID_TOKEN_TTL = 60 * 60;
@@ -113,6 +115,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
     refresh_token: config.tokens.refreshGracePeriod,
     authorization_code: DEFAULT_DUPLICATE_CODE_WINDOW,
   });
+  // A consent form approved twice: the repeat's resumption goes where the first one went.
+  answerRepeatedResumptions(provider, store, AUTHORIZATION_PATH);
   // The gateway itself sets the forwarded headers from publicUrl just before the provider runs.
   provider.proxy = true;
   return provider;
@@ -130,7 +134,7 @@ function fixedConfiguration(): Configuration {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     routes: {
-      authorization: '/authorize',
+      authorization: AUTHORIZATION_PATH,
       token: '/token',
       registration: '/register',
       jwks: '/jwks',

@@ -22,6 +22,12 @@ const args = z
   })
   .default([]);
 
+/**
+ * A call with no answer and no progress for this long gets an error. Claude.ai and ChatGPT wait
+ * 300 s for a tool call: the gateway, whose clock starts later, must never give up first.
+ */
+const callTimeout = duration('callTimeout', '300s');
+
 /** Per server: how many sessions one person may hold, and (stdio) how many processes may run. */
 const sessionsPerPerson = wholeNumber('sessionsPerPerson', 10);
 
@@ -63,7 +69,7 @@ const stdioServer = z
       .default('per-user'),
     clientCapabilities,
     secrets: secretDeclarations,
-    callTimeout: duration('callTimeout', '60s'),
+    callTimeout,
     idleTimeout: duration('idleTimeout', '15m'),
     /** What modern (2026-07-28) clients are told about caching list and read results. */
     cache: z
@@ -95,7 +101,7 @@ const remoteServer = z
     url: z.url({ protocol: /^https?$/, error: 'url must be the http(s) URL of a remote Streamable HTTP MCP server' }),
     headers: stringMap('headers'),
     secrets: secretDeclarations,
-    callTimeout: duration('callTimeout', '60s'),
+    callTimeout,
     limits: z.object({ sessionsPerPerson }).strict().prefault({}),
   })
   .strict();
