@@ -23,6 +23,7 @@ import { SessionRouting } from './session-routing.js';
 import { viaRemote, type Exchange } from './remote-exchange.js';
 import { ModernHttpWire } from './modern-http.js';
 import { isModernPost } from './modern-request.js';
+import { STANDALONE_STREAM } from './sse-replay.js';
 import { EventStream, PostResponse } from './http-streams.js';
 import {
   checkProtocolVersion,
@@ -232,7 +233,7 @@ export class StreamableHttpTransport {
     this.bridge.admit(session, requests);
     const ids = requests.map((request) => request.id);
     if (ids.length === 0) res.writeHead(202, headers).end();
-    else sink.carry(ids, new PostResponse(res, ids, batch, headers));
+    else sink.carry(ids, new PostResponse(res, ids, batch, headers, sink.replay));
     this.bridge.receive(session, messages);
   }
 
@@ -242,18 +243,26 @@ export class StreamableHttpTransport {
       throw mcpError(405, 'Method Not Allowed: GET opens an event stream (Accept: text/event-stream)');
     const { session, sink } = this.sessionFor(exchange);
     checkProtocolVersion(req);
-    if (sink.listening) throw mcpError(409, 'Conflict: this session already has an open event stream');
     session.touch();
+    // A client whose stream broke reconnects with the last event id it got: it gets what followed.
+    const lastEventId = req.headers['last-event-id'];
+    const resumed = typeof lastEventId === 'string' ? sink.replay.after(lastEventId) : undefined;
+    if (resumed && resumed.stream !== STANDALONE_STREAM) return sink.resumePost(resumed.stream, resumed.events, res, headers);
+    if (resumed) sink.stopListening();
+    else if (sink.listening) throw mcpError(409, 'Conflict: this session already has an open event stream');
     // The stream ends when the token does; the client reconnects with a fresh one.
-    sink.eventStream = new EventStream(
+    const stream: EventStream = new EventStream(
       res,
       headers,
       () => {
-        sink.eventStream = undefined;
+        if (sink.eventStream === stream) sink.eventStream = undefined;
         session.touch();
       },
       token.exp! * 1000,
+      sink.replay,
+      resumed?.events,
     );
+    sink.eventStream = stream;
   }
 
   private remove(exchange: Exchange): void {
