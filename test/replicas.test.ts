@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { packageRoot } from '../src/paths.js';
@@ -114,6 +115,19 @@ describe('replicas sharing one Redis', () => {
     assert.equal(await callEcho(mcp, 'through B'), 'through B');
     const pidThroughB = (await mcp.request('tools/call', { name: 'whoami' })).result.content[0].text;
     assert.equal(pidThroughB, pidAtA, 'the same stdio process on A answered');
+    // A body sent in chunks (no Content-Length) is read by B, then forwarded whole.
+    const chunked = await new Promise<{ status: number; body: string }>((done, fail) => {
+      const post = request(set.resource, { method: 'POST', headers: mcp.headers() }, (answer) => {
+        let body = '';
+        answer.on('data', (chunk: Buffer) => (body += chunk));
+        answer.on('end', () => done({ status: answer.statusCode!, body }));
+      });
+      post.on('error', fail);
+      post.write('{"jsonrpc":"2.0","id":"chunked","method":"tools/call",');
+      post.end('"params":{"name":"echo","arguments":{"text":"in chunks"}}}');
+    });
+    assert.equal(chunked.status, 200, chunked.body);
+    assert.match(chunked.body, /in chunks/);
     const streamed = await mcp.request('tools/call', {
       name: 'progress',
       arguments: { steps: 3, label: 'p' },

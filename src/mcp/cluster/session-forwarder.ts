@@ -121,6 +121,7 @@ export class SessionForwarder {
           // The body was read before forwarding (to be served here if the replica is gone).
           const body = this.forwards.get(req)?.body;
           if (body) {
+            proxyReq.removeHeader('transfer-encoding');
             proxyReq.setHeader('content-length', body.length);
             proxyReq.write(body);
           }
