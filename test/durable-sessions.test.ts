@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Redis } from 'ioredis';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { packageRoot } from '../src/paths.js';
 import { untilRunningMoreThan } from './helpers/bridge-fixture.js';
@@ -141,6 +142,18 @@ describe('2025 sessions when the replica holding them dies', () => {
     const alice = new McpTestClient(`${publicUrl}/mcp/mine`, access_token);
     await alice.initialize();
     const pidAtA = (await alice.callTool('whoami')).result.content[0].text;
+    // What the store holds of the session: who, where and what was negotiated, never a token.
+    const redis = new Redis(cluster.url);
+    const key = `mcpgw:mcp-session:${alice.sessionId}`;
+    const [stored, ttl] = [await redis.get(key), await redis.ttl(key)];
+    await redis.quit();
+    assert.ok(stored && !stored.includes(access_token) && !/token|secret/i.test(stored), stored ?? 'no record');
+    const record = JSON.parse(stored);
+    assert.deepEqual(
+      [record.server, record.protocolVersion, record.holder, record.clientInfo],
+      ['mine', '2025-11-25', alice.sessionId!.split('.')[0], { name: 'test', version: '1' }],
+    );
+    assert.ok(ttl > 30 * 60 && ttl <= 35 * 60, `expires by itself (TTL ${ttl} s)`);
     await replicas[0]!.kill('SIGKILL');
 
     // Requests through B and through C at the same moment: one replica claims the session, the

@@ -8,12 +8,17 @@ import { sessionIdOf } from './http-request.js';
 
 /** At most this many replicas found dead for one request before it is answered here (404 if need be). */
 const MAX_DEAD_REPLICAS = 3;
+/** Sessions remembered as taken over by another replica (forgotten all at once past this many). */
+const MAX_MOVED = 10_000;
 
 /**
  * Where a request on a 2025 session is served: by the replica holding the session in memory, or,
  * when none does any more (a restart, a replica's death), here after resuming it from its record.
  */
 export class SessionRouting {
+  /** Sessions another replica took over when the one named in their id died: requests go straight there. */
+  private readonly movedTo = new Map<string, string>();
+
   constructor(
     private readonly bridge: McpBridge,
     private readonly resumer?: SessionResumer,
@@ -21,13 +26,15 @@ export class SessionRouting {
   ) {}
 
   /**
-   * The replica named in the session id, when it is another one and the request was not forwarded
-   * already, unless this replica holds the session itself (it took it over when that one died).
+   * The replica holding the request's session when it is another one and the request was not
+   * forwarded already: the one named in the session id, or the one known to have taken the
+   * session over. None when this replica holds the session itself.
    */
   foreignHolder(req: IncomingMessage, owner: SessionOwner, serverName: string): string | undefined {
     const replica = this.forwarder?.foreignOwner(req);
     const id = sessionIdOf(req);
-    return replica && !(id && this.bridge.find(id, owner, serverName)) ? replica : undefined;
+    if (!replica || !id || this.bridge.find(id, owner, serverName)) return undefined;
+    return this.movedTo.get(id) ?? replica;
   }
 
   /**
@@ -43,7 +50,10 @@ export class SessionRouting {
     const forwarded = !!req.headers[FORWARDED_HEADER];
     const gone = forwarded ? () => true : (replica: string) => dead.includes(replica);
     const resumed = await this.resumer.resume(id, owner, serverName, new StreamableHttpSink(), gone);
+    this.movedTo.delete(id);
     if (!resumed || !('holder' in resumed) || forwarded || dead.length >= MAX_DEAD_REPLICAS || !this.forwarder) return undefined;
+    if (this.movedTo.size >= MAX_MOVED) this.movedTo.clear();
+    this.movedTo.set(id, resumed.holder);
     return resumed.holder;
   }
 }
