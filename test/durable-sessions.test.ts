@@ -66,7 +66,7 @@ function restartSuite(name: string, storage: () => string) {
       const bobToken = await token('shared', BOB);
 
       // A call in flight at the crash gets an error: its connection dies with the gateway.
-      const inFlight = mine.callTool('slow_echo', { text: 'never', ms: 60_000 }).then(
+      const inFlight = mine.callTool('slow_echo', { text: 'never', ms: 15_000 }).then(
         (r) => r.reply.status,
         () => 'connection lost',
       );
