@@ -265,9 +265,10 @@ export class StreamableHttpTransport {
     sink.eventStream = stream;
   }
 
-  private remove(exchange: Exchange): void {
+  private async remove(exchange: Exchange): Promise<void> {
     const { session } = this.sessionFor(exchange);
-    this.bridge.closeSession(session);
+    // Answered once the record is gone too: a restart right after never brings the session back.
+    await this.bridge.endSession(session);
     this.options.logger.info(
       { event: 'mcp.session.closed', server: exchange.serverName, sub: exchange.token.sub, sessionId: session.id.slice(-8) },
       'MCP session closed by the client',
