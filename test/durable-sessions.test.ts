@@ -12,6 +12,7 @@ import { freePort } from './helpers/ports.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
 import { SteeringBalancer } from './helpers/steering-balancer.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { waitFor } from './helpers/wait.js';
 
 const fixture = { command: process.execPath, args: [resolve(packageRoot, 'dist/test/fixtures/bridge-test-server.js')] };
 const servers = {
@@ -60,6 +61,8 @@ function restartSuite(name: string, storage: () => string) {
       const mine = new McpTestClient(`${url}/mcp/mine`, await token('mine'));
       await mine.initialize();
       assert.equal(await echo(mine, 'before'), 'before');
+      // The gateway routes resources/updated to the sessions that subscribed (whatever the server answers).
+      await mine.request('resources/subscribe', { uri: 'test://watched' });
       const single = new McpTestClient(`${url}/mcp/single`, await token('single'));
       await single.initialize();
       assert.equal(await echo(single, 'before'), 'before');
@@ -86,6 +89,13 @@ function restartSuite(name: string, storage: () => string) {
       assert.equal(after.content[0]!.text, 'after', 'the SDK client goes on on its session');
       assert.equal(sdk.transport.sessionId, sharedId, 'under the same session id');
       assert.equal(await echo(mine, 'after'), 'after', 'the per-user session goes on too');
+      // Its subscription came back with it: an update of that resource reaches its GET stream.
+      const events = await mine.openEventStream();
+      await mine.callTool('touch', { uri: 'test://other' });
+      await mine.callTool('touch', { uri: 'test://watched' });
+      const updated = await waitFor(() => events.messages.find((m) => 'method' in m && m.method === 'notifications/resources/updated'));
+      assert.deepEqual((updated as { params?: unknown }).params, { uri: 'test://watched' });
+      events.close();
       const gone = await single.callTool('echo', { text: 'after' });
       assert.equal(gone.reply.status, 404, 'a per-session process died with its session');
       assert.equal((await single.callTool('echo', { text: 'again' })).reply.status, 404);

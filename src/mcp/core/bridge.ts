@@ -282,12 +282,19 @@ export class McpBridge {
       if (isRequest(message)) {
         session.track(message.id);
         router.request(session, message);
+        // The session's subscriptions are in its record: a resumed session gets them back.
+        if (session.recordedAt && /^resources\/(un)?subscribe$/.test(message.method)) void this.records?.save(session);
       } else if (isNotification(message)) {
         router.notify(session, message);
       } else if (isResponse(message)) {
         router.respond(session, message);
       }
     }
+  }
+
+  /** A resumed session's resource subscriptions, made again on its (new) process. */
+  resubscribe(session: McpSession, uris: string[]): void {
+    this.pools.get(session.serverName)?.routerOf(session)?.resubscribe(session, uris);
   }
 
   /** Ends a session; requests of it still waiting are answered with an error. */

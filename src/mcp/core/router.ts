@@ -326,6 +326,14 @@ export class Router {
     this.watchers.watch(session, uris);
   }
 
+  /** A session resumed from its record subscribes again, as it had (the gateway asks for it). */
+  resubscribe(session: McpSession, uris: string[]): void {
+    for (const uri of uris) {
+      session.subscriptions.add(uri);
+      this.tellProcess('resources/subscribe', uri);
+    }
+  }
+
   /** A request of the gateway's own; its answer matches no call and is dropped. */
   private tellProcess(method: string, uri: string): void {
     const send = () => this.process.send({ jsonrpc: '2.0', id: this.calls.allocateId(), method, params: { uri } });

@@ -21,7 +21,12 @@ export interface SessionRecord {
   lastActivity: number;
   /** The replica holding the session now ('' without replicas). */
   holder: string;
+  /** The resources it subscribed to (resources/subscribe), at most MAX_SUBSCRIPTIONS. */
+  subscriptions?: string[];
 }
+
+const MAX_SUBSCRIPTIONS = 100;
+const MAX_URI_LENGTH = 2048;
 
 /** How often a live session's record is rewritten (its TTL renewed): never on the request path. */
 export const RECORD_REFRESH_MS = 5 * 60 * 1000;
@@ -70,6 +75,7 @@ export class SessionRecords {
       createdAt: session.createdAt,
       lastActivity: session.lastActivity,
       holder: this.replicas?.id ?? '',
+      subscriptions: [...session.subscriptions].filter((uri) => uri.length <= MAX_URI_LENGTH).slice(0, MAX_SUBSCRIPTIONS),
     };
     try {
       await this.store.set(recordKey(session.id), record, this.ttlSeconds(session.createdAt, now));

@@ -71,7 +71,10 @@ export class SessionResumer {
     }
     const { record } = claim;
     const { session, response } = await this.bridge.initialize(serverName, owner, initializeOf(record), sink, record);
-    if (session) return session;
+    if (session) {
+      if (record.subscriptions?.length) this.bridge.resubscribe(session, record.subscriptions);
+      return session;
+    }
     // A cap leaves no room, or the server does not start: the record stays, for a retry.
     const error = response.error!;
     if (error.code === ErrorCode.LimitReached) throw new GatewayError(429, 'too_many_requests', error.message, { jsonRpcCode: error.code });
