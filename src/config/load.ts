@@ -129,13 +129,27 @@ export function resolveRelativePaths(config: GatewayConfig, baseDir: string): Ga
   const mcpServers = Object.fromEntries(
     Object.entries(config.mcpServers).map(([name, server]) => {
       if (!('command' in server)) return [name, server];
-      const cwd = server.cwd === undefined ? undefined : resolve(baseDir, server.cwd);
+      // A cwd that starts with a template (e.g. "${user.dataDir}") is a full path once expanded.
+      const cwd = server.cwd === undefined || server.cwd.startsWith('${') ? server.cwd : resolve(baseDir, server.cwd);
       const command =
         !cwd && server.command.includes('/') && !isAbsolute(server.command) ? resolve(baseDir, server.command) : server.command;
       return [name, { ...server, command, cwd }];
     }),
   );
-  return { ...config, storage, mcpServers };
+  const personalDataDir =
+    config.personalDataDir !== undefined
+      ? resolve(baseDir, config.personalDataDir)
+      : storage.startsWith('lmdb:')
+        ? undefined // beside the store: see personalDataRoot
+        : resolve(baseDir, 'people-data');
+  return { ...config, storage, mcpServers, personalDataDir };
+}
+
+/** The folder each person's private folders are made in: personalDataDir, or beside the store. */
+export function personalDataRoot(config: Pick<GatewayConfig, 'personalDataDir' | 'storage'>): string {
+  if (config.personalDataDir) return resolve(config.personalDataDir);
+  if (config.storage.startsWith('lmdb:')) return resolve(config.storage.slice('lmdb:'.length), 'people');
+  return resolve('people-data');
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {

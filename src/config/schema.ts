@@ -49,6 +49,12 @@ const sections = z
       .refine((value) => /^lmdb:.+/.test(value) || /^rediss?:\/\//.test(value), {
         error: 'storage must be "lmdb:<directory>" (embedded, the default "lmdb:./data") or a Redis URL like "redis://127.0.0.1:6379/0"',
       }),
+    /**
+     * Where each person's private folder per server lives (HOME, TMPDIR and ${user.dataDir} of
+     * per-user and per-session processes). Default: "people" inside the LMDB directory; with Redis
+     * storage, "people-data" beside the config file.
+     */
+    personalDataDir: z.string({ error: 'personalDataDir must be the path of a directory, e.g. "./people-data"' }).min(1).optional(),
     cluster: z
       .object({
         /** How the other replicas reach this one (not the public URL), e.g. "http://${HOSTNAME}:8080". */

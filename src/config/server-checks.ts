@@ -59,6 +59,8 @@ export function stdioServerProblems(config: GatewayConfig): string[] {
   const problems: string[] = [];
   for (const [name, server] of Object.entries(config.mcpServers)) {
     if (!('command' in server)) continue;
+    // Expanded per person when a process starts: nothing to look at before then.
+    if (server.cwd?.includes('${')) continue;
     const badCwd = server.cwd === undefined ? undefined : cwdProblem(server.cwd);
     if (badCwd) problems.push(`mcpServers.${name}.cwd: ${badCwd}`);
     const badCommand = badCwd ? undefined : commandProblem(server);

@@ -1,6 +1,8 @@
 /** mcpServers: a stdio program the gateway runs, or a remote MCP server it proxies. */
 import { z } from 'zod';
 import { duration, stringMap, wholeNumber } from './schema-fields.js';
+import { serverTemplateProblems, type TemplatedServer } from './person-templates.js';
+import { secretArguments } from './secret-arguments-schema.js';
 import { secretDeclarations } from './secrets-schema.js';
 import { SERVER_NAME } from './server-names.js';
 
@@ -56,6 +58,11 @@ const clientCapabilities = z
   .catchall(capabilitySettings('each capability'))
   .optional();
 
+/** `${user.*}` and `${secret.*}` templates that cannot work, reported against their own field. */
+function reportTemplateProblems(server: TemplatedServer, ctx: z.RefinementCtx): void {
+  for (const problem of serverTemplateProblems(server)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+}
+
 const stdioServer = z
   .object({
     command: z.string().min(1, { error: 'command must name the program to run, e.g. "npx" or "node"' }),
@@ -87,8 +94,10 @@ const stdioServer = z
       .object({ sessionsPerPerson, processes: wholeNumber('processes', 25) })
       .strict()
       .prefault({}),
+    secretArguments,
   })
   .strict()
+  .superRefine((server, ctx) => reportTemplateProblems({ kind: 'stdio', ...server }, ctx))
   .refine((server) => !(server.clientCapabilities && server.isolation === 'per-session'), {
     path: ['clientCapabilities'],
     error:
@@ -104,7 +113,8 @@ const remoteServer = z
     callTimeout,
     limits: z.object({ sessionsPerPerson }).strict().prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((server, ctx) => reportTemplateProblems({ kind: 'remote', ...server }, ctx));
 
 type McpServerOutput = z.output<typeof stdioServer> | z.output<typeof remoteServer>;
 
