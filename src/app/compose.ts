@@ -6,7 +6,9 @@
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import type Provider from 'oidc-provider';
+import { personalDataRoot } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
+import type { PersonalDependencies } from '../mcp/process/personal-spec.js';
 import { hotPathLogger, type Logger } from '../log/logger.js';
 import { PersonLabels } from '../log/person-labels.js';
 import type { KeyValueStore } from '../storage/store.js';
@@ -149,7 +151,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.use(protectedResourceRouter(config.publicUrl, resources));
   const { mcp, bridge, forwarder } = createMcpParts(
     options,
-    { signingKeys, cookieKeys, resources, accounts, metrics, rateLimits },
+    { signingKeys, cookieKeys, resources, accounts, metrics, rateLimits, secrets },
     replicas,
   );
 
@@ -203,10 +205,12 @@ function guardOAuthEndpoints(app: Express, rateLimits: RateLimits, pages: ErrorP
 /** The MCP side: the stdio bridge, the remote proxies and the endpoint in front of both, with its token check. */
 function createMcpParts(
   { config, logger, store }: GatewayOptions,
-  parts: Pick<AuthorizationParts, 'signingKeys' | 'cookieKeys' | 'resources' | 'accounts' | 'metrics' | 'rateLimits'>,
+  parts: Pick<AuthorizationParts, 'signingKeys' | 'cookieKeys' | 'resources' | 'accounts' | 'metrics' | 'rateLimits'> & {
+    secrets: SecretVault;
+  },
   replicas: ReplicaDirectory | undefined,
 ): { mcp: McpEndpoint; bridge: McpBridge; forwarder?: SessionForwarder } {
-  const { signingKeys, cookieKeys, resources, accounts, metrics, rateLimits } = parts;
+  const { signingKeys, cookieKeys, resources, accounts, metrics, rateLimits, secrets } = parts;
   const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
   const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
   const people = new PersonLabels(async (sub) => (await accounts.findBySub(sub))?.email);
@@ -218,7 +222,17 @@ function createMcpParts(
     config.limits.sessionLifetime * 1000,
     replicas && forwarder && { id: replicas.id, isAlive: (replica) => forwarder.isAlive(replica) },
   );
-  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, people, metrics), records);
+  const personal: PersonalDependencies = {
+    dataRoot: personalDataRoot(config),
+    person: async (sub) => {
+      const account = await accounts.findBySub(sub);
+      return { email: account?.email, name: account?.name };
+    },
+    secrets,
+    accountUrl: (serverName) => `${config.publicUrl}/account#${serverName}`,
+  };
+  const hooks = bridgeHooks(logger, people, metrics);
+  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), hooks, records, personal);
   metrics?.watchBridge(bridge);
   const mcp = createMcpEndpoint({
     config,

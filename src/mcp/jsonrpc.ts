@@ -52,6 +52,8 @@ export const ErrorCode = {
   RateLimited: -31029,
   /** A cap on sessions or processes (limits.*) left no room for a new session. */
   LimitReached: -31030,
+  /** The caller has not set a secret the server needs; the message gives the account page link. */
+  SecretMissing: -31040,
   /** MCP 2026-07-28: the HTTP headers do not match the body, or a required one is missing. */
   HeaderMismatch: -32020,
   /** MCP 2026-07-28: the request needs a client capability it did not declare. */

@@ -18,7 +18,9 @@ import {
 } from '../jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
 import { freeProcess, oldestIdle, type EvictionContext } from './eviction.js';
+import type { PersonalDependencies } from '../process/personal-spec.js';
 import { ProcessPool } from './process-pool.js';
+import { SecretGate } from './secret-gate.js';
 import type { BridgeHooks } from './hooks.js';
 import type { Router } from './router.js';
 import { McpSession, type ClientCapabilities, type ResumedSession, type SessionOwner } from './session.js';
@@ -62,6 +64,9 @@ export class McpBridge {
       ),
   };
   private readonly sessionLifetimeMs: number;
+  /** Each person's secrets and folders: what their processes start with and their calls need. */
+  private readonly secretGate?: SecretGate;
+  private readonly stopWatchingSecrets?: () => void;
 
   /** `hooks` observe every process and call (metrics, the audit log). */
   constructor(
@@ -72,10 +77,15 @@ export class McpBridge {
     private readonly hooks: BridgeHooks = {},
     /** The store's copy of each session, so sessions survive a restart or their replica (session-records.ts). */
     private readonly records?: SessionRecords,
+    personal?: PersonalDependencies,
   ) {
     for (const [name, server] of Object.entries(config.mcpServers)) {
       if ('command' in server)
-        this.pools.set(name, new ProcessPool(name, server as StdioServerConfig, logger.child({ server: name }), hooks));
+        this.pools.set(name, new ProcessPool(name, server as StdioServerConfig, logger.child({ server: name }), hooks, personal));
+    }
+    if (personal) {
+      this.secretGate = new SecretGate(personal, new Map([...this.pools].map(([name, pool]) => [name, pool.spec])), logger);
+      this.stopWatchingSecrets = personal.secrets?.onChange((sub, serverName) => this.pools.get(serverName)?.secretsChanged(sub));
     }
     this.processLimit = config.limits.processes;
     this.sessionLifetimeMs = config.limits.sessionLifetime * 1000;
@@ -281,13 +291,14 @@ export class McpBridge {
     for (const message of messages) {
       if (isRequest(message)) {
         session.track(message.id);
-        router.request(session, message);
+        if (this.secretGate?.applies(session.serverName, message)) this.admitWithSecrets(session, router, message);
+        else router.request(session, message);
         // The session's subscriptions are in its record: a resumed session gets them back.
         if (session.recordedAt && /^resources\/(un)?subscribe$/.test(message.method)) void this.records?.save(session);
       } else if (isNotification(message)) {
         router.notify(session, message);
       } else if (isResponse(message)) {
-        router.respond(session, message);
+        if (!this.secretGate?.takeResponse(session, message)) router.respond(session, message);
       }
     }
   }
@@ -295,6 +306,18 @@ export class McpBridge {
   /** A resumed session's resource subscriptions, made again on its (new) process. */
   resubscribe(session: McpSession, uris: string[]): void {
     this.pools.get(session.serverName)?.routerOf(session)?.resubscribe(session, uris);
+  }
+
+  /** A request needing the person's secrets: answered here when they are missing, else sent with them. */
+  private admitWithSecrets(session: McpSession, router: Router, request: JsonRpcRequest): void {
+    this.secretGate!.admit(session, request).then(
+      (admission) => {
+        if ('response' in admission) session.answer(admission.response);
+        else if (!session.closed && session.isInFlight(request.id)) router.request(session, admission.request);
+      },
+      (error: Error) =>
+        session.answer(errorResponse(request.id, ErrorCode.ServerUnavailable, `your secrets could not be read: ${error.message}`)),
+    );
   }
 
   /** Ends a session; requests of it still waiting are answered with an error. */
@@ -353,6 +376,8 @@ export class McpBridge {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    this.stopWatchingSecrets?.();
+    this.secretGate?.close();
     for (const session of this.sessions.values()) {
       session.answerInFlight(ErrorCode.ServerUnavailable, 'the gateway is shutting down; retry the request');
       session.close();

@@ -40,6 +40,9 @@ export class CallTable<S extends { readonly sub: string }> {
   private readonly perPerson = new Map<string, number>();
   private readonly serverRequests = new Map<string, ServerRequest<S>>();
 
+  /** `idle` hears when the last call in flight ended (a restart may be waiting for that moment). */
+  constructor(private readonly idle?: () => void) {}
+
   /** A fresh id for anything the gateway sends the process (the initialize handshake included). */
   allocateId(): number {
     return this.nextId++;
@@ -80,6 +83,7 @@ export class CallTable<S extends { readonly sub: string }> {
     const left = this.perPerson.get(call.session.sub)! - 1;
     if (left > 0) this.perPerson.set(call.session.sub, left);
     else this.perPerson.delete(call.session.sub);
+    if (this.byProcessId.size === 0) this.idle?.();
     return true;
   }
 

@@ -1,6 +1,7 @@
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import type { OpeningClient } from '../process/backend-client.js';
+import { personalSpec, type PersonalDependencies } from '../process/personal-spec.js';
 import { ProcessSupervisor } from '../process/supervisor.js';
 import type { BridgeHooks } from './hooks.js';
 import { Router, type ProcessFactory } from './router.js';
@@ -14,12 +15,16 @@ import type { McpSession } from './session.js';
 export class ProcessPool {
   private readonly routers = new Map<string, Router>();
   private readonly bySession = new Map<McpSession, Router>();
+  /** The person each process serves (none for a shared one), for restarts when their secrets change. */
+  private readonly personOfKey = new Map<string, string>();
 
+  /** `personal`: each person's process gets its own folders and template values (none in some unit tests). */
   constructor(
     readonly serverName: string,
     readonly spec: StdioServerConfig,
     private readonly logger: Logger,
     private readonly hooks: BridgeHooks = {},
+    private readonly personal?: PersonalDependencies,
   ) {}
 
   private keyFor(session: McpSession): string {
@@ -67,6 +72,7 @@ export class ProcessPool {
       const logger = this.logger.child({ isolation: this.spec.isolation, ...person });
       router = new Router(this.serverName, this.spec, logger, this.hooks, this.processFor(session, logger));
       this.routers.set(key, router);
+      if (this.spec.isolation !== 'shared') this.personOfKey.set(key, session.sub);
     }
     router.attach(session);
     this.bySession.set(session, router);
@@ -84,12 +90,22 @@ export class ProcessPool {
       this.spec.isolation === 'per-session' && !session.stateless
         ? (): OpeningClient => ({ capabilities: session.clientCapabilities, clientInfo: session.clientInfo })
         : undefined;
+    const personal = this.personal;
+    // A person's process: own HOME, TMPDIR and ${user.dataDir}, templates expanded for them at each start.
+    const resolveSpec =
+      personal && this.spec.isolation !== 'shared' ? () => personalSpec(personal, this.serverName, this.spec, session.sub) : undefined;
     return (listener, allocateId) =>
       new ProcessSupervisor(this.serverName, this.spec, logger, listener, {
         allocateId,
         restarted: this.hooks.processRestarted,
         opener,
+        resolveSpec,
       });
+  }
+
+  /** A person's secrets for this server changed: each of their processes starts afresh once idle. */
+  secretsChanged(sub: string): void {
+    for (const [key, router] of this.routers) if (this.personOfKey.get(key) === sub) router.idleRestart.request();
   }
 
   routerOf(session: McpSession): Router | undefined {
@@ -105,7 +121,10 @@ export class ProcessPool {
   }
 
   private retire(key: string, router: Router): void {
-    if (this.routers.get(key) === router) this.routers.delete(key);
+    if (this.routers.get(key) === router) {
+      this.routers.delete(key);
+      this.personOfKey.delete(key);
+    }
     void router.close();
   }
 
@@ -128,6 +147,7 @@ export class ProcessPool {
   async closeAll(): Promise<void> {
     const all = [...this.routers.values()];
     this.routers.clear();
+    this.personOfKey.clear();
     this.bySession.clear();
     await Promise.all(all.map((router) => router.close()));
   }

@@ -5,7 +5,7 @@ import { LATEST_PROTOCOL_VERSION } from '../protocol.js';
 import { backendClientFor, type OpeningClient } from './backend-client.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { tellingStderrLine } from './stderr-summary.js';
-import { StdioProcess } from './stdio-process.js';
+import { StdioProcess, type StdioSpec } from './stdio-process.js';
 
 const INITIALIZE_TIMEOUT_MS = 30_000;
 
@@ -31,6 +31,8 @@ export interface SupervisorOptions {
    * initialized as that client. Without it the process is initialized with the gateway's declared set.
    */
   opener?(): OpeningClient | undefined;
+  /** How to start the process, read at every start: a person's process gets its own folders and values. */
+  resolveSpec?(): Promise<StdioSpec>;
 }
 
 /** What the router needs of a process: tests give it one that lives in memory. */
@@ -41,6 +43,8 @@ export interface ProcessHandle {
   ensureStarted(): Promise<void>;
   send(message: JsonRpcMessage): boolean;
   close(): Promise<void>;
+  /** Replaces the running process with a fresh one (a person's secrets changed). */
+  recycle?(): Promise<void>;
 }
 
 /**
@@ -96,7 +100,15 @@ export class ProcessSupervisor implements ProcessHandle {
     // belong to nobody, outside every pool and limit.
     if (this.closed) throw new BackendUnavailable(`MCP server "${this.serverName}" is shutting down`);
     this.initializeResult = undefined;
-    const proc = new StdioProcess(this.serverName, this.spec, this.logger);
+    let spec: StdioSpec = this.spec;
+    try {
+      if (this.options.resolveSpec) spec = await this.options.resolveSpec();
+    } catch (error) {
+      this.notBefore = Date.now() + this.backoff.afterFailedStart();
+      throw new BackendUnavailable(`MCP server "${this.serverName}" could not be started: ${(error as Error).message}`);
+    }
+    if (this.closed) throw new BackendUnavailable(`MCP server "${this.serverName}" is shutting down`);
+    const proc = new StdioProcess(this.serverName, spec, this.logger);
     this.process = proc;
     proc.on('message', (message) => this.onMessage(message));
     proc.on('exit', (info) => this.onExit(proc, info));
@@ -178,6 +190,26 @@ export class ProcessSupervisor implements ProcessHandle {
       );
     }, delay);
     this.restartTimer.unref();
+  }
+
+  /**
+   * Stops the running process without counting a crash, and starts a fresh one if anyone still
+   * uses it: what it was started with (a person's secrets) changed. The caller waits for a moment
+   * without calls in flight.
+   */
+  async recycle(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    const old = this.process;
+    if (!old || this.closed) return;
+    // Its exit is no crash: onExit ignores a process that is no longer the current one.
+    this.process = undefined;
+    this.initializeResult = undefined;
+    await old.stop();
+    this.logger.info({ server: this.serverName, pid: old.pid }, "MCP server restarted: its person's secrets changed");
+    if (this.listener.wanted())
+      await this.ensureStarted().catch((error: Error) =>
+        this.logger.error({ server: this.serverName, err: error.message }, 'MCP server restart failed'),
+      );
   }
 
   async close(): Promise<void> {
