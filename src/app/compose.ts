@@ -244,7 +244,7 @@ function createMcpParts(
     rateLimits,
     people,
     auth: new BearerAuth(config.publicUrl, resources, verifier),
-    remote: createRemoteProxies(config, logger, sessionIdPrefix(replicas)),
+    remote: createRemoteProxies(config, logger, sessionIdPrefix(replicas), personal),
     stateSecret: cookieKeys[0]!,
     idPrefix: sessionIdPrefix(replicas),
   });

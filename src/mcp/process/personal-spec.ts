@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { expandPersonTemplates, secretsOfProcess, type PersonValues } from '../../config/person-templates.js';
+import { expandPersonTemplates, secretNamesIn, secretsOfProcess, type PersonValues } from '../../config/person-templates.js';
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { SecretSource } from '../../secrets/secret-source.js';
 import type { StdioSpec } from './stdio-process.js';
@@ -45,6 +45,31 @@ export async function preparePersonalFolder(root: string, serverName: string, su
   return parts;
 }
 
+/** What one person's templates expand to: their account's email and name, and the secrets named. */
+async function personValues(
+  deps: PersonalDependencies,
+  serverName: string,
+  sub: string,
+  secretNames: Iterable<string>,
+  dataDir?: string,
+): Promise<PersonValues> {
+  const person = await deps.person(sub).catch(() => ({}));
+  const secrets: Record<string, string | undefined> = {};
+  for (const name of secretNames) secrets[name] = await deps.secrets?.get(sub, serverName, name);
+  return { ...person, sub, dataDir, secrets };
+}
+
+/** A remote server's headers as sent for one person's requests. */
+export async function personalHeaders(
+  deps: PersonalDependencies,
+  serverName: string,
+  headers: Record<string, string>,
+  sub: string,
+): Promise<Record<string, string>> {
+  const values = await personValues(deps, serverName, sub, new Set(Object.values(headers).flatMap(secretNamesIn)));
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, expandPersonTemplates(value, values)]));
+}
+
 /**
  * How one person's process of a server is started: its own HOME and TMPDIR, and every template
  * in env, args and cwd expanded for that person. Each value stays one argv or env entry; no shell
@@ -58,10 +83,7 @@ export async function personalSpec(
   sub: string,
 ): Promise<StdioSpec> {
   const folders = await preparePersonalFolder(deps.dataRoot, serverName, sub);
-  const person = await deps.person(sub).catch(() => ({}));
-  const secrets: Record<string, string | undefined> = {};
-  for (const name of secretsOfProcess(server)) secrets[name] = await deps.secrets?.get(sub, serverName, name);
-  const values: PersonValues = { ...person, sub, dataDir: folders.data, secrets };
+  const values = await personValues(deps, serverName, sub, secretsOfProcess(server), folders.data);
   const expand = (text: string) => expandPersonTemplates(text, values);
   return {
     command: server.command,

@@ -1,11 +1,13 @@
 import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
+import { hasPersonTemplate } from '../../config/person-templates.js';
 import type { GatewayConfig, RemoteServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { SESSION_IDLE_TIMEOUT_MS } from '../core/bridge.js';
 import { endStreamAt } from '../stream-deadline.js';
 import { ErrorCode, errorResponse } from '../jsonrpc.js';
+import { personalHeaders, type PersonalDependencies } from '../process/personal-spec.js';
 import { RemoteSessions, type RemoteSession } from './remote-sessions.js';
 
 /** The client's credentials and origin stay at the gateway. */
@@ -27,6 +29,8 @@ export interface RemoteCall {
   body?: Buffer;
   /** The caller's own session, for a request that names one. */
   session?: RemoteSession;
+  /** The server's headers with their templates expanded for the caller (set by the proxy). */
+  headers?: Record<string, string>;
 }
 
 /** Removes every header named by NETWORK_HEADER or listed in the client's Connection header. */
@@ -79,7 +83,7 @@ function proxyFor(
       proxyReq: (proxyReq, req) => {
         // No token passthrough: the client's credentials stay at the gateway.
         stripNetworkHeaders(proxyReq, req);
-        for (const [name, value] of Object.entries(remote.headers)) proxyReq.setHeader(name, value);
+        for (const [name, value] of Object.entries(calls.get(req)?.headers ?? remote.headers)) proxyReq.setHeader(name, value);
         const body = calls.get(req)?.body;
         if (body) {
           proxyReq.setHeader('content-length', body.length);
@@ -152,7 +156,7 @@ function onUpstreamResponse(
 export type RemoteProxies = ReturnType<typeof createRemoteProxies>;
 
 /** Reverse proxies for the servers configured with `url`, and the owners of their sessions. */
-export function createRemoteProxies(config: GatewayConfig, logger: Logger, sessionIdPrefix = '') {
+export function createRemoteProxies(config: GatewayConfig, logger: Logger, sessionIdPrefix = '', personal?: PersonalDependencies) {
   const sessionsPerPerson = (name: string) => (config.mcpServers[name] as RemoteServerConfig).limits.sessionsPerPerson;
   const sessions = new RemoteSessions(
     sessionsPerPerson,
@@ -174,9 +178,23 @@ export function createRemoteProxies(config: GatewayConfig, logger: Logger, sessi
       if (!proxy) return;
       if (call.session) req.headers['mcp-session-id'] = call.session.upstreamId;
       calls.set(req, call);
-      void proxy(req, res, () => {
-        res.writeHead(404).end();
-      });
+      const forward = () =>
+        void proxy(req, res, () => {
+          res.writeHead(404).end();
+        });
+      const { headers } = config.mcpServers[serverName] as RemoteServerConfig;
+      if (!personal || !Object.values(headers).some(hasPersonTemplate)) return forward();
+      // Templates in headers (${user.email}, ${secret.NAME}) are the caller's own values.
+      personalHeaders(personal, serverName, headers, call.sub).then(
+        (expanded) => {
+          call.headers = expanded;
+          forward();
+        },
+        (error: Error) => {
+          const body = JSON.stringify(errorResponse(null, ErrorCode.InternalError, `your secrets could not be read: ${error.message}`));
+          res.writeHead(502, { 'Content-Type': 'application/json' }).end(body);
+        },
+      );
     },
   };
 }
