@@ -2,14 +2,17 @@
 // call missing a person's secret explained where the person is (a tool error with the account
 // page link, or a URL-mode elicitation for a client that takes one).
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { packageRoot } from '../src/paths.js';
 import { textOf } from './helpers/bridge-fixture.js';
-import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { ALICE, BOB, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { McpTestClient } from './helpers/mcp-client.js';
 import { ModernTestClient } from './helpers/modern-client.js';
+import { decodeJwt } from './helpers/oauth-client.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { waitFor } from './helpers/wait.js';
 
 const fixture = resolve(packageRoot, 'dist/test/fixtures/personal-data-server.js');
 
@@ -95,5 +98,88 @@ describe('a secret the person has not set', () => {
     });
     assert.deepEqual(asked, []);
     assert.equal(answered.result.isError, true);
+  });
+});
+
+const hash = (value: string) => createHash('sha256').update(value).digest('hex');
+
+/** A per-user process that gets each person's token in its environment. */
+const tokened = {
+  command: process.execPath,
+  args: [fixture],
+  env: { API_TOKEN: '${secret.API_TOKEN}' },
+  secrets: { API_TOKEN: { label: 'API token', required: true } },
+};
+
+describe("each person's secrets, from the vault", () => {
+  let gateway: TestGateway;
+  const people = new Map<string, { sub: string; keyed: string; tokened: string }>();
+  before(async () => {
+    gateway = await startTestGateway({ mcpServers: { keyed, tokened }, secretsKey: randomBytes(32).toString('base64') });
+    for (const person of [ALICE, BOB]) {
+      const keyedToken = (await obtainTokens(gateway.url, 'keyed', person)).access_token;
+      const tokenedToken = (await obtainTokens(gateway.url, 'tokened', person)).access_token;
+      people.set(person.email, { sub: decodeJwt(keyedToken).payload.sub as string, keyed: keyedToken, tokened: tokenedToken });
+    }
+  });
+  after(async () => {
+    await gateway?.close();
+  });
+  const vault = () => gateway.running.gateway.secrets;
+  const of = (person: typeof ALICE) => people.get(person.email)!;
+
+  it("fills a shared process's tool argument with each caller's own secret, whatever the model sent", async () => {
+    await vault().set(of(ALICE).sub, 'keyed', 'API_KEY', 'alice-search-key');
+    await vault().set(of(BOB).sub, 'keyed', 'API_KEY', 'bob-search-key');
+    for (const [person, key] of [
+      [ALICE, 'alice-search-key'],
+      [BOB, 'bob-search-key'],
+    ] as const) {
+      const client = new McpTestClient(`${gateway.url}/mcp/keyed`, of(person).keyed);
+      await client.initialize();
+      const called = await client.callTool('search', { query: 'q', apiKey: 'the model made this up' });
+      assert.deepEqual(JSON.parse(textOf(called.result)!), { query: 'q', apiKeyHash: hash(key) }, person.email);
+    }
+    const modern = await new ModernTestClient(`${gateway.url}/mcp/keyed`, of(BOB).keyed).request('tools/call', {
+      name: 'search',
+      arguments: { query: 'm' },
+    });
+    assert.deepEqual(JSON.parse(textOf(modern.result)!), { query: 'm', apiKeyHash: hash('bob-search-key') });
+  });
+
+  it("starts a person's process with their secret, restarts it when the secret changes, explains when it is deleted", async () => {
+    await vault().set(of(ALICE).sub, 'tokened', 'API_TOKEN', 'alice-token-1');
+    const client = new McpTestClient(`${gateway.url}/mcp/tokened`, of(ALICE).tokened);
+    await client.initialize();
+    const startedWith = async () => JSON.parse(textOf((await client.callTool('started_with')).result)!);
+    const first = await startedWith();
+    assert.equal(first.tokenHash, hash('alice-token-1'));
+
+    await vault().set(of(ALICE).sub, 'tokened', 'API_TOKEN', 'alice-token-2');
+    const second = await waitFor(async () => {
+      const now = await startedWith();
+      return now.tokenHash === hash('alice-token-2') ? now : undefined;
+    });
+    assert.notEqual(second.pid, first.pid, 'a fresh process');
+
+    await vault().delete(of(ALICE).sub, 'tokened', 'API_TOKEN');
+    const deleted = await client.callTool('started_with');
+    assert.equal(deleted.result.isError, true);
+    assert.ok(textOf(deleted.result)!.includes(`${gateway.url}/account#tokened`));
+  });
+
+  it('goes on with the call once a person asked through URL elicitation has saved the secret', async () => {
+    const client = new McpTestClient(`${gateway.url}/mcp/tokened`, of(BOB).tokened, { elicitation: { url: {} } });
+    await client.initialize();
+    const answered = await client.requestInteractive('tools/call', { name: 'started_with', arguments: {} }, (request) => {
+      assert.equal(request.params.url, `${gateway.url}/account#tokened`);
+      // The person opens the page and saves the value, after saying yes.
+      setImmediate(() => void vault().set(of(BOB).sub, 'tokened', 'API_TOKEN', 'bob-token'));
+      return { action: 'accept' };
+    });
+    assert.ok(!answered.result.isError, JSON.stringify(answered.result));
+    assert.equal(JSON.parse(textOf(answered.result)!).tokenHash, hash('bob-token'));
+    const complete = answered.seen.find((message) => 'method' in message && message.method === 'notifications/elicitation/complete');
+    assert.ok(complete, 'the client hears that the elicitation is complete');
   });
 });
