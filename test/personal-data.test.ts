@@ -4,11 +4,12 @@
 // refused at start. (The fixture server keeps data as @modelcontextprotocol/server-memory and
 // server-filesystem do: a JSON file named by MEMORY_FILE_PATH, files under the folder argument.)
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { packageRoot } from '../src/paths.js';
 import { textOf } from './helpers/bridge-fixture.js';
 import { ALICE, BOB, spawnGateway, testConfigJson, type GatewayProcess } from './helpers/gateway.js';
@@ -89,6 +90,21 @@ describe('each person has their own data on per-user servers', () => {
     assert.deepEqual(JSON.parse(await call(filesAgain, 'list_files')), ['diary.txt']);
     const bobAgain = await sessionOf(gateway.url, tokens, BOB, 'memory');
     assert.deepEqual(JSON.parse(await call(bobAgain, 'read_graph')), []);
+  });
+
+  it('check --probe starts a templated server for a stand-in person, in a throwaway folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-conf-'));
+    const file = join(dir, 'gateway.json');
+    writeFileSync(file, JSON.stringify(await testConfigJson({ mcpServers: servers })));
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      resolve(packageRoot, 'dist/src/cli/main.js'),
+      'check',
+      '--config',
+      file,
+      '--probe',
+    ]);
+    assert.match(stdout, /files.*6 tools/);
+    assert.match(stdout, /memory.*6 tools/);
   });
 
   it('refuses to start with a person template on a shared server, saying which field and why', async () => {

@@ -2,6 +2,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expandPersonTemplates, type PersonValues } from '../config/person-templates.js';
 import type { McpServerConfig } from '../config/schema.js';
 import { childEnvironment } from '../mcp/process/stdio-process.js';
 
@@ -14,15 +18,22 @@ export interface ProbeResult {
 
 class ProbeTimeout extends Error {}
 
-function transportFor(server: McpServerConfig, stderrLines: string[]): Transport {
+const expandEach = (values: Record<string, string>, person: PersonValues) =>
+  Object.fromEntries(Object.entries(values).map(([name, value]) => [name, expandPersonTemplates(value, person)]));
+
+/**
+ * `person` stands in for whoever the server would serve: templates naming a person get a
+ * throwaway folder and no secrets, so the probe never writes into a folder named "${user.dataDir}".
+ */
+function transportFor(server: McpServerConfig, stderrLines: string[], person: PersonValues): Transport {
   if (!('command' in server)) {
-    return new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } });
+    return new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: expandEach(server.headers, person) } });
   }
   const transport = new StdioClientTransport({
     command: server.command,
-    args: server.args,
-    env: childEnvironment(server.env), // the environment the bridge gives it
-    cwd: server.cwd,
+    args: server.args.map((arg) => expandPersonTemplates(arg, person)),
+    env: childEnvironment(expandEach(server.env, person)), // the environment the bridge gives it
+    cwd: server.cwd === undefined ? undefined : expandPersonTemplates(server.cwd, person),
     stderr: 'pipe',
   });
   transport.stderr?.on('data', (chunk: Buffer) => {
@@ -76,10 +87,11 @@ export async function probeServer(server: McpServerConfig, timeoutMs: number): P
   const stderrLines: string[] = [];
   const client = new Client({ name: 'mcp-oauth-gateway-check', version: '1.0.0' });
   const elapsed = () => Date.now() - startedAt;
+  const dataDir = mkdtempSync(join(tmpdir(), 'gateway-probe-'));
   try {
     const tools = await withDeadline(
       (async () => {
-        await client.connect(transportFor(server, stderrLines), { timeout: timeoutMs });
+        await client.connect(transportFor(server, stderrLines, { sub: 'check-probe', dataDir }), { timeout: timeoutMs });
         return countTools(client);
       })(),
       timeoutMs,
@@ -98,5 +110,6 @@ export async function probeServer(server: McpServerConfig, timeoutMs: number): P
     await client.close().catch(() => {
       /* already closed */
     });
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }

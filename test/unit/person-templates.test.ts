@@ -3,7 +3,7 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { ConfigError, parseConfig, personalDataRoot, resolveRelativePaths } from '../../src/config/load.js';
 import { expandPersonTemplates, secretsOfProcess, serverTemplateProblems } from '../../src/config/person-templates.js';
 import type { StdioServerConfig } from '../../src/config/schema.js';
 import { fillSecretArguments, hideSecretArguments } from '../../src/mcp/core/secret-arguments.js';
@@ -89,6 +89,22 @@ describe('per-person templates in the config', () => {
     const bad = problemsOf({ command: 'node', secrets: { 'bad-name': {}, OK: { pattern: '(' } } });
     assert.ok(bad.some((problem) => /secret names are written like environment variable names/.test(problem)));
     assert.ok(bad.some((problem) => /^mcpServers\.notes\.secrets\.OK\.pattern: pattern is not a valid regular expression/.test(problem)));
+  });
+});
+
+describe("where each person's folders go", () => {
+  it('keeps a templated cwd for expansion and resolves personalDataDir from the config file, default beside the store', () => {
+    const parsed = parseConfig({
+      ...base,
+      storage: 'lmdb:./data',
+      mcpServers: { notes: { command: 'node', cwd: '${user.dataDir}' } },
+    });
+    const resolved = resolveRelativePaths(parsed, '/etc/gateway');
+    assert.equal((resolved.mcpServers.notes as StdioServerConfig).cwd, '${user.dataDir}');
+    assert.equal(personalDataRoot(resolved), '/etc/gateway/data/people');
+    assert.equal(personalDataRoot(resolveRelativePaths({ ...parsed, personalDataDir: './people' }, '/etc/gateway')), '/etc/gateway/people');
+    const onRedis = resolveRelativePaths({ ...parsed, storage: 'redis://127.0.0.1:6379' }, '/etc/gateway');
+    assert.equal(personalDataRoot(onRedis), '/etc/gateway/people-data');
   });
 });
 
