@@ -78,6 +78,22 @@ describe('a secret the person has not set', () => {
     assert.ok(textOf(answered.result)!.includes(`${gateway.url}/account#keyed`));
   });
 
+  it('drops a call the client cancels while it waits for the secret: no answer follows', async () => {
+    const client = new McpTestClient(`${gateway.url}/mcp/keyed`, token, { elicitation: { url: {} } });
+    await client.initialize();
+    const waiting = client.requestInteractive(
+      'tools/call',
+      { name: 'search', arguments: { query: 'q' } },
+      async () => {
+        await client.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'cancelled-call' } });
+        return { action: 'accept' };
+      },
+      'cancelled-call',
+    );
+    await assert.rejects(waiting, /stream ended without a response to tools\/call/);
+    assert.equal((await client.request('ping')).result !== undefined, true, 'the session goes on');
+  });
+
   it('is handled alike on the 2026-07-28 wire: the schema without the argument, the call with the link', async () => {
     const client = new ModernTestClient(`${gateway.url}/mcp/keyed`, token);
     const listed = await client.request('tools/list');

@@ -84,7 +84,7 @@ export class McpBridge {
         this.pools.set(name, new ProcessPool(name, server as StdioServerConfig, logger.child({ server: name }), hooks, personal));
     }
     if (personal) {
-      this.secretGate = new SecretGate(personal, new Map([...this.pools].map(([name, pool]) => [name, pool.spec])), logger);
+      this.secretGate = new SecretGate(personal, new Map([...this.pools].map(([name, pool]) => [name, pool.spec])), logger, hooks);
       this.stopWatchingSecrets = personal.secrets?.onChange((sub, serverName) => this.pools.get(serverName)?.secretsChanged(sub));
     }
     this.processLimit = config.limits.processes;
@@ -291,12 +291,13 @@ export class McpBridge {
     for (const message of messages) {
       if (isRequest(message)) {
         session.track(message.id);
-        if (this.secretGate?.applies(session.serverName, message)) this.admitWithSecrets(session, router, message);
+        if (this.secretGate?.applies(session.serverName, message))
+          this.secretGate.hold(session, message, (admitted) => router.request(session, admitted));
         else router.request(session, message);
         // The session's subscriptions are in its record: a resumed session gets them back.
         if (session.recordedAt && /^resources\/(un)?subscribe$/.test(message.method)) void this.records?.save(session);
       } else if (isNotification(message)) {
-        router.notify(session, message);
+        if (!this.secretGate?.cancelHeld(session, message)) router.notify(session, message);
       } else if (isResponse(message)) {
         if (!this.secretGate?.takeResponse(session, message)) router.respond(session, message);
       }
@@ -306,18 +307,6 @@ export class McpBridge {
   /** A resumed session's resource subscriptions, made again on its (new) process. */
   resubscribe(session: McpSession, uris: string[]): void {
     this.pools.get(session.serverName)?.routerOf(session)?.resubscribe(session, uris);
-  }
-
-  /** A request needing the person's secrets: answered here when they are missing, else sent with them. */
-  private admitWithSecrets(session: McpSession, router: Router, request: JsonRpcRequest): void {
-    this.secretGate!.admit(session, request).then(
-      (admission) => {
-        if ('response' in admission) session.answer(admission.response);
-        else if (!session.closed && session.isInFlight(request.id)) router.request(session, admission.request);
-      },
-      (error: Error) =>
-        session.answer(errorResponse(request.id, ErrorCode.ServerUnavailable, `your secrets could not be read: ${error.message}`)),
-    );
   }
 
   /** Ends a session; requests of it still waiting are answered with an error. */

@@ -1,6 +1,7 @@
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import type { OpeningClient } from '../process/backend-client.js';
+import { secretsOfProcess } from '../../config/person-templates.js';
 import { personalSpec, type PersonalDependencies } from '../process/personal-spec.js';
 import { ProcessSupervisor } from '../process/supervisor.js';
 import type { BridgeHooks } from './hooks.js';
@@ -105,6 +106,8 @@ export class ProcessPool {
 
   /** A person's secrets for this server changed: each of their processes starts afresh once idle. */
   secretsChanged(sub: string): void {
+    // Only a process started with secrets (in its env, args or cwd) has anything to pick up.
+    if (secretsOfProcess(this.spec).size === 0) return;
     for (const [key, router] of this.routers) if (this.personOfKey.get(key) === sub) router.idleRestart.request();
   }
 

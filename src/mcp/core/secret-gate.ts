@@ -7,9 +7,17 @@
 import { randomUUID } from 'node:crypto';
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
-import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from '../jsonrpc.js';
+import {
+  ErrorCode,
+  errorResponse,
+  type JsonRpcId,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../jsonrpc.js';
 import type { PersonalDependencies } from '../process/personal-spec.js';
 import { fillSecretArguments, secretArgumentsOf, secretsOfArguments } from './secret-arguments.js';
+import type { BridgeHooks } from './hooks.js';
 import type { McpSession } from './session.js';
 
 /** Listing what a server offers needs no secret: the model sees the tools, calls one, and learns what to set. */
@@ -27,12 +35,15 @@ export class SecretGate {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Elicitations the gateway sent, by session and the id it gave them. */
   private readonly elicitations = new Map<McpSession, Map<JsonRpcId, (response: JsonRpcResponse) => void>>();
+  /** Requests of each session waiting here (for the person's secrets to be read, or set). */
+  private readonly held = new Map<McpSession, Set<JsonRpcId>>();
   private readonly stopListening?: () => void;
 
   constructor(
     private readonly deps: PersonalDependencies,
     private readonly servers: ReadonlyMap<string, StdioServerConfig>,
     private readonly logger: Logger,
+    private readonly hooks: BridgeHooks = {},
   ) {
     this.stopListening = deps.secrets?.onChange((sub, serverName) => {
       const key = personKey(serverName, sub);
@@ -76,8 +87,43 @@ export class SecretGate {
     return new Set((await this.deps.secrets.list(sub, serverName)).map((entry) => entry.name));
   }
 
+  /**
+   * Holds a request until the person's secrets are known: `forward` gets it as the process is to
+   * (arguments filled), or the session is answered here. A cancel while it waits drops it.
+   */
+  hold(session: McpSession, request: JsonRpcRequest, forward: (request: JsonRpcRequest) => void): void {
+    const held = this.held.get(session) ?? new Set<JsonRpcId>();
+    this.held.set(session, held.add(request.id));
+    const settle = () => {
+      held.delete(request.id);
+      if (held.size === 0 && this.held.get(session) === held) this.held.delete(session);
+      return !session.closed && session.isInFlight(request.id);
+    };
+    this.admit(session, request).then(
+      (admission) => {
+        if (!settle()) return;
+        if ('request' in admission) return forward(admission.request);
+        session.answer(admission.response);
+        if (request.method === 'tools/call') this.hooks.toolCallFinished?.(session, String(request.params?.name), 'error', 0);
+      },
+      (error: Error) => {
+        if (settle())
+          session.answer(errorResponse(request.id, ErrorCode.ServerUnavailable, `your secrets could not be read: ${error.message}`));
+      },
+    );
+  }
+
+  /** A client's cancel of a request held here: true when it was one (no answer follows). */
+  cancelHeld(session: McpSession, notification: JsonRpcNotification): boolean {
+    const requestId = notification.params?.requestId as JsonRpcId | undefined;
+    if (notification.method !== 'notifications/cancelled' || requestId === undefined || !this.held.get(session)?.has(requestId))
+      return false;
+    session.cancel(requestId);
+    return true;
+  }
+
   /** The request as the process is to get it, or the answer that explains what is missing. */
-  async admit(session: McpSession, request: JsonRpcRequest): Promise<Admission> {
+  private async admit(session: McpSession, request: JsonRpcRequest): Promise<Admission> {
     let missing = await this.missingFor(session, request);
     if (missing.length && this.takesUrlElicitation(session) && (await this.askToSet(session, request, missing)))
       missing = await this.missingFor(session, request);
