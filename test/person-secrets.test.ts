@@ -3,7 +3,9 @@
 // page link, or a URL-mode elicitation for a client that takes one).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { packageRoot } from '../src/paths.js';
 import { textOf } from './helpers/bridge-fixture.js';
@@ -182,6 +184,31 @@ describe("each person's secrets, from the vault", () => {
     const deleted = await client.callTool('started_with');
     assert.equal(deleted.result.isError, true);
     assert.ok(textOf(deleted.result)!.includes(`${gateway.url}/account#tokened`));
+  });
+
+  it('lets a call in flight finish on the old process when the secret changes, and restarts after it', async () => {
+    await vault().set(of(ALICE).sub, 'tokened', 'API_TOKEN', 'alice-token-3');
+    const client = new McpTestClient(`${gateway.url}/mcp/tokened`, of(ALICE).tokened);
+    await client.initialize();
+    const before = await waitFor(async () => {
+      const now = JSON.parse(textOf((await client.callTool('started_with')).result)!);
+      return now.tokenHash === hash('alice-token-3') ? now : undefined;
+    });
+    const until = join(mkdtempSync(join(tmpdir(), 'gw-hold-')), 'release');
+    const held = client.callTool('hold', { until });
+    await waitFor(() => existsSync(`${until}.holding`));
+    await vault().set(of(ALICE).sub, 'tokened', 'API_TOKEN', 'alice-token-4');
+    // Still the old process while a call is in flight: another call meanwhile runs there too.
+    const meanwhile = JSON.parse(textOf((await client.callTool('started_with')).result)!);
+    assert.deepEqual([meanwhile.pid, meanwhile.tokenHash], [before.pid, hash('alice-token-3')]);
+    writeFileSync(until, '');
+    const finished = JSON.parse(textOf((await held).result)!);
+    assert.deepEqual(finished, { pid: before.pid, tokenHash: hash('alice-token-3') }, 'the call in flight finished where it started');
+    const after = await waitFor(async () => {
+      const now = JSON.parse(textOf((await client.callTool('started_with')).result)!);
+      return now.tokenHash === hash('alice-token-4') ? now : undefined;
+    });
+    assert.notEqual(after.pid, before.pid);
   });
 
   it('goes on with the call once a person asked through URL elicitation has saved the secret', async () => {
