@@ -1,3 +1,4 @@
+import { personalDataRoot } from './load.js';
 import type { GatewayConfig } from './schema.js';
 import { mcpResourceUrl } from './server-names.js';
 
@@ -7,6 +8,7 @@ export function summarise(config: GatewayConfig): string {
     `issuer:        ${config.publicUrl}`,
     `listen:        ${config.listen.host}:${config.listen.port}${config.trustProxy ? ' (behind a trusted proxy)' : ''}`,
     `storage:       ${config.storage}`,
+    `personal data: ${personalDataRoot(config)} (each person's folder per per-user and per-session server)`,
   ];
   const { password, google, github, oidc } = config.login;
   if (password) lines.push(`login:         password (${password.users.length} user${password.users.length === 1 ? '' : 's'})`);
