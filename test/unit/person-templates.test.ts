@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { ConfigError, parseConfig, personalDataRoot, resolveRelativePaths } from '../../src/config/load.js';
 import { expandPersonTemplates, secretsOfProcess, serverTemplateProblems } from '../../src/config/person-templates.js';
 import type { StdioServerConfig } from '../../src/config/schema.js';
-import { fillSecretArguments, hideSecretArguments } from '../../src/mcp/core/secret-arguments.js';
+import { fillSecretArguments, hideSecretArguments } from '../../src/mcp/process/secret-arguments.js';
 import { personalFolder, personalSpec } from '../../src/mcp/process/personal-spec.js';
 
 const base = {

@@ -18,9 +18,8 @@ import {
 } from '../jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
 import { freeProcess, oldestIdle, type EvictionContext } from './eviction.js';
-import type { PersonalDependencies } from '../process/personal-spec.js';
 import { ProcessPool } from './process-pool.js';
-import { SecretGate } from './secret-gate.js';
+import { SecretGate, type PersonalDependencies } from './secret-gate.js';
 import type { BridgeHooks } from './hooks.js';
 import type { Router } from './router.js';
 import { McpSession, type ClientCapabilities, type ResumedSession, type SessionOwner } from './session.js';
@@ -66,7 +65,6 @@ export class McpBridge {
   private readonly sessionLifetimeMs: number;
   /** Each person's secrets and folders: what their processes start with and their calls need. */
   private readonly secretGate?: SecretGate;
-  private readonly stopWatchingSecrets?: () => void;
 
   /** `hooks` observe every process and call (metrics, the audit log). */
   constructor(
@@ -83,10 +81,7 @@ export class McpBridge {
       if ('command' in server)
         this.pools.set(name, new ProcessPool(name, server as StdioServerConfig, logger.child({ server: name }), hooks, personal));
     }
-    if (personal) {
-      this.secretGate = new SecretGate(personal, new Map([...this.pools].map(([name, pool]) => [name, pool.spec])), logger, hooks);
-      this.stopWatchingSecrets = personal.secrets?.onChange((sub, serverName) => this.pools.get(serverName)?.secretsChanged(sub));
-    }
+    this.secretGate = personal && new SecretGate(personal, this.pools, logger, hooks);
     this.processLimit = config.limits.processes;
     this.sessionLifetimeMs = config.limits.sessionLifetime * 1000;
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
@@ -291,9 +286,7 @@ export class McpBridge {
     for (const message of messages) {
       if (isRequest(message)) {
         session.track(message.id);
-        if (this.secretGate?.applies(session.serverName, message))
-          this.secretGate.hold(session, message, (admitted) => router.request(session, admitted));
-        else router.request(session, message);
+        if (!this.secretGate?.hold(session, message, router)) router.request(session, message);
         // The session's subscriptions are in its record: a resumed session gets them back.
         if (session.recordedAt && /^resources\/(un)?subscribe$/.test(message.method)) void this.records?.save(session);
       } else if (isNotification(message)) {
@@ -365,7 +358,6 @@ export class McpBridge {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    this.stopWatchingSecrets?.();
     this.secretGate?.close();
     for (const session of this.sessions.values()) {
       session.answerInFlight(ErrorCode.ServerUnavailable, 'the gateway is shutting down; retry the request');

@@ -40,8 +40,8 @@ export class CallTable<S extends { readonly sub: string }> {
   private readonly perPerson = new Map<string, number>();
   private readonly serverRequests = new Map<string, ServerRequest<S>>();
 
-  /** `idle` hears when the last call in flight ended (a restart may be waiting for that moment). */
-  constructor(private readonly idle?: () => void) {}
+  /** `counted` hears how many calls are in flight whenever it changes (a restart may wait for none). */
+  constructor(private readonly counted?: (inFlight: number) => void) {}
 
   /** A fresh id for anything the gateway sends the process (the initialize handshake included). */
   allocateId(): number {
@@ -68,6 +68,7 @@ export class CallTable<S extends { readonly sub: string }> {
     mine.set(request.id, call);
     if (call.processToken) this.byProcessToken.set(call.processToken, call);
     this.perPerson.set(session.sub, (this.perPerson.get(session.sub) ?? 0) + 1);
+    this.counted?.(this.byProcessId.size);
     return call;
   }
 
@@ -83,7 +84,7 @@ export class CallTable<S extends { readonly sub: string }> {
     const left = this.perPerson.get(call.session.sub)! - 1;
     if (left > 0) this.perPerson.set(call.session.sub, left);
     else this.perPerson.delete(call.session.sub);
-    if (this.byProcessId.size === 0) this.idle?.();
+    this.counted?.(this.byProcessId.size);
     return true;
   }
 

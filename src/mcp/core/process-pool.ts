@@ -8,6 +8,12 @@ import type { BridgeHooks } from './hooks.js';
 import { Router, type ProcessFactory } from './router.js';
 import type { McpSession } from './session.js';
 
+/** A process serving one person, for restarts when their secrets change. */
+interface PersonalProcess {
+  sub: string;
+  process?: ProcessSupervisor;
+}
+
 /**
  * The processes of one stdio server, each behind its router, keyed by its isolation mode: one for
  * everyone (`shared`), one per user (`per-user`), or one per session (`per-session`). Idle ones
@@ -16,16 +22,16 @@ import type { McpSession } from './session.js';
 export class ProcessPool {
   private readonly routers = new Map<string, Router>();
   private readonly bySession = new Map<McpSession, Router>();
-  /** The person each process serves (none for a shared one), for restarts when their secrets change. */
-  private readonly personOfKey = new Map<string, string>();
+  /** The person each process serves and its supervisor (none for a shared one), for restarts when their secrets change. */
+  private readonly personal = new Map<string, PersonalProcess>();
 
-  /** `personal`: each person's process gets its own folders and template values (none in some unit tests). */
+  /** `people`: each person's process gets its own folders and template values (none in some unit tests). */
   constructor(
     readonly serverName: string,
     readonly spec: StdioServerConfig,
     private readonly logger: Logger,
     private readonly hooks: BridgeHooks = {},
-    private readonly personal?: PersonalDependencies,
+    private readonly people?: PersonalDependencies,
   ) {}
 
   private keyFor(session: McpSession): string {
@@ -71,9 +77,8 @@ export class ProcessPool {
     if (!router || router.closed) {
       const person = this.spec.isolation === 'shared' ? {} : (this.hooks.personOf?.(session.sub) ?? { sub: session.sub });
       const logger = this.logger.child({ isolation: this.spec.isolation, ...person });
-      router = new Router(this.serverName, this.spec, logger, this.hooks, this.processFor(session, logger));
+      router = new Router(this.serverName, this.spec, logger, this.hooks, this.processFor(session, logger, key));
       this.routers.set(key, router);
-      if (this.spec.isolation !== 'shared') this.personOfKey.set(key, session.sub);
     }
     router.attach(session);
     this.bySession.set(session, router);
@@ -86,29 +91,33 @@ export class ProcessPool {
    * and a modern client's (its requests each carry their own capabilities, and the first may
    * declare less than a later one needs), gets the declared set.
    */
-  private processFor(session: McpSession, logger: Logger): ProcessFactory {
+  private processFor(session: McpSession, logger: Logger, key: string): ProcessFactory {
     const opener =
       this.spec.isolation === 'per-session' && !session.stateless
         ? (): OpeningClient => ({ capabilities: session.clientCapabilities, clientInfo: session.clientInfo })
         : undefined;
-    const personal = this.personal;
+    const people = this.people;
+    const personal: PersonalProcess | undefined = this.spec.isolation === 'shared' ? undefined : { sub: session.sub };
+    if (personal) this.personal.set(key, personal);
     // A person's process: own HOME, TMPDIR and ${user.dataDir}, templates expanded for them at each start.
-    const resolveSpec =
-      personal && this.spec.isolation !== 'shared' ? () => personalSpec(personal, this.serverName, this.spec, session.sub) : undefined;
-    return (listener, allocateId) =>
-      new ProcessSupervisor(this.serverName, this.spec, logger, listener, {
+    const resolveSpec = people && personal ? () => personalSpec(people, this.serverName, this.spec, session.sub) : undefined;
+    return (listener, allocateId) => {
+      const process = new ProcessSupervisor(this.serverName, this.spec, logger, listener, {
         allocateId,
         restarted: this.hooks.processRestarted,
         opener,
         resolveSpec,
       });
+      if (personal) personal.process = process;
+      return process;
+    };
   }
 
   /** A person's secrets for this server changed: each of their processes starts afresh once idle. */
   secretsChanged(sub: string): void {
     // Only a process started with secrets (in its env, args or cwd) has anything to pick up.
     if (secretsOfProcess(this.spec).size === 0) return;
-    for (const [key, router] of this.routers) if (this.personOfKey.get(key) === sub) router.idleRestart.request();
+    for (const each of this.personal.values()) if (each.sub === sub) each.process?.restartWhenIdle();
   }
 
   routerOf(session: McpSession): Router | undefined {
@@ -126,7 +135,7 @@ export class ProcessPool {
   private retire(key: string, router: Router): void {
     if (this.routers.get(key) === router) {
       this.routers.delete(key);
-      this.personOfKey.delete(key);
+      this.personal.delete(key);
     }
     void router.close();
   }
@@ -150,7 +159,7 @@ export class ProcessPool {
   async closeAll(): Promise<void> {
     const all = [...this.routers.values()];
     this.routers.clear();
-    this.personOfKey.clear();
+    this.personal.clear();
     this.bySession.clear();
     await Promise.all(all.map((router) => router.close()));
   }

@@ -21,8 +21,6 @@ import { Attribution } from './attribution.js';
 import { CallTable, type ClientCall } from './call-table.js';
 import type { BridgeHooks } from './hooks.js';
 import { ResourceWatchers } from './resource-watchers.js';
-import { IdleRestart } from './idle-restart.js';
-import { withSecretArgumentsHidden } from './secret-arguments.js';
 import type { McpSession } from './session.js';
 
 const MAX_PENDING = 4096;
@@ -57,7 +55,7 @@ const toolNameOf = (request: JsonRpcRequest): string => {
  */
 export class Router {
   readonly sessions = new Set<McpSession>();
-  private readonly calls = new CallTable<McpSession>(() => this.idleRestart.check());
+  private readonly calls = new CallTable<McpSession>((inFlight) => this.process.callsInFlight?.(inFlight));
   private readonly attribution = new Attribution<McpSession>();
   /** What the process is subscribed to on behalf of subscription streams. */
   private readonly watchers: ResourceWatchers;
@@ -65,15 +63,10 @@ export class Router {
   private readonly callTimeoutMs: number;
   idleSince = Date.now();
   closed = false;
-  /** A fresh process once no call is in flight: the pool asks for it when its person's secrets change. */
-  readonly idleRestart = new IdleRestart(
-    () => this.calls.size > 0,
-    () => this.process.recycle?.(),
-  );
 
   constructor(
     readonly serverName: string,
-    private readonly spec: StdioServerConfig,
+    spec: StdioServerConfig,
     private readonly logger: Logger,
     private readonly hooks: BridgeHooks = {},
     startProcess?: ProcessFactory,
@@ -244,8 +237,7 @@ export class Router {
     const outcome = response.error || (response.result as { isError?: unknown } | undefined)?.isError === true ? 'error' : 'ok';
     this.finish(call, outcome, false);
     const answeredAt = call.tool !== undefined ? performance.now() : 0;
-    // Arguments the gateway fills from the caller's secrets are not the model's to see.
-    call.session.answer({ ...withSecretArgumentsHidden(call.method, response, this.spec.secretArguments), id: call.clientId });
+    call.session.answer({ ...response, id: call.clientId });
     // Measured when the answer arrived, reported once it is on its way to the client.
     if (call.tool !== undefined) this.hooks.toolCallFinished!(call.session, call.tool, outcome, answeredAt - call.started);
     else if (call.method === 'tools/list' && response.result && this.hooks.toolsListed)

@@ -16,12 +16,15 @@ import {
   type JsonRpcResponse,
 } from '../jsonrpc.js';
 import type { PersonalDependencies } from '../process/personal-spec.js';
-import { fillSecretArguments, secretArgumentsOf, secretsOfArguments } from './secret-arguments.js';
+import type { Router } from './router.js';
+import { fillSecretArguments, secretArgumentsOf, secretsOfArguments } from '../process/secret-arguments.js';
 import type { BridgeHooks } from './hooks.js';
 import type { McpSession } from './session.js';
 
 /** Listing what a server offers needs no secret: the model sees the tools, calls one, and learns what to set. */
 const UNGATED = new Set(['ping', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
+
+export type { PersonalDependencies };
 
 /** What becomes of a request: sent on (perhaps with arguments filled), or answered here. */
 export type Admission = { request: JsonRpcRequest } | { response: JsonRpcResponse };
@@ -39,13 +42,18 @@ export class SecretGate {
   private readonly held = new Map<McpSession, Set<JsonRpcId>>();
   private readonly stopListening?: () => void;
 
+  private readonly servers: ReadonlyMap<string, StdioServerConfig>;
+
+  /** `pools`: each stdio server's processes, by server name; they hear when a person's secrets change. */
   constructor(
     private readonly deps: PersonalDependencies,
-    private readonly servers: ReadonlyMap<string, StdioServerConfig>,
+    pools: ReadonlyMap<string, { spec: StdioServerConfig; secretsChanged(sub: string): void }>,
     private readonly logger: Logger,
     private readonly hooks: BridgeHooks = {},
   ) {
+    this.servers = new Map([...pools].map(([name, pool]) => [name, pool.spec]));
     this.stopListening = deps.secrets?.onChange((sub, serverName) => {
+      pools.get(serverName)?.secretsChanged(sub);
       const key = personKey(serverName, sub);
       this.setNames.delete(key);
       for (const wake of this.waiters.get(key) ?? []) wake();
@@ -53,7 +61,7 @@ export class SecretGate {
   }
 
   /** Whether the request must be looked at first (false on the hot path of servers without secrets). */
-  applies(serverName: string, request: JsonRpcRequest): boolean {
+  private applies(serverName: string, request: JsonRpcRequest): boolean {
     const server = this.servers.get(serverName);
     if (!server || UNGATED.has(request.method)) return false;
     return this.requiredOf(server).length > 0 || !!secretArgumentsOf(request, server.secretArguments);
@@ -88,10 +96,12 @@ export class SecretGate {
   }
 
   /**
-   * Holds a request until the person's secrets are known: `forward` gets it as the process is to
-   * (arguments filled), or the session is answered here. A cancel while it waits drops it.
+   * Holds a request that needs the person's secrets until they are known: the router gets it as
+   * the process is to (arguments filled), or the session is answered here. A cancel while it waits
+   * drops it. False when the request needs nothing of the kind (the caller routes it at once).
    */
-  hold(session: McpSession, request: JsonRpcRequest, forward: (request: JsonRpcRequest) => void): void {
+  hold(session: McpSession, request: JsonRpcRequest, router: Pick<Router, 'request'>): boolean {
+    if (!this.applies(session.serverName, request)) return false;
     const held = this.held.get(session) ?? new Set<JsonRpcId>();
     this.held.set(session, held.add(request.id));
     const settle = () => {
@@ -102,7 +112,7 @@ export class SecretGate {
     this.admit(session, request).then(
       (admission) => {
         if (!settle()) return;
-        if ('request' in admission) return forward(admission.request);
+        if ('request' in admission) return router.request(session, admission.request);
         session.answer(admission.response);
         if (request.method === 'tools/call') this.hooks.toolCallFinished?.(session, String(request.params?.name), 'error', 0);
       },
@@ -111,6 +121,7 @@ export class SecretGate {
           session.answer(errorResponse(request.id, ErrorCode.ServerUnavailable, `your secrets could not be read: ${error.message}`));
       },
     );
+    return true;
   }
 
   /** A client's cancel of a request held here: true when it was one (no answer follows). */

@@ -1,6 +1,8 @@
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
-import { isResponse, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
+import { IdleRestart } from './idle-restart.js';
+import { withSecretArgumentsHidden } from './secret-arguments.js';
+import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
 import { LATEST_PROTOCOL_VERSION } from '../protocol.js';
 import { backendClientFor, type OpeningClient } from './backend-client.js';
 import { RestartBackoff } from './restart-backoff.js';
@@ -43,8 +45,8 @@ export interface ProcessHandle {
   ensureStarted(): Promise<void>;
   send(message: JsonRpcMessage): boolean;
   close(): Promise<void>;
-  /** Replaces the running process with a fresh one (a person's secrets changed). */
-  recycle?(): Promise<void>;
+  /** How many of the router's calls are in flight, whenever that changes. */
+  callsInFlight?(count: number): void;
 }
 
 /**
@@ -62,6 +64,14 @@ export class ProcessSupervisor implements ProcessHandle {
   /** The last process stopped unexpectedly; the next start is a restart. */
   private crashed = false;
   private closed = false;
+  private inFlight = 0;
+  /** A fresh process once no call is in flight: the pool asks for it when its person's secrets change. */
+  private readonly idleRestart = new IdleRestart(
+    () => this.inFlight > 0,
+    () => this.recycle(),
+  );
+  /** tools/list requests written to the process: their answers lose the arguments the gateway fills in. */
+  private readonly listings = new Set<JsonRpcId>();
 
   constructor(
     private readonly serverName: string,
@@ -90,7 +100,18 @@ export class ProcessSupervisor implements ProcessHandle {
   }
 
   send(message: JsonRpcMessage): boolean {
+    if (this.spec.secretArguments && isRequest(message) && message.method === 'tools/list') this.listings.add(message.id);
     return this.process?.send(message) ?? false;
+  }
+
+  callsInFlight(count: number): void {
+    this.inFlight = count;
+    this.idleRestart.check();
+  }
+
+  /** What the process was started with changed (a person's secrets): a fresh one once no call is in flight. */
+  restartWhenIdle(): void {
+    this.idleRestart.request();
   }
 
   private async launch(): Promise<void> {
@@ -171,12 +192,16 @@ export class ProcessSupervisor implements ProcessHandle {
 
   private onMessage(message: JsonRpcMessage): void {
     if (this.handshake && isResponse(message) && message.id === this.handshake.id) this.handshake.answer(message);
+    else if (isResponse(message) && message.id !== null && this.listings.delete(message.id))
+      // Arguments the gateway fills from the caller's secrets are not the model's to see.
+      this.listener.message(withSecretArgumentsHidden('tools/list', message, this.spec.secretArguments));
     else this.listener.message(message);
   }
 
   private onExit(proc: StdioProcess, info: ExitInfo): void {
     if (proc !== this.process) return;
     this.process = undefined;
+    this.listings.clear();
     // A failed start is reported by launch(); so is a stop the gateway asked for.
     if (this.closed || !this.initializeResult) return;
     this.listener.stopped({ pid: proc.pid, reason: exitReason(info), stderr: tellingStderrLine(proc.stderrTail()) });
@@ -197,7 +222,7 @@ export class ProcessSupervisor implements ProcessHandle {
    * uses it: what it was started with (a person's secrets) changed. The caller waits for a moment
    * without calls in flight.
    */
-  async recycle(): Promise<void> {
+  private async recycle(): Promise<void> {
     await this.starting?.catch(() => undefined);
     const old = this.process;
     if (!old || this.closed) return;
