@@ -134,8 +134,20 @@ function vaultSuite(name: string, open: () => Promise<KeyValueStore>, raw: () =>
       );
       const rotating = await openSecretVault(config(newKey, key), store);
       assert.equal(await rotating.get(ALICE, 'github', 'GITHUB_TOKEN'), GITHUB_VALUE);
-      assert.deepEqual(await rotating.rotate(), { rotated: 3, unchanged: 0 });
-      assert.deepEqual(await rotating.rotate(), { rotated: 0, unchanged: 3 });
+      // An altered value is reported and left alone; the others move.
+      const altered = secretRecordKey(BOB, 'db', 'DB_PASSWORD');
+      const bobUser = (await store.get<StoredSecret>(secretRecordKey(BOB, 'db', 'DB_USER')))!;
+      await store.set(altered, { ...bobUser, name: 'DB_PASSWORD' });
+      await store.addToIndex('secrets:index', altered);
+      const first = await rotating.rotate();
+      assert.deepEqual([first.rotated, first.unchanged], [3, 0]);
+      assert.equal(first.unreadable.length, 1);
+      assert.match(
+        first.unreadable[0]!,
+        /DB_PASSWORD of server db \(person sub-bob-0002\) cannot be decrypted: the stored value was altered/,
+      );
+      await store.delete(altered);
+      assert.deepEqual(await rotating.rotate(), { rotated: 0, unchanged: 3, unreadable: [] });
       await rotating.close();
 
       const rotated = await openSecretVault(config(newKey), store);
