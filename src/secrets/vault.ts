@@ -57,10 +57,10 @@ const NO_KEY = `the secrets vault needs "secretsKey" in the config (${HOW_TO_CON
 export class SecretVault implements SecretSource {
   private readonly listeners = new Set<(sub: string, server: string) => void>();
   private readonly keys: SecretsKey[];
+  private subscribed = false;
 
   private constructor(private readonly options: VaultOptions) {
     this.keys = [options.key, options.previousKey].filter((key): key is SecretsKey => key !== undefined);
-    options.changes?.subscribe((sub, server) => this.tell(sub, server));
   }
 
   /**
@@ -119,7 +119,12 @@ export class SecretVault implements SecretSource {
     await this.changed(sub, server);
   }
 
+  /** The first listener subscribes to the other processes' changes (a command-line vault never does). */
   onChange(listener: (sub: string, server: string) => void): () => void {
+    if (!this.subscribed) {
+      this.subscribed = true;
+      this.options.changes?.subscribe((sub, server) => this.tell(sub, server));
+    }
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
