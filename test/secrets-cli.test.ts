@@ -243,6 +243,7 @@ describe('the secrets commands beside a running gateway on Redis', () => {
   it('the running gateway hears of a secret the CLI sets, and reads it', async () => {
     const heard: string[] = [];
     gateway.running.gateway.secrets.onChange((sub, server) => heard.push(`${sub}/${server}`));
+    await gateway.running.gateway.secrets.listening();
     const set = await cli(['secrets', 'set', '-c', configFile, '-u', 'bob@example.com', '-s', 'db', 'DB_PASSWORD'], {
       stdin: 'pa55word\n',
     });

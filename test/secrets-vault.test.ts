@@ -222,14 +222,9 @@ describe('the secrets vault across Redis replicas', () => {
     try {
       const heard: string[] = [];
       second!.onChange((sub, server) => heard.push(`${sub}/${server}`));
-      // The subscription is in place once a change published by the other replica arrives.
-      await waitFor(
-        async () => {
-          await first!.set(ALICE, 'db', 'DB_USER', 'alice');
-          return heard.length > 0;
-        },
-        { message: 'the second replica to hear the first one change a secret' },
-      );
+      await second!.listening();
+      await first!.set(ALICE, 'db', 'DB_USER', 'alice');
+      await waitFor(() => heard.length > 0, { message: 'the second replica to hear the first one change a secret' });
       assert.equal(heard[0], `${ALICE}/db`);
       assert.equal(await second!.get(ALICE, 'db', 'DB_USER'), 'alice');
     } finally {

@@ -57,7 +57,7 @@ const NO_KEY = `the secrets vault needs "secretsKey" in the config (${HOW_TO_CON
 export class SecretVault implements SecretSource {
   private readonly listeners = new Set<(sub: string, server: string) => void>();
   private readonly keys: SecretsKey[];
-  private subscribed = false;
+  private subscription?: Promise<void>;
 
   private constructor(private readonly options: VaultOptions) {
     this.keys = [options.key, options.previousKey].filter((key): key is SecretsKey => key !== undefined);
@@ -121,12 +121,14 @@ export class SecretVault implements SecretSource {
 
   /** The first listener subscribes to the other processes' changes (a command-line vault never does). */
   onChange(listener: (sub: string, server: string) => void): () => void {
-    if (!this.subscribed) {
-      this.subscribed = true;
-      this.options.changes?.subscribe((sub, server) => this.tell(sub, server));
-    }
+    this.subscription ??= this.options.changes?.subscribe((sub, server) => this.tell(sub, server)) ?? Promise.resolve();
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves once the listeners hear of other processes' changes too (at once without Redis or listeners). */
+  async listening(): Promise<void> {
+    await this.subscription;
   }
 
   /** Every stored secret's record, for rotation (an index entry whose record was deleted is skipped). */
