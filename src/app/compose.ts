@@ -9,6 +9,7 @@ import type Provider from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import { hotPathLogger, type Logger } from '../log/logger.js';
 import { PersonLabels } from '../log/person-labels.js';
+import type { SecretSource } from '../secrets/secret-source.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { RedisStore } from '../storage/redis-store.js';
 import { createSafeFetch } from '../net/safe-fetch.js';
@@ -20,6 +21,8 @@ import { defaultAuthorizationScope, logAuthorizationRequest, metadataUnderRfc841
 import { registrationBodyLimit } from '../authz/client-metadata-limits.js';
 import { ClientKeySets, fetchWithKeySetCache } from '../authz/client-key-sets.js';
 import { LastGoodDocuments, serveLastGoodDocuments } from '../authz/last-good-documents.js';
+import { accountRouter } from '../account/account-routes.js';
+import { ConnectedApplications, trackApplicationUse } from '../authz/connected-applications.js';
 import { CsrfTokens } from '../authz/csrf.js';
 import { interactionRouter } from '../authz/interactions.js';
 import { loadCookieKeys, loadSigningKeys, publicJwks, type StoredSigningKey } from '../authz/keys.js';
@@ -90,6 +93,8 @@ export interface GatewayOptions {
    * sector_identifier_uri). Tests only: never set from config; without it the SSRF-safe fetch is used.
    */
   fetch?: typeof fetch;
+  /** Each person's secrets (the vault); without it the account page cannot save any. */
+  secrets?: SecretSource;
 }
 
 type AuthorizationParts = Awaited<ReturnType<typeof createAuthorizationParts>>;
@@ -157,7 +162,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const csrf = new CsrfTokens(cookieKeys[0]!);
   const signIn = { provider, config, store, accounts, policy, csrf, logger, upstreams, pages, metrics, rateLimits };
   app.use(upstreamLoginRouter(signIn));
-  app.use(interactionRouter({ ...signIn, resources, throttle: new LoginThrottle(store, throttle) }));
+  const applications = new ConnectedApplications(store, provider, config.tokens.grantTtl);
+  trackApplicationUse(provider, applications, logger);
+  app.use(interactionRouter({ ...signIn, resources, applications, throttle: new LoginThrottle(store, throttle) }));
+  const account = { ...signIn, publicUrl: config.publicUrl, resources, applications, secrets: options.secrets };
+  app.use(accountRouter(account));
 
   app.use(followPublicOrigin(config.publicUrl));
   app.use(provider.callback());
