@@ -272,4 +272,13 @@ describe('the account page (/account) in headless Chromium', () => {
       await phone.close();
     }
   });
+
+  it('signs out: the session ends, and the page asks for a sign-in again', async () => {
+    const { page } = alice;
+    await page.goto(`${gw.url}/account`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Signed out' }).waitFor();
+    await page.getByRole('link', { name: 'Sign in again' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
 });

@@ -215,7 +215,7 @@ async function revokeApplication(ctx: AccountContext, req: Request, res: Respons
   const grantId = await ctx.applications.revoke(person.account.sub, clientId);
   if (!grantId) throw new GatewayError(404, 'not_found', 'this application is not connected to your account');
   audit(ctx.logger, 'grant.revoked', { sub: person.account.sub, clientId, grantId, by: 'account page' }, 'grant revoked', 'warn');
-  res.redirect(303, '/account?revoked#applications-title');
+  res.redirect(303, '/account?revoked#account:applications');
 }
 
 async function signOut(ctx: AccountContext, _req: Request, res: Response): Promise<void> {
