@@ -99,7 +99,7 @@ describe('the account page (/account) in headless Chromium', () => {
     await page.getByText('Deleted: GitHub token for github.').waitFor();
     assert.equal(await gw.secrets.get(sub, 'github', 'GITHUB_TOKEN'), undefined);
     assert.equal(await page.getByRole('button', { name: 'Delete GitHub token' }).count(), 0);
-    assert.ok(gw.logs.lines.some((line) => /"event":"secret.set"/.test(line) && line.includes('"secret":"GITHUB_TOKEN"')));
+    assert.ok(gw.logs.lines.some((line) => /"event":"secret.set"/.test(line) && line.includes('"name":"GITHUB_TOKEN"')));
     assert.ok(!gw.logs.lines.some((line) => line.includes('ghp_')), 'no value reaches the log');
   });
 

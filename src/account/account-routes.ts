@@ -51,7 +51,7 @@ export function accountRouter(deps: AccountPageDependencies): Router {
     res.set(PAGE_SECURITY_HEADERS);
     next();
   });
-  router.use('/account', express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 }));
+  router.use('/account', express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 10 }));
   router.get('/account', (req, res) => showAccount(ctx, req, res));
   router.get(ACCOUNT_SIGNED_IN_PATH, (req, res) => signedIn(ctx, req, res));
   const form = signedInForm(ctx);
@@ -191,10 +191,9 @@ async function submitSecret(ctx: AccountContext, req: Request, res: Response): P
     throw new GatewayError(400, 'invalid_request', `server ${serverName || '(none)'} declares no secret named ${name || '(none)'}`);
   if (!ctx.secrets) throw new GatewayError(503, 'secrets_unavailable', 'secrets cannot be saved: the gateway has no secrets key');
   const sub = person.account.sub;
-  const fields = { sub, server: serverName, secret: name };
   if (req.body.action === 'delete') {
+    // The vault writes the audit event (names only).
     await ctx.secrets.delete(sub, serverName, name);
-    audit(ctx.logger, 'secret.deleted', { ...fields, by: 'account page' }, 'secret deleted');
     res.redirect(303, `/account?deleted=${encodeURIComponent(`${serverName}/${name}`)}#${serverName}`);
     return;
   }
@@ -204,8 +203,14 @@ async function submitSecret(ctx: AccountContext, req: Request, res: Response): P
     await sendPage(ctx, res, person, { fieldError: { server: serverName, name, message: problem }, httpStatus: 400 });
     return;
   }
-  await ctx.secrets.set(sub, serverName, name, value);
-  audit(ctx.logger, 'secret.set', { ...fields, by: 'account page' }, 'secret set');
+  try {
+    await ctx.secrets.set(sub, serverName, name, value);
+  } catch (error) {
+    // The vault's own checks, should they refuse what the page let through: shown at the field too.
+    if (!(error instanceof GatewayError) || error.status !== 400) throw error;
+    await sendPage(ctx, res, person, { fieldError: { server: serverName, name, message: error.message }, httpStatus: 400 });
+    return;
+  }
   res.redirect(303, `/account?saved=${encodeURIComponent(`${serverName}/${name}`)}#${serverName}`);
 }
 

@@ -9,7 +9,6 @@ import type Provider from 'oidc-provider';
 import type { GatewayConfig } from '../config/schema.js';
 import { hotPathLogger, type Logger } from '../log/logger.js';
 import { PersonLabels } from '../log/person-labels.js';
-import type { SecretSource } from '../secrets/secret-source.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { RedisStore } from '../storage/redis-store.js';
 import { createSafeFetch } from '../net/safe-fetch.js';
@@ -93,8 +92,6 @@ export interface GatewayOptions {
    * sector_identifier_uri). Tests only: never set from config; without it the SSRF-safe fetch is used.
    */
   fetch?: typeof fetch;
-  /** Each person's secrets (the vault); without it the account page cannot save any. */
-  secrets?: SecretSource;
 }
 
 type AuthorizationParts = Awaited<ReturnType<typeof createAuthorizationParts>>;
@@ -165,7 +162,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const applications = new ConnectedApplications(store, provider, config.tokens.grantTtl);
   trackApplicationUse(provider, applications, logger);
   app.use(interactionRouter({ ...signIn, resources, applications, throttle: new LoginThrottle(store, throttle) }));
-  const account = { ...signIn, publicUrl: config.publicUrl, resources, applications, secrets: options.secrets };
+  const account = { ...signIn, publicUrl: config.publicUrl, resources, applications, secrets: secrets.available ? secrets : undefined };
   app.use(accountRouter(account));
 
   app.use(followPublicOrigin(config.publicUrl));

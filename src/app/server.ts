@@ -20,7 +20,7 @@ export async function startGateway(
   config: GatewayConfig,
   logger: Logger,
   store = openStore(config.storage),
-  extra: Pick<GatewayOptions, 'fetch' | 'secrets'> = {},
+  extra: Pick<GatewayOptions, 'fetch'> = {},
 ): Promise<RunningGateway> {
   await store.ping();
   const gateway = await createGateway({ config, store, logger, ...extra });

@@ -20,8 +20,6 @@ export const AUDIT_EVENTS = [
   'consent.denied', // sub, clientId, resource
   'token.issued', // grantType, clientId, sub, resource, scope
   'grant.revoked', // grantId, clientId (and sub, by: "account page" when the person revoked it there)
-  'secret.set', // sub, server, secret (its name, never its value), by
-  'secret.deleted', // sub, server, secret, by
   'mcp.tool_call', // sub, clientId, server, tool, outcome, durationMs
   'secret.set', // sub, server, name (never the value)
   'secret.deleted', // sub, server, name
