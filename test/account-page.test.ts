@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { packageRoot } from '../src/paths.js';
 import { startAccountGateway, type AccountGateway } from './helpers/account-gateway.js';
-import { ALICE, BOB } from './helpers/gateway.js';
+import { ALICE, BOB, startTestGateway, testConfigJson } from './helpers/gateway.js';
 import { captureRedirect, launchChromium, saveScreenshot } from './helpers/chromium.js';
 import { authorizeUrl, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
 
@@ -199,6 +199,9 @@ describe('the account page (/account) in headless Chromium', () => {
     assert.equal(refused.status, 400);
     assert.equal(refused.body.error, 'invalid_grant');
     assert.ok(gw.logs.lines.some((line) => /"event":"grant.revoked"/.test(line) && line.includes('"by":"account page"')));
+    // Its consent is forgotten too: connecting again asks the person again.
+    await page.goto(authorizeUrl(gw.url, { client, challenge, method: 'S256', resource }));
+    await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
   });
 
   it('works with the keyboard alone: Tab reaches every control in page order, Enter submits', async () => {
@@ -280,5 +283,34 @@ describe('the account page (/account) in headless Chromium', () => {
     await page.getByRole('heading', { name: 'Signed out' }).waitFor();
     await page.getByRole('link', { name: 'Sign in again' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
+
+  it('shows nothing to a person removed from the gateway since they signed in', async () => {
+    const json = await testConfigJson();
+    const first = await startTestGateway(json);
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${first.url}/account`);
+      await page.getByLabel('Email').fill(BOB.email);
+      await page.getByLabel('Password').fill(BOB.password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Your account' }).waitFor();
+      await first.close();
+      // The same gateway (same storage, address and keys), restarted without Bob's account.
+      const users = (json.login as { password: { users: Array<{ email: string }> } }).password.users;
+      const login = { password: { users: users.filter((user) => user.email !== BOB.email) } };
+      const second = await startTestGateway({ ...json, login });
+      try {
+        const refused = await page.goto(`${second.url}/account`);
+        assert.equal(refused?.status(), 403);
+        await page.getByRole('heading', { name: 'Access refused' }).waitFor();
+        assert.doesNotMatch((await page.textContent('main')) ?? '', /bob@example\.com|Connected applications/);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await context.close();
+    }
   });
 });
