@@ -283,6 +283,11 @@ describe('the account page (/account) in headless Chromium', () => {
     await page.getByRole('heading', { name: 'Signed out' }).waitFor();
     await page.getByRole('link', { name: 'Sign in again' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    // Cancelling the sign-in comes back to a page that says so, with a way to try again.
+    await page.getByRole('button', { name: 'Cancel and return to your account page' }).click();
+    await page.getByRole('heading', { name: 'Not signed in' }).waitFor();
+    assert.match((await page.textContent('main')) ?? '', /The person cancelled the sign-in/);
+    assert.equal(await page.getByRole('link', { name: 'Sign in again' }).count(), 1);
   });
 
   it('shows nothing to a person removed from the gateway since they signed in', async () => {

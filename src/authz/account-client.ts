@@ -42,11 +42,10 @@ export async function accountClientGrant(ctx: KoaContextWithOIDC, accountId: str
   return grant;
 }
 
-/** The sign-in page's lead line and cancel button: what the person is signing in for. */
-export function accountSignInLead(about: { clientId: string; clientName: string; serverName: string }): { lead: SafeHtml; cancel: string } {
-  if (isAccountClient(about.clientId)) return { lead: new SafeHtml('to see and change your account on this gateway'), cancel: 'Cancel' };
+/** The sign-in page's lead line: what the person is signing in for. */
+export function accountSignInLead(about: { clientId: string; clientName: string; serverName: string }): { lead: SafeHtml } {
+  if (isAccountClient(about.clientId)) return { lead: new SafeHtml('to see and change your account on this gateway') };
   return {
     lead: new SafeHtml(`to connect <strong>${escapeHtml(about.clientName)}</strong> to <strong>${escapeHtml(about.serverName)}</strong>`),
-    cancel: `Cancel and return to ${about.clientName}`,
   };
 }
