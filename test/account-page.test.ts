@@ -288,6 +288,10 @@ describe('the account page (/account) in headless Chromium', () => {
     await page.getByRole('heading', { name: 'Not signed in' }).waitFor();
     assert.match((await page.textContent('main')) ?? '', /The person cancelled the sign-in/);
     assert.equal(await page.getByRole('link', { name: 'Sign in again' }).count(), 1);
+    // A crafted link to that page cannot put its own words on it.
+    await page.goto(`${gw.url}/account/signed-in?error=access_denied&error_description=Call+0800+to+restore+your+account&state=x`);
+    await page.getByRole('heading', { name: 'Not signed in' }).waitFor();
+    assert.doesNotMatch((await page.textContent('main')) ?? '', /0800/);
   });
 
   it('shows nothing to a person removed from the gateway since they signed in', async () => {

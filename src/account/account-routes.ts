@@ -165,12 +165,13 @@ function statusMessage(ctx: AccountContext, req: Request): string | undefined {
 
 /** Back from the sign-in: to the page (and the section the person was sent to). */
 async function signedIn(ctx: AccountContext, req: Request, res: Response): Promise<void> {
-  const { section } = finishSignIn(ctx.publicUrl, req, res);
-  const error = asString(req.query.error);
+  const { started, section } = finishSignIn(ctx.publicUrl, req, res);
   const again = new SafeHtml('<p><a href="/account">Sign in again</a></p>');
-  if (error) {
-    const message = error === 'access_denied' ? asString(req.query.error_description) || 'The sign-in was cancelled.' : error;
-    ctx.pages.render(res, 403, 'Not signed in', message.charAt(0).toUpperCase() + message.slice(1), 'You can try again.', again);
+  if (req.query.error !== undefined) {
+    // The authorization server's words, only for the sign-in this browser started: a crafted link cannot put words here.
+    const said = started ? asString(req.query.error_description) : '';
+    const message = said ? said.charAt(0).toUpperCase() + said.slice(1) : 'The sign-in did not finish.';
+    ctx.pages.render(res, 403, 'Not signed in', message, 'You can try again.', again);
     return;
   }
   const person = await signedInPerson(ctx, req, res);

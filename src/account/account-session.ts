@@ -75,13 +75,17 @@ export function startSignIn(publicUrl: string, req: Request, res: Response): voi
   res.redirect(303, `/authorize?${query}`);
 }
 
-/** Back from the sign-in: the section to show, when the state is the one this browser started with. */
-export function finishSignIn(publicUrl: string, req: Request, res: Response): { section: string } {
+/**
+ * Back from the sign-in: whether it is the one this browser started (its state matches the
+ * cookie), and then the section to show.
+ */
+export function finishSignIn(publicUrl: string, req: Request, res: Response): { started: boolean; section: string } {
   const cookie = cookieValue(req);
   res.clearCookie(SIGN_IN_COOKIE, { path: '/account', httpOnly: true, sameSite: 'lax', secure: publicUrl.startsWith('https:') });
   const [state = '', section = ''] = (cookie ?? '').split('.');
   const returned = typeof req.query.state === 'string' ? req.query.state : '';
-  return { section: state && sameSecret(state, returned) ? section : '' };
+  const started = state !== '' && sameSecret(state, returned);
+  return { started, section: started ? section : '' };
 }
 
 /** Express has no cookie parser here: the one cookie this page sets, read from the header. */
