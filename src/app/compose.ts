@@ -33,6 +33,7 @@ import { createMcpEndpoint, type McpEndpoint } from '../mcp/transports/streamabl
 import { protectedResourceRouter } from '../mcp/auth/protected-resource.js';
 import { McpBridge } from '../mcp/core/bridge.js';
 import { createRemoteProxies } from '../mcp/remote/remote-proxy.js';
+import { remoteBackends } from '../mcp/remote/remote-backend.js';
 import type { BridgeHooks } from '../mcp/core/hooks.js';
 import { ReplicaDirectory } from '../mcp/cluster/replica-directory.js';
 import { detectAdvertiseUrl } from '../mcp/cluster/advertise-address.js';
@@ -195,7 +196,8 @@ function createMcpParts(
   const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
   const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
   const people = new PersonLabels(async (sub) => (await accounts.findBySub(sub))?.email);
-  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, people, metrics));
+  const hooks = bridgeHooks(logger, people, metrics);
+  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), hooks, remoteBackends);
   metrics?.watchBridge(bridge);
   const mcp = createMcpEndpoint({
     config,

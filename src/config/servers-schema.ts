@@ -24,6 +24,19 @@ const args = z
 /** Per server: how many sessions one person may hold, and (stdio) how many processes may run. */
 const sessionsPerPerson = wholeNumber('sessionsPerPerson', 10);
 
+/** What modern (2026-07-28) clients are told about caching list and read results. */
+const cache = z
+  .object({
+    ttl: duration('cache.ttl', '60s'),
+    scope: z
+      .enum(['public', 'private'], {
+        error: (issue) => `cache.scope must be "public" or "private", not ${JSON.stringify(issue.input)}`,
+      })
+      .optional(),
+  })
+  .strict()
+  .prefault({});
+
 const stdioServer = z
   .object({
     command: z.string().min(1, { error: 'command must name the program to run, e.g. "npx" or "node"' }),
@@ -37,18 +50,7 @@ const stdioServer = z
       .default('per-user'),
     callTimeout: duration('callTimeout', '60s'),
     idleTimeout: duration('idleTimeout', '15m'),
-    /** What modern (2026-07-28) clients are told about caching list and read results. */
-    cache: z
-      .object({
-        ttl: duration('cache.ttl', '60s'),
-        scope: z
-          .enum(['public', 'private'], {
-            error: (issue) => `cache.scope must be "public" or "private", not ${JSON.stringify(issue.input)}`,
-          })
-          .optional(),
-      })
-      .strict()
-      .prefault({}),
+    cache,
     limits: z
       .object({ sessionsPerPerson, processes: wholeNumber('processes', 25) })
       .strict()
@@ -61,6 +63,7 @@ const remoteServer = z
     url: z.url({ protocol: /^https?$/, error: 'url must be the http(s) URL of a remote Streamable HTTP MCP server' }),
     headers: stringMap('headers'),
     callTimeout: duration('callTimeout', '60s'),
+    cache,
     limits: z.object({ sessionsPerPerson }).strict().prefault({}),
   })
   .strict();

@@ -1,7 +1,7 @@
 // The MCP core's face to transports: open, find, admit and close sessions, within the limits on
 // sessions and processes. Over 300 lines with its comments (about 280 of code): session lifecycle
 // and the caps that evict are one job.
-import type { GatewayConfig, StdioServerConfig } from '../../config/schema.js';
+import type { GatewayConfig, RemoteServerConfig, StdioServerConfig } from '../../config/schema.js';
 import { clientInfoForLog } from '../../log/bound.js';
 import type { Logger } from '../../log/logger.js';
 import { GatewayError } from '../../web/errors.js';
@@ -20,7 +20,7 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
 import { freeProcess, oldestIdle, type EvictionContext } from './eviction.js';
 import { ProcessPool } from './process-pool.js';
 import type { BridgeHooks } from './hooks.js';
-import type { Router } from './router.js';
+import type { ProcessFactory, Router } from './router.js';
 import { McpSession, type ClientCapabilities, type SessionOwner } from './session.js';
 import type { MessageSink } from './sink.js';
 
@@ -29,6 +29,21 @@ const personKey = (serverName: string, sub: string) => `${serverName}\u0000${sub
 const SWEEP_INTERVAL_MS = 30_000;
 export const SESSION_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
 const MAX_IN_FLIGHT_PER_SESSION = 256;
+
+/** The backend of a remote (`url`) server for each router: the remote side lives outside the core. */
+export type RemoteBackendFactory = (serverName: string, remote: RemoteServerConfig, logger: Logger) => ProcessFactory;
+
+/** A remote server's pool: one upstream session per person, reaped when idle like a process, under no process cap. */
+const remotePoolSpec = (remote: RemoteServerConfig): StdioServerConfig => ({
+  command: '',
+  args: [],
+  env: {},
+  isolation: 'per-user',
+  callTimeout: remote.callTimeout,
+  idleTimeout: SESSION_IDLE_TIMEOUT_MS / 1000,
+  cache: remote.cache,
+  limits: { sessionsPerPerson: remote.limits.sessionsPerPerson, processes: Number.MAX_SAFE_INTEGER },
+});
 
 /** What opening a session gave: the answer to the client's initialize, and the session when one opened. */
 export interface Opened {
@@ -62,17 +77,26 @@ export class McpBridge {
   };
   private readonly sessionLifetimeMs: number;
 
-  /** `hooks` observe every process and call (metrics, the audit log). */
+  /**
+   * `hooks` observe every process and call (metrics, the audit log). With `remoteBackends`, remote
+   * servers are backends too, for the modern wire (their 2025 sessions are proxied, not bridged).
+   */
   constructor(
     config: GatewayConfig,
     private readonly logger: Logger,
     private readonly sessionIdleTimeoutMs = SESSION_IDLE_TIMEOUT_MS,
     private readonly sessionIdPrefix = '',
     private readonly hooks: BridgeHooks = {},
+    remoteBackends?: RemoteBackendFactory,
   ) {
     for (const [name, server] of Object.entries(config.mcpServers)) {
-      if ('command' in server)
-        this.pools.set(name, new ProcessPool(name, server as StdioServerConfig, logger.child({ server: name }), hooks));
+      const serverLogger = logger.child({ server: name });
+      if ('command' in server) this.pools.set(name, new ProcessPool(name, server, serverLogger, hooks));
+      else if (remoteBackends)
+        this.pools.set(
+          name,
+          new ProcessPool(name, remotePoolSpec(server), serverLogger, hooks, remoteBackends(name, server, serverLogger)),
+        );
     }
     this.processLimit = config.limits.processes;
     this.sessionLifetimeMs = config.limits.sessionLifetime * 1000;
@@ -80,7 +104,14 @@ export class McpBridge {
     this.sweeper.unref();
   }
 
+  /** Whether the server's 2025 sessions are the bridge's (a stdio server's). */
   serves(serverName: string): boolean {
+    const pool = this.pools.get(serverName);
+    return !!pool && !pool.remote;
+  }
+
+  /** Whether the server's modern (stateless) requests can run here: a stdio server, or a remote one with a backend. */
+  servesModern(serverName: string): boolean {
     return this.pools.has(serverName);
   }
 
@@ -179,14 +210,14 @@ export class McpBridge {
         );
       this.evict(idle, 'limits.sessionsPerPerson');
     }
-    if (!pool.needsProcess(session)) return;
+    if (!pool.needsProcess(session) || pool.remote) return;
     while (pool.size >= processes) {
       if (!freeProcess(this.eviction, [pool], session.sub))
         throw new LimitReached(
           `MCP server "${pool.serverName}" already runs ${processes} processes, all in use (its limits.processes); retry later`,
         );
     }
-    const all = [...this.pools.values()];
+    const all = [...this.pools.values()].filter((each) => !each.remote);
     while (all.reduce((total, each) => total + each.size, 0) >= this.processLimit) {
       if (!freeProcess(this.eviction, all, session.sub))
         throw new LimitReached(
@@ -311,7 +342,9 @@ export class McpBridge {
   stats(): Array<{ server: string; sessions: number; processes: number }> {
     const sessions = new Map<string, number>();
     for (const session of this.sessions.values()) sessions.set(session.serverName, (sessions.get(session.serverName) ?? 0) + 1);
-    return [...this.pools].map(([server, pool]) => ({ server, sessions: sessions.get(server) ?? 0, processes: pool.processCount }));
+    return [...this.pools]
+      .filter(([, pool]) => !pool.remote)
+      .map(([server, pool]) => ({ server, sessions: sessions.get(server) ?? 0, processes: pool.processCount }));
   }
 
   /** Ends every GET stream so a shutting-down server is not kept open by idle listeners. */

@@ -1,7 +1,7 @@
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import type { BridgeHooks } from './hooks.js';
-import { Router } from './router.js';
+import { Router, type ProcessFactory } from './router.js';
 import type { McpSession } from './session.js';
 
 /**
@@ -18,7 +18,14 @@ export class ProcessPool {
     readonly spec: StdioServerConfig,
     private readonly logger: Logger,
     private readonly hooks: BridgeHooks = {},
+    /** What stands in for a process (a remote server's upstream session); a stdio process when absent. */
+    private readonly startBackend?: ProcessFactory,
   ) {}
+
+  /** Its backends are upstream sessions of a remote server, not processes: no process cap counts them. */
+  get remote(): boolean {
+    return this.startBackend !== undefined;
+  }
 
   private keyFor(session: McpSession): string {
     switch (this.spec.isolation) {
@@ -62,7 +69,8 @@ export class ProcessPool {
     let router = this.routers.get(key);
     if (!router || router.closed) {
       const person = this.spec.isolation === 'shared' ? {} : (this.hooks.personOf?.(session.sub) ?? { sub: session.sub });
-      router = new Router(this.serverName, this.spec, this.logger.child({ isolation: this.spec.isolation, ...person }), this.hooks);
+      const logger = this.logger.child({ isolation: this.spec.isolation, ...person });
+      router = new Router(this.serverName, this.spec, logger, this.hooks, this.startBackend);
       this.routers.set(key, router);
     }
     router.attach(session);

@@ -16,7 +16,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../jsonrpc.js';
-import { ProcessSupervisor, type ProcessHandle, type ProcessListener } from '../process/supervisor.js';
+import { ProcessSupervisor, type MessageOrigin, type ProcessHandle, type ProcessListener } from '../process/supervisor.js';
 import { CallTable, type ClientCall } from './call-table.js';
 import type { BridgeHooks } from './hooks.js';
 import { ResourceWatchers } from './resource-watchers.js';
@@ -71,7 +71,7 @@ export class Router {
   ) {
     this.callTimeoutMs = spec.callTimeout * 1000;
     const listener: ProcessListener = {
-      message: (message) => this.onMessage(message),
+      message: (message, origin) => this.onMessage(message, origin),
       stopped: (exit) => this.onStopped(exit),
       wanted: () => this.sessions.size > 0,
     };
@@ -222,10 +222,10 @@ export class Router {
     if (request) this.process.send({ ...response, id: request.processId });
   }
 
-  private onMessage(message: JsonRpcMessage): void {
+  private onMessage(message: JsonRpcMessage, origin?: MessageOrigin): void {
     if (isResponse(message)) this.onResponse(message);
-    else if (isRequest(message)) this.onServerRequest(message);
-    else this.onNotification(message as JsonRpcNotification);
+    else if (isRequest(message)) this.onServerRequest(message, origin);
+    else this.onNotification(message as JsonRpcNotification, origin);
   }
 
   private onResponse(response: JsonRpcResponse): void {
@@ -245,9 +245,13 @@ export class Router {
   /**
    * Sampling, elicitation, roots and logging raised by the process carry no request id; they
    * belong to the session whose call is in flight. With calls from several sessions in flight
-   * at once (a `shared` process) the owner cannot be known, and nothing is sent anywhere.
+   * at once (a `shared` process) the owner cannot be known, and nothing is sent anywhere. A
+   * backend that says which call a message came with (`origin`) is believed; one it says came
+   * with none belongs to no call.
    */
-  private attribute(): { session: McpSession; relatedId?: JsonRpcId } | undefined {
+  private attribute(origin?: MessageOrigin): { session: McpSession; relatedId?: JsonRpcId } | undefined {
+    const related = origin?.relatedTo === undefined ? undefined : this.calls.byProcess(origin.relatedTo);
+    if (origin) return related && { session: related.session, relatedId: related.clientId };
     let owner: ClientCall<McpSession> | undefined;
     for (const call of this.calls.calls()) {
       if (!call.sent) continue;
@@ -259,13 +263,13 @@ export class Router {
     return undefined;
   }
 
-  private onServerRequest(request: JsonRpcRequest): void {
+  private onServerRequest(request: JsonRpcRequest, origin?: MessageOrigin): void {
     if (request.method === 'ping') {
       this.process.send({ jsonrpc: '2.0', id: request.id, result: {} });
       return;
     }
     const refuse = (code: number, message: string) => this.process.send(errorResponse(request.id, code, message));
-    const target = this.attribute();
+    const target = this.attribute(origin);
     if (!target) {
       refuse(ErrorCode.InternalError, `the gateway cannot tell which client session ${request.method} is for`);
       return;
@@ -283,7 +287,7 @@ export class Router {
     }
   }
 
-  private onNotification(notification: JsonRpcNotification): void {
+  private onNotification(notification: JsonRpcNotification, origin?: MessageOrigin): void {
     const { method, params } = notification;
     if (method === 'notifications/progress') {
       const call = this.calls.byProgressToken(params?.progressToken);
@@ -302,7 +306,7 @@ export class Router {
         request.session.sendUnrelated({ ...notification, params: { ...params, requestId: request.sessionFacingId } });
       }
     } else {
-      const target = this.attribute();
+      const target = this.attribute(origin);
       if (target) target.session.sendRelated(target.relatedId, notification);
     }
   }

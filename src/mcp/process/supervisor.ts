@@ -1,6 +1,6 @@
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
-import { isResponse, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
+import { isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
 import { GATEWAY_CLIENT_INFO, LATEST_PROTOCOL_VERSION } from '../protocol.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { tellingStderrLine } from './stderr-summary.js';
@@ -10,10 +10,18 @@ const INITIALIZE_TIMEOUT_MS = 30_000;
 
 class BackendUnavailable extends Error {}
 
+/**
+ * Which of the backend's own requests a message came with, when the backend can tell (a remote
+ * server's answer stream can; a stdio pipe cannot): `relatedTo` that request, or none at all.
+ */
+export interface MessageOrigin {
+  relatedTo?: JsonRpcId;
+}
+
 /** What the supervisor tells the part that routes messages to and from the process. */
 export interface ProcessListener {
-  /** A message of the process, other than the answer to its initialize handshake. */
-  message(message: JsonRpcMessage): void;
+  /** A message of the process, other than the answer to its initialize handshake; `origin` when the backend knows it. */
+  message(message: JsonRpcMessage, origin?: MessageOrigin): void;
   /** A running process stopped on its own: whatever was sent to it is lost. */
   stopped(exit: { pid?: number; reason: string; stderr: string }): void;
   /** Whether anyone still uses the process, so it is started again after it stopped. */

@@ -157,8 +157,12 @@ export class StreamableHttpTransport {
     // The token is for the gateway alone; it never travels further.
     delete req.headers.authorization;
     // The same URL serves both eras: a POST that describes itself in _meta needs no session.
-    if (posted && this.bridge.serves(serverName) && isModernPost(req.headers, posted.messages, posted.batch))
+    if (posted && this.bridge.servesModern(serverName) && isModernPost(req.headers, posted.messages, posted.batch)) {
+      // A remote server that speaks the modern era itself takes the request as it is.
+      if (remote && !this.bridge.serves(serverName) && (await remote.eras.speaksModern(serverName)))
+        return viaRemote(remote, exchange, posted);
       return this.modern.post(exchange, posted.messages[0]!);
+    }
     if (!this.bridge.serves(serverName)) {
       if (!remote) throw mcpError(404, `no MCP server named "${serverName}"`);
       return viaRemote(remote, exchange, posted);

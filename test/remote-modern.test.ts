@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
+import { ALICE, BOB, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { McpTestClient } from './helpers/mcp-client.js';
+import { ModernTestClient } from './helpers/modern-client.js';
+import { startRecordedUpstream, type RecordedUpstream } from './helpers/remote-upstream.js';
+import { obtainTokens } from './helpers/tokens.js';
+
+const textsOf = (result: unknown) => ((result as { content?: Array<{ text?: string }> }).content ?? []).map((c) => c.text ?? '').join('\n');
+
+/**
+ * A legacy remote server (server-everything over Streamable HTTP, 2025) in front of modern
+ * (2026-07-28) clients: the gateway holds its own upstream session per person, with the entry's
+ * configured headers, and the modern wire translates, including an elicitation through MRTR.
+ */
+describe('modern clients of a legacy remote server', { timeout: 120_000 }, () => {
+  let gw: TestGateway;
+  let upstream: RecordedUpstream;
+  let alice = '';
+  let bob = '';
+  let endpoint: URL;
+
+  before(async () => {
+    upstream = await startRecordedUpstream();
+    gw = await startTestGateway({
+      mcpServers: { everything: { url: upstream.url, headers: { 'X-Upstream-Key': 'configured-secret' } } },
+    });
+    endpoint = new URL(`${gw.url}/mcp/everything`);
+    alice = (await obtainTokens(gw.url, 'everything', ALICE)).access_token;
+    bob = (await obtainTokens(gw.url, 'everything', BOB)).access_token;
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  it('the SDK v2 client negotiates 2026-07-28, calls tools and answers an elicitation through MRTR', async () => {
+    const client = new ModernClient(
+      { name: 'sdk-v2-remote', version: '1.0.0' },
+      { capabilities: { elicitation: {} }, versionNegotiation: { mode: 'auto' } },
+    );
+    let asked: unknown;
+    client.setRequestHandler('elicitation/create', async (request) => {
+      asked = request.params;
+      return { action: 'accept', content: { name: 'Ada Lovelace', check: true } };
+    });
+    await client.connect(new ModernTransport(endpoint, { requestInit: { headers: { authorization: `Bearer ${alice}` } } }));
+    try {
+      assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
+      assert.match(client.getServerVersion()?.name ?? '', /everything/);
+      const { tools } = await client.listTools();
+      const names = tools.map((tool) => tool.name);
+      assert.ok(names.includes('echo') && names.includes('trigger-elicitation-request'), names.join(', '));
+      const echoed = await client.callTool({ name: 'echo', arguments: { message: 'modern over remote' } });
+      assert.match(textsOf(echoed), /modern over remote/);
+      const elicited = await client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
+      assert.match(String((asked as { message?: string }).message), /Please provide inputs/);
+      assert.match(textsOf(elicited), /User provided the requested information/);
+      assert.match(textsOf(elicited), /Name: Ada Lovelace/);
+    } finally {
+      await client.close();
+    }
+    for (const { requestHeaders } of upstream.exchanges) {
+      assert.equal(requestHeaders.authorization, undefined, 'no Authorization upstream');
+      assert.ok(!JSON.stringify(requestHeaders).includes(alice), 'the token appears nowhere upstream');
+      assert.equal(requestHeaders['x-upstream-key'], 'configured-secret');
+    }
+  });
+
+  it('gives each person an upstream session of their own, reused across their requests', async () => {
+    const sessionsSeen = () =>
+      new Set(upstream.exchanges.map((e) => e.requestHeaders['mcp-session-id']).filter((id): id is string => typeof id === 'string'));
+    const before = sessionsSeen();
+    const forAlice = new ModernTestClient(endpoint.href, alice);
+    const forBob = new ModernTestClient(endpoint.href, bob);
+    for (const client of [forAlice, forBob, forAlice, forBob]) {
+      const reply = await client.request('tools/call', { name: 'echo', arguments: { message: 'mine' } });
+      assert.equal(reply.result?.resultType, 'complete');
+      assert.match(JSON.stringify(reply.result), /mine/);
+    }
+    const added = [...sessionsSeen()].filter((id) => !before.has(id));
+    assert.equal(added.length, 1, "Bob's upstream session is the only new one (Alice's from the first test is reused)");
+  });
+
+  it('answers server/discover from the upstream initialize, and a 2025 client of the same URL is still proxied', async () => {
+    const discovered = await new ModernTestClient(endpoint.href, alice).request('server/discover');
+    assert.ok(discovered.result.supportedVersions.includes('2026-07-28'));
+    assert.ok(discovered.result.capabilities.tools);
+    const legacy = new McpTestClient(endpoint.href, alice);
+    await legacy.initialize();
+    assert.ok(legacy.sessionId, 'a proxied upstream session');
+    const echo = await legacy.callTool('echo', { message: 'legacy still' });
+    assert.match(JSON.stringify(echo.result), /legacy still/);
+  });
+});
