@@ -18,6 +18,7 @@ import {
 } from '../jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
 import { freeProcess, oldestIdle, type EvictionContext } from './eviction.js';
+import { NativePools } from './native-pools.js';
 import { ProcessPool } from './process-pool.js';
 import type { BridgeHooks } from './hooks.js';
 import type { ProcessFactory, Router } from './router.js';
@@ -76,6 +77,8 @@ export class McpBridge {
       ),
   };
   private readonly sessionLifetimeMs: number;
+  /** Modern-era processes of the stdio servers that speak 2026-07-28 themselves. */
+  readonly native: NativePools;
 
   /**
    * `hooks` observe every process and call (metrics, the audit log). With `remoteBackends`, remote
@@ -98,6 +101,7 @@ export class McpBridge {
           new ProcessPool(name, remotePoolSpec(server), serverLogger, hooks, remoteBackends(name, server, serverLogger)),
         );
     }
+    this.native = new NativePools(config, logger, hooks, sessionIdPrefix);
     this.processLimit = config.limits.processes;
     this.sessionLifetimeMs = config.limits.sessionLifetime * 1000;
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
@@ -326,6 +330,7 @@ export class McpBridge {
       }
     }
     for (const pool of this.pools.values()) pool.reap(now);
+    this.native.reap(now);
   }
 
   get sessionCount(): number {
@@ -333,9 +338,7 @@ export class McpBridge {
   }
 
   get processCount(): number {
-    let count = 0;
-    for (const pool of this.pools.values()) count += pool.processCount;
-    return count;
+    return [...this.pools.values()].reduce((count, pool) => count + pool.processCount, this.native.processCount);
   }
 
   /** Live sessions and running processes of each stdio server (read when metrics are scraped). */
@@ -351,6 +354,7 @@ export class McpBridge {
   closeEventStreams(): void {
     for (const session of this.sessions.values()) session.sink.stopListening();
     for (const scope of this.scopes) scope.sink.stopListening();
+    this.native.stopListening();
   }
 
   async close(): Promise<void> {
@@ -366,6 +370,6 @@ export class McpBridge {
     this.sessions.clear();
     this.scopes.clear();
     this.byPerson.clear();
-    await Promise.all([...this.pools.values()].map((pool) => pool.closeAll()));
+    await Promise.all([...this.pools.values()].map((pool) => pool.closeAll()).concat(this.native.closeAll()));
   }
 }

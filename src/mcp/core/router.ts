@@ -121,10 +121,7 @@ export class Router {
         return;
       }
     }
-    if (this.process.ready) {
-      this.send(call, request);
-      return;
-    }
+    if (this.process.ready) return this.send(call, request);
     this.process.ensureStarted().then(
       () => this.send(call, request),
       (error: Error) => {
@@ -289,7 +286,10 @@ export class Router {
 
   private onNotification(notification: JsonRpcNotification, origin?: MessageOrigin): void {
     const { method, params } = notification;
-    if (method === 'notifications/progress') {
+    // A subscription's notification goes to the request that opened it (a modern process's listen).
+    const subscription = origin?.subscription === undefined ? undefined : this.calls.byProcess(origin.subscription);
+    if (subscription) subscription.session.sendRelated(subscription.clientId, notification);
+    else if (method === 'notifications/progress') {
       const call = this.calls.byProgressToken(params?.progressToken);
       if (!call) return;
       this.armTimeout(call);

@@ -1,7 +1,7 @@
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
-import { GATEWAY_CLIENT_INFO, LATEST_PROTOCOL_VERSION } from '../protocol.js';
+import { discoverRequest, GATEWAY_CLIENT_INFO, LATEST_PROTOCOL_VERSION } from '../protocol.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { tellingStderrLine } from './stderr-summary.js';
 import { StdioProcess } from './stdio-process.js';
@@ -16,6 +16,8 @@ class BackendUnavailable extends Error {}
  */
 export interface MessageOrigin {
   relatedTo?: JsonRpcId;
+  /** A notification of the subscription (subscriptions/listen) that this request of the gateway's opened. */
+  subscription?: JsonRpcId;
 }
 
 /** What the supervisor tells the part that routes messages to and from the process. */
@@ -33,6 +35,13 @@ export interface SupervisorOptions {
   allocateId(): number;
   /** A process was started again after it stopped unexpectedly. */
   restarted?(serverName: string): void;
+  /**
+   * `discover` opens the process as a modern (2026-07-28) client does, with server/discover (its
+   * answer stands for the initialize result); the default is the 2025 initialize handshake.
+   */
+  handshake?: 'initialize' | 'discover';
+  /** What the gateway can tell of a message's origin from the message itself. */
+  originOf?(message: JsonRpcMessage): MessageOrigin | undefined;
 }
 
 /** What the router needs of a process: tests give it one that lives in memory. */
@@ -125,6 +134,7 @@ export class ProcessSupervisor implements ProcessHandle {
   /** The gateway initializes the process once, as a client; sessions reuse the answer. */
   private initialize(proc: StdioProcess): Promise<Record<string, unknown>> {
     const id = this.options.allocateId();
+    const discover = this.options.handshake === 'discover';
     return new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(
         () => fail(new Error(`no answer to initialize within ${INITIALIZE_TIMEOUT_MS / 1000}s`)),
@@ -146,23 +156,21 @@ export class ProcessSupervisor implements ProcessHandle {
         answer: (response) => {
           if (response.error) return fail(new Error(`${response.error.message} (code ${response.error.code})`));
           if (!settle()) return;
-          proc.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+          if (!discover) proc.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
           resolve((response.result ?? {}) as Record<string, unknown>);
         },
       };
-      const params = {
-        protocolVersion: LATEST_PROTOCOL_VERSION,
-        capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } },
-        clientInfo: GATEWAY_CLIENT_INFO,
-      };
-      if (!proc.send({ jsonrpc: '2.0', id, method: 'initialize', params })) fail(new Error('the process is not accepting input'));
+      const capabilities = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
+      const params = { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities, clientInfo: GATEWAY_CLIENT_INFO };
+      const opening = discover ? discoverRequest(id, capabilities) : { jsonrpc: '2.0' as const, id, method: 'initialize', params };
+      if (!proc.send(opening)) fail(new Error('the process is not accepting input'));
       proc.once('exit', (info) => fail(new Error(`the process exited (${exitReason(info)})`)));
     });
   }
 
   private onMessage(message: JsonRpcMessage): void {
     if (this.handshake && isResponse(message) && message.id === this.handshake.id) this.handshake.answer(message);
-    else this.listener.message(message);
+    else this.listener.message(message, this.options.originOf?.(message));
   }
 
   private onExit(proc: StdioProcess, info: ExitInfo): void {

@@ -4,33 +4,11 @@
 import type { GatewayConfig, RemoteServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { isResponse } from '../jsonrpc.js';
-import { GATEWAY_CLIENT_INFO, META, MODERN_PROTOCOL_VERSIONS } from '../protocol.js';
+import { discoverRequest, listsModernVersion, MODERN_PROTOCOL_VERSIONS } from '../protocol.js';
 import { readMessages } from './sse-reader.js';
 import { UpstreamHttp } from './upstream-http.js';
 
 const PROBE_TIMEOUT_MS = 5_000;
-
-/** The server/discover request the gateway sends as a client of the modern era. */
-function discoverProbe(version: string) {
-  return {
-    jsonrpc: '2.0' as const,
-    id: 'mcpgw-discover',
-    method: 'server/discover',
-    params: {
-      _meta: {
-        [META.protocolVersion]: version,
-        [META.clientInfo]: GATEWAY_CLIENT_INFO,
-        [META.clientCapabilities]: {},
-      },
-    },
-  };
-}
-
-/** Whether a server/discover answer lists a modern revision the gateway speaks. */
-export function listsModernVersion(result: unknown): boolean {
-  const versions = (result as { supportedVersions?: unknown } | undefined)?.supportedVersions;
-  return Array.isArray(versions) && versions.some((version) => MODERN_PROTOCOL_VERSIONS.includes(version as string));
-}
 
 /**
  * The verdict for each remote server, asked on first need and kept for the gateway's life. Any
@@ -59,7 +37,7 @@ export class RemoteEras {
   private async probe(serverName: string, remote: RemoteServerConfig): Promise<boolean | undefined> {
     const version = MODERN_PROTOCOL_VERSIONS[0]!;
     const http = new UpstreamHttp(remote);
-    const { request, response } = http.post(discoverProbe(version), { protocolVersion: version }, PROBE_TIMEOUT_MS, {
+    const { request, response } = http.post(discoverRequest('mcpgw-discover'), { protocolVersion: version }, PROBE_TIMEOUT_MS, {
       'mcp-method': 'server/discover',
     });
     try {
