@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { packageRoot } from '../src/paths.js';
 import { textOf } from './helpers/bridge-fixture.js';
 import { ALICE, startTestGateway, type TestGateway } from './helpers/gateway.js';
@@ -28,12 +29,15 @@ describe('backends of the modern era', { timeout: 120_000 }, () => {
   let upstream: ModernUpstream;
   let native = '';
   let remote = '';
+  let onlyModern = '';
 
   before(async () => {
     upstream = await startModernUpstream();
-    gw = await startTestGateway({ mcpServers: { native: modernStdio, remote: { url: upstream.url } } });
+    const modernOnly = { ...modernStdio, args: [...modernStdio.args, '--modern-only'] };
+    gw = await startTestGateway({ mcpServers: { native: modernStdio, modernOnly, remote: { url: upstream.url } } });
     native = (await obtainTokens(gw.url, 'native', ALICE)).access_token;
     remote = (await obtainTokens(gw.url, 'remote', ALICE)).access_token;
+    onlyModern = (await obtainTokens(gw.url, 'modernOnly', ALICE)).access_token;
   });
   after(async () => {
     await gw?.close();
@@ -118,6 +122,36 @@ describe('backends of the modern era', { timeout: 120_000 }, () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('a 2025 client of a server that speaks only 2026-07-28: a session, and its input_required asked as an elicitation', async () => {
+    const client = new LegacyClient({ name: 'sdk-v1-modern-only', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    let asked = '';
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked = request.params.message;
+      return { action: 'accept', content: { ok: true } };
+    });
+    const transport = new LegacyTransport(new URL(`${gw.url}/mcp/modernOnly`), {
+      requestInit: { headers: { authorization: `Bearer ${onlyModern}` } },
+    });
+    await client.connect(transport);
+    try {
+      assert.ok(transport.sessionId);
+      assert.equal(client.getServerVersion()?.name, 'modern-fixture');
+      const echoed = await client.callTool({ name: 'echo', arguments: { text: 'translated' } });
+      assert.equal(textOf(echoed as { content?: Array<{ text?: string }> }), 'translated');
+      const confirmed = await client.callTool({ name: 'confirm', arguments: { action: 'launch' } });
+      assert.equal(asked, 'Really launch?');
+      // The retry carried the answer and the server's own requestState.
+      assert.equal(textOf(confirmed as { content?: Array<{ text?: string }> }), 'launch: confirmed (state fixture-state:launch)');
+    } finally {
+      await client.close();
+    }
+    const modern = await new ModernTestClient(`${gw.url}/mcp/modernOnly`, onlyModern).request('tools/call', {
+      name: 'echo',
+      arguments: { text: 'as sent' },
+    });
+    assert.equal(textOf(modern.result), 'as sent');
   });
 
   it('a remote server that speaks 2026-07-28 gets modern requests as they are, its input_required untouched', async () => {

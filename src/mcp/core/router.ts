@@ -16,7 +16,8 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../jsonrpc.js';
-import { ProcessSupervisor, type MessageOrigin, type ProcessHandle, type ProcessListener } from '../process/supervisor.js';
+import { StdioBackend } from '../process/stdio-backend.js';
+import type { MessageOrigin, ProcessHandle, ProcessListener } from '../process/supervisor.js';
 import { CallTable, type ClientCall } from './call-table.js';
 import type { BridgeHooks } from './hooks.js';
 import { ResourceWatchers } from './resource-watchers.js';
@@ -79,7 +80,7 @@ export class Router {
     this.watchers = new ResourceWatchers((method, uri) => this.tellProcess(method, uri));
     this.process =
       startProcess?.(listener, allocateId) ??
-      new ProcessSupervisor(serverName, spec, logger, listener, { allocateId, restarted: hooks.processRestarted });
+      new StdioBackend(serverName, spec, logger, listener, { allocateId, restarted: hooks.processRestarted });
   }
 
   get pid(): number | undefined {

@@ -8,7 +8,24 @@ import { StdioProcess } from './stdio-process.js';
 
 const INITIALIZE_TIMEOUT_MS = 30_000;
 
-class BackendUnavailable extends Error {}
+/** The process could not be started or initialized; `refusal` is the code of an error answer to initialize. */
+export class BackendUnavailable extends Error {
+  constructor(
+    message: string,
+    readonly refusal?: number,
+  ) {
+    super(message);
+  }
+}
+
+class InitializeRefused extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(`${message} (code ${code})`);
+  }
+}
 
 /**
  * Which of the backend's own requests a message came with, when the backend can tell (a remote
@@ -127,6 +144,7 @@ export class ProcessSupervisor implements ProcessHandle {
       const reason = error instanceof Error ? error.message : String(error);
       throw new BackendUnavailable(
         `MCP server "${this.serverName}" could not be started: ${reason}${stderr ? ` (stderr: ${stderr})` : ''}`,
+        error instanceof InitializeRefused ? error.code : undefined,
       );
     }
   }
@@ -154,7 +172,7 @@ export class ProcessSupervisor implements ProcessHandle {
       this.handshake = {
         id,
         answer: (response) => {
-          if (response.error) return fail(new Error(`${response.error.message} (code ${response.error.code})`));
+          if (response.error) return fail(new InitializeRefused(response.error.code, response.error.message));
           if (!settle()) return;
           if (!discover) proc.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
           resolve((response.result ?? {}) as Record<string, unknown>);
