@@ -6,6 +6,7 @@ import { McpTestClient } from './helpers/mcp-client.js';
 import { ModernTestClient } from './helpers/modern-client.js';
 import { startRecordedUpstream, type RecordedUpstream } from './helpers/remote-upstream.js';
 import { obtainTokens } from './helpers/tokens.js';
+import { waitFor } from './helpers/wait.js';
 
 const textsOf = (result: unknown) => ((result as { content?: Array<{ text?: string }> }).content ?? []).map((c) => c.text ?? '').join('\n');
 
@@ -81,6 +82,38 @@ describe('modern clients of a legacy remote server', { timeout: 120_000 }, () =>
     }
     const added = [...sessionsSeen()].filter((id) => !before.has(id));
     assert.equal(added.length, 1, "Bob's upstream session is the only new one (Alice's from the first test is reused)");
+  });
+
+  it("subscriptions/listen hears the upstream's resources/updated from its GET stream", async () => {
+    const client = new ModernTestClient(endpoint.href, alice);
+    const uri = 'demo://resource/dynamic/text/1';
+    const stream = await client.listen({ resourceSubscriptions: [uri] }, 'remote-listen');
+    try {
+      assert.equal(stream.status, 200);
+      const acknowledged = await waitFor(
+        () => stream.messages.find((m) => 'method' in m && m.method === 'notifications/subscriptions/acknowledged'),
+        {
+          message: 'the acknowledgement',
+        },
+      );
+      assert.deepEqual((acknowledged as unknown as { params: { notifications: unknown } }).params.notifications, {
+        resourceSubscriptions: [uri],
+      });
+      // The upstream sends resources/updated to its subscribers at once, then every 5 s, on its GET
+      // stream: should the gateway's subscribe arrive after the toggle, the next round is heard.
+      await client.request('tools/call', { name: 'toggle-subscriber-updates', arguments: {} });
+      const updated = await waitFor(() => stream.messages.find((m) => 'method' in m && m.method === 'notifications/resources/updated'), {
+        message: 'resources/updated on the listen stream',
+        timeout: 20_000,
+      });
+      assert.equal((updated as unknown as { params: { uri: string; _meta: Record<string, unknown> } }).params.uri, uri);
+      assert.equal(
+        (updated as unknown as { params: { _meta: Record<string, unknown> } }).params._meta['io.modelcontextprotocol/subscriptionId'],
+        'remote-listen',
+      );
+    } finally {
+      stream.close();
+    }
   });
 
   it('answers server/discover from the upstream initialize, and a 2025 client of the same URL is still proxied', async () => {

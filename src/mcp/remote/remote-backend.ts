@@ -37,6 +37,8 @@ export class RemoteBackend implements ProcessHandle {
   /** POSTs still carrying a request's answer, by the request's id: a cancel ends them. */
   private readonly open = new Map<JsonRpcId, UpstreamExchange>();
   private events?: UpstreamExchange;
+  /** Requests whose POST the gateway ended after cancelling them. */
+  private readonly cancelled = new Set<JsonRpcId>();
   private readonly idleMs: number;
 
   constructor(
@@ -141,6 +143,7 @@ export class RemoteBackend implements ProcessHandle {
     const exchange = this.open.get(requestId as JsonRpcId);
     if (!exchange) return;
     this.open.delete(requestId as JsonRpcId);
+    this.cancelled.add(requestId as JsonRpcId);
     setImmediate(() => exchange.request.destroy());
   }
 
@@ -150,7 +153,10 @@ export class RemoteBackend implements ProcessHandle {
     let failure: string;
     try {
       const { status, answer } = await this.exchange(message, session, requestId, this.idleMs, true);
-      if (answer || (requestId === undefined && status >= 200 && status < 300)) return;
+      if (answer || (requestId === undefined && status >= 200 && status < 300)) {
+        if (requestId !== undefined) this.cancelled.delete(requestId);
+        return;
+      }
       if (status === 404 && session.id && again && !this.closed) {
         // The upstream forgot the session (restarted, expired): a new one, and this message once more.
         this.forget(session);
@@ -161,7 +167,8 @@ export class RemoteBackend implements ProcessHandle {
     } catch (error) {
       failure = error instanceof Error ? error.message : String(error);
     }
-    if (this.closed) return;
+    // A cancelled request's POST was ended on purpose; nobody waits for its answer.
+    if (this.closed || (requestId !== undefined && this.cancelled.delete(requestId))) return;
     this.logger.warn({ server: this.serverName, err: failure }, 'remote MCP server did not take a message');
     if (requestId !== undefined)
       this.listener.message(errorResponse(requestId, ErrorCode.InternalError, `remote MCP server "${this.serverName}" ${failure}`));
