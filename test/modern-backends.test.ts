@@ -12,7 +12,8 @@ import { McpTestClient } from './helpers/mcp-client.js';
 import { ModernTestClient } from './helpers/modern-client.js';
 import { startModernUpstream, type ModernUpstream } from './helpers/modern-upstream.js';
 import { obtainTokens } from './helpers/tokens.js';
-import { waitFor } from './helpers/wait.js';
+import { sleep, waitFor } from './helpers/wait.js';
+import type { JsonRpcMessage } from '../src/mcp/jsonrpc.js';
 
 const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 
@@ -30,14 +31,18 @@ describe('backends of the modern era', { timeout: 120_000 }, () => {
   let native = '';
   let remote = '';
   let onlyModern = '';
+  let quick = '';
 
   before(async () => {
     upstream = await startModernUpstream();
     const modernOnly = { ...modernStdio, args: [...modernStdio.args, '--modern-only'] };
-    gw = await startTestGateway({ mcpServers: { native: modernStdio, modernOnly, remote: { url: upstream.url } } });
+    gw = await startTestGateway({
+      mcpServers: { native: modernStdio, modernOnly, quick: { ...modernStdio, callTimeout: '1s' }, remote: { url: upstream.url } },
+    });
     native = (await obtainTokens(gw.url, 'native', ALICE)).access_token;
     remote = (await obtainTokens(gw.url, 'remote', ALICE)).access_token;
     onlyModern = (await obtainTokens(gw.url, 'modernOnly', ALICE)).access_token;
+    quick = (await obtainTokens(gw.url, 'quick', ALICE)).access_token;
   });
   after(async () => {
     await gw?.close();
@@ -100,6 +105,25 @@ describe('backends of the modern era', { timeout: 120_000 }, () => {
         message: 'the list change on the listen stream',
       });
       assert.equal(subscriptionOf(changed), 'my-listen');
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('a subscription outlives callTimeout: it is answered only when it ends', async () => {
+    const client = new ModernTestClient(`${gw.url}/mcp/quick`, quick);
+    const stream = await client.listen({ toolsListChanged: true }, 'long-listen');
+    try {
+      const isChange = (m: JsonRpcMessage) => 'method' in m && m.method === 'notifications/tools/list_changed';
+      await waitFor(() => stream.messages.some((m) => 'method' in m && m.method === 'notifications/subscriptions/acknowledged'), {
+        message: 'the acknowledgement',
+      });
+      await sleep(1_500); // the server's callTimeout (1 s) must pass on the clock
+      await client.request('tools/call', { name: 'announce' });
+      await waitFor(() => stream.messages.some(isChange), {
+        message: () => `the list change after callTimeout (stream: ${JSON.stringify(stream.messages)})`,
+      });
+      assert.ok(!stream.messages.some((m) => 'error' in m), 'the subscription was not timed out');
     } finally {
       stream.close();
     }

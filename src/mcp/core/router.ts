@@ -142,7 +142,8 @@ export class Router {
     };
     if (call.processToken) outgoing = withProgressToken(outgoing, call.processToken);
     call.sent = true;
-    this.armTimeout(call);
+    // A subscription (a modern server's listen stream) is answered only when it ends: no timeout.
+    if (request.method !== 'subscriptions/listen') this.armTimeout(call);
     if (!this.process.send(outgoing)) {
       this.finish(call, 'error');
       call.session.answer(

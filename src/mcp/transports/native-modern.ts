@@ -34,6 +34,7 @@ export class NativeExchange implements MessageSink {
   private res?: ServerResponse;
   private streaming = false;
   private readonly deadline?: NodeJS.Timeout;
+  private readonly listen: boolean;
 
   constructor(
     res: ServerResponse,
@@ -49,11 +50,12 @@ export class NativeExchange implements MessageSink {
       this.res = undefined;
       this.end();
     });
-    if (streamUntil !== undefined) this.deadline = endStreamAt(streamUntil, () => this.stopListening());
+    this.listen = streamUntil !== undefined;
+    if (streamUntil !== undefined) this.deadline = endStreamAt(streamUntil, () => this.endNow());
   }
 
   get listening(): boolean {
-    return this.deadline !== undefined && !this.done;
+    return this.listen && !this.done;
   }
 
   send(message: JsonRpcMessage): boolean {
@@ -86,11 +88,16 @@ export class NativeExchange implements MessageSink {
   }
 
   abandon(): void {
-    this.stopListening();
+    this.endNow();
   }
 
-  /** Ends the stream (shutdown, or the token expired); the server's call is cancelled. */
+  /** At shutdown a subscription stream ends (and the server's subscription with it); calls in flight go on. */
   stopListening(): void {
+    if (this.listen) this.endNow();
+  }
+
+  /** Ends the response now; the server's request is cancelled. */
+  private endNow(): void {
     const res = this.res;
     this.res = undefined;
     res?.end();
