@@ -116,6 +116,24 @@ describe('modern clients of a legacy remote server', { timeout: 120_000 }, () =>
     }
   });
 
+  it('opens a new upstream session when the upstream forgot the old one (404), and the request goes through', async () => {
+    const client = new ModernTestClient(endpoint.href, bob);
+    assert.equal((await client.request('tools/call', { name: 'echo', arguments: { message: 'before' } })).result?.resultType, 'complete');
+    const bobsSession = upstream.exchanges.find((e) => e.requestBody.includes('"before"'))!.requestHeaders['mcp-session-id'] as string;
+    upstream.forget(bobsSession);
+    const after = await client.request('tools/call', { name: 'echo', arguments: { message: 'after' } });
+    assert.match(JSON.stringify(after.result), /after/);
+    const tries = upstream.exchanges.filter((e) => e.requestBody.includes('"after"'));
+    assert.deepEqual(
+      tries.map((e) => [e.requestHeaders['mcp-session-id'] === bobsSession, e.status]),
+      [
+        [true, 404],
+        [false, 200],
+      ],
+      'refused on the forgotten session, then sent once more on a new one',
+    );
+  });
+
   it('answers server/discover from the upstream initialize, and a 2025 client of the same URL is still proxied', async () => {
     const discovered = await new ModernTestClient(endpoint.href, alice).request('server/discover');
     assert.ok(discovered.result.supportedVersions.includes('2026-07-28'));
