@@ -1,12 +1,14 @@
 // npm run bench: the same `echo` tool of server-everything, called directly over stdio, through a
 // bare node:http JSON-RPC echo (the ceiling of one HTTP hop), through the gateway with a real
 // token, and through supergateway, all measured in this one run. Prints latency, throughput and
-// the ratios that matter; it asserts nothing.
+// the ratios that matter; it asserts nothing. Then 100 connectors registering and exchanging codes
+// at once (bench/connectors.ts). BENCH_ONLY=mcp or BENCH_ONLY=connectors runs one part.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request, Agent } from 'node:http';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { packageRoot } from '../src/paths.js';
+import { benchConnectors } from './connectors.js';
 import { spawnGateway, testConfigJson } from '../test/helpers/gateway.js';
 import { obtainTokens } from '../test/helpers/tokens.js';
 import { freePort } from '../test/helpers/ports.js';
@@ -226,6 +228,12 @@ async function startSupergateway(): Promise<{ url: string; child: ChildProcess }
 const mcpHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY !== 'connectors') await benchMcp();
+  if (process.env.BENCH_ONLY !== 'mcp') await benchConnectors();
+  process.exit(0);
+}
+
+async function benchMcp(): Promise<void> {
   console.log(
     `mcp-oauth-gateway benchmark: echo tool of server-everything; ` +
       `${SEQUENTIAL_CALLS} sequential calls, then ${CONNECTIONS} connections for ${DURATION_S}s\n`,
@@ -268,7 +276,6 @@ async function main(): Promise<void> {
   console.log(`gateway throughput / supergateway:  ${(gateway.rps / supergateway.rps).toFixed(2)}x     (target: at least 3x)`);
   console.log(`stateless throughput / session:     ${(modern.rps / gateway.rps).toFixed(2)}x     (target: at least 1x)`);
   console.log(`stateless p50 / session p50:        ${(modern.p50 / gateway.p50).toFixed(2)}x     (target: at most 1x)`);
-  process.exit(0);
 }
 
 main().catch((error: unknown) => {

@@ -51,6 +51,15 @@ describe('configuration', () => {
     );
     const server = config.mcpServers.everything!;
     assert.ok('command' in server && server.isolation === 'per-user');
+    assert.equal(server.clientCapabilities, undefined, "absent: the gateway's default set (MCP Apps included)");
+  });
+
+  it("keeps a server's clientCapabilities as written, extensions included", () => {
+    const clientCapabilities = { roots: {}, extensions: { 'io.modelcontextprotocol/ui': { mimeTypes: ['text/html;profile=mcp-app'] } } };
+    const config = parseConfig({ ...valid, mcpServers: { x: { command: 'x', isolation: 'shared', clientCapabilities } } }, 'test', {});
+    const server = config.mcpServers.x!;
+    assert.ok('command' in server);
+    assert.deepEqual(server.clientCapabilities, clientCapabilities);
   });
 
   it('substitutes ${ENV} in strings and names the field when a variable is missing', () => {
@@ -251,6 +260,29 @@ describe('configuration', () => {
       /^rateLimits\.login: must be false \(no limit\) or like \{ "limit": 30, "window": "15m" \}/,
     ],
     ['a misspelt rate limit', { ...valid, rateLimits: { tokens: false } }, /^rateLimits: unknown field\(s\) "tokens"/],
+    [
+      'client capabilities that are not an object',
+      { ...valid, mcpServers: { x: { command: 'x', clientCapabilities: ['sampling'] } } },
+      /^mcpServers\.x\.clientCapabilities: expected an object \{\.\.\.\}, got a list \(clientCapabilities must be an object of MCP/,
+    ],
+    [
+      'a client capability written as true',
+      { ...valid, mcpServers: { x: { command: 'x', clientCapabilities: { sampling: true } } } },
+      /^mcpServers\.x\.clientCapabilities\.sampling: .*each capability must be an object of its settings \(\{\} when it has none\)/,
+    ],
+    [
+      'an extension written as a list of MIME types',
+      {
+        ...valid,
+        mcpServers: { x: { command: 'x', clientCapabilities: { extensions: { 'io.modelcontextprotocol/ui': ['text/html'] } } } },
+      },
+      /^mcpServers\.x\.clientCapabilities\.extensions\.io\.modelcontextprotocol\/ui: .*each extension must be an object of its settings/,
+    ],
+    [
+      'client capabilities on a per-session server',
+      { ...valid, mcpServers: { x: { command: 'x', isolation: 'per-session', clientCapabilities: {} } } },
+      /^mcpServers\.x\.clientCapabilities: clientCapabilities applies to "shared" and "per-user" processes; a "per-session" process/,
+    ],
   ];
   for (const [what, raw, expected] of mistakes) {
     it(`explains ${what}, naming the field`, () => {

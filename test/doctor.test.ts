@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { networkInterfaces } from 'node:os';
-import { resolve } from 'node:path';
+import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { packageRoot } from '../src/paths.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startChatGptStandIn, type ChatGptStandIn } from './helpers/chatgpt-stand-in.js';
+import { startPublishedClients, type PublishedClients } from './helpers/published-clients.js';
 import { freePort } from './helpers/ports.js';
+import { closeServer, doctorWith, nonLoopbackAddress, startProxy, type DoctorRun } from './helpers/doctor-run.js';
 
-const CLI = resolve(packageRoot, 'dist/src/cli/main.js');
 const INSPECTOR_ORIGIN = 'http://localhost:6274';
 
 /** Every row a full run prints for server "demo": a row that goes missing is a regression too. */
@@ -23,6 +20,11 @@ const ALL_ROWS = [
   'AS metadata /.well-known/openid-configuration',
   'issuer = publicUrl',
   'https in metadata',
+  'ChatGPT server/discover',
+  'ChatGPT private_key_jwt',
+  'ChatGPT key set',
+  'Claude.ai CIMD gate',
+  'Claude.ai public IPv4:443',
   'CORS preflight AS metadata',
   'CORS preflight resource metadata',
   'CORS preflight /register',
@@ -35,58 +37,27 @@ const ALL_ROWS = [
   'DCR Claude.ai (client_secret_post)',
   'DCR Claude.ai (client_secret_basic)',
   'DCR Claude.ai (none)',
+  'DCR Claude Code (none)',
+  'DCR VS Code (none)',
+  'DCR Codex (none)',
   'DCR MCP Inspector (none)',
   'DCR mcp-remote (none)',
   'DCR refuses http://evil.example/cb',
   'CIMD ChatGPT',
   'CIMD Claude.ai',
+  'CIMD Claude Code',
+  'CIMD VS Code',
   'PKCE required',
   'PKCE plain refused',
   'replica addresses',
 ];
 const CORS_ROWS = ALL_ROWS.filter((row) => row.startsWith('CORS'));
 
-interface DoctorRow {
-  ok: boolean;
-  detail: string;
-  fix?: string;
-}
-interface DoctorRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  rows: Map<string, DoctorRow>;
-}
+/** Where doctor looks for ChatGPT's key set in these tests (a local stand-in; see keySetServer below). */
+let keySetUrl = '';
 
-/** Runs the real CLI, as a person would, and reads its table back by column position. */
-function doctor(...args: string[]): Promise<DoctorRun> {
-  return new Promise((resolvePromise) => {
-    execFile(process.execPath, [CLI, 'doctor', ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolvePromise({ code, stdout, stderr, rows: parseTable(stdout) });
-    });
-  });
-}
-
-function parseTable(stdout: string): Map<string, DoctorRow> {
-  const lines = stdout.split('\n');
-  const header = lines.findIndex((line) => /^check\s+result\s+detail$/.test(line));
-  const rows = new Map<string, DoctorRow>();
-  if (header < 0) return rows;
-  const resultAt = lines[header]!.indexOf('result');
-  const detailAt = lines[header]!.indexOf('detail');
-  let last: DoctorRow | undefined;
-  for (const line of lines.slice(header + 2)) {
-    if (line === '') break;
-    if (line.startsWith(' ')) {
-      if (last) last.fix = line.trim().replace(/^fix: /, '');
-      continue;
-    }
-    last = { ok: line.slice(resultAt, detailAt).trim() === '✓', detail: line.slice(detailAt) };
-    rows.set(line.slice(0, resultAt).trim(), last);
-  }
-  return rows;
-}
+/** Runs the real CLI with ChatGPT's key set played locally. */
+const doctor = (...args: string[]) => doctorWith({ DOCTOR_CHATGPT_KEY_SET_URL: keySetUrl }, ...args);
 
 function failedRows(run: DoctorRun): string[] {
   return [...run.rows]
@@ -101,89 +72,34 @@ function assertFailures(run: DoctorRun, expected: string[]): void {
   assert.deepEqual(failedRows(run), [...expected].sort(), run.stdout);
   for (const name of expected) assert.ok(run.rows.get(name)!.fix, `${name} has no fix:\n${run.stdout}`);
   assert.equal(run.code, expected.length ? 1 : 0, run.stdout + run.stderr);
-  assert.match(run.stdout, new RegExp(`^${ALL_ROWS.length - expected.length} passed, ${expected.length} failed$`, 'm'));
-}
-
-interface ProxyOptions {
-  listenHost: string;
-  port: number;
-  gatewayPort: number;
-  /** Drop every Access-Control-* header and answer OPTIONS 404, as a careless proxy does. */
-  stripCors?: boolean;
-  /** Rewrite this URL (as the gateway prints it) into that one in both directions, bodies and headers. */
-  rewrite?: { gateway: string; outside: string; gatewayHost: string };
-}
-
-function replaceUrl(text: string, from: string, to: string): string {
-  return text.split(from).join(to).split(encodeURIComponent(from)).join(encodeURIComponent(to));
-}
-
-/** A tiny reverse proxy in front of the gateway (bodies are buffered: doctor never opens a stream). */
-async function startProxy(options: ProxyOptions): Promise<Server> {
-  const { rewrite } = options;
-  const inbound = (text: string) => (rewrite ? replaceUrl(text, rewrite.outside, rewrite.gateway) : text);
-  const outbound = (text: string) => (rewrite ? replaceUrl(text, rewrite.gateway, rewrite.outside) : text);
-  const server = createServer((req, res) => {
-    if (options.stripCors && req.method === 'OPTIONS') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.from(inbound(Buffer.concat(chunks).toString('utf8')));
-      const headers: IncomingHttpHeaders = { ...req.headers, 'content-length': String(body.length) };
-      delete headers['accept-encoding'];
-      delete headers['transfer-encoding'];
-      if (rewrite) headers.host = rewrite.gatewayHost;
-      const upstream = request(
-        { host: '127.0.0.1', port: options.gatewayPort, method: req.method, path: inbound(req.url ?? '/'), headers },
-        (answer) => {
-          const parts: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => parts.push(chunk));
-          answer.on('end', () => {
-            const out = Buffer.from(outbound(Buffer.concat(parts).toString('utf8')));
-            const outHeaders: Record<string, string | string[]> = {};
-            for (const [name, value] of Object.entries(answer.headers)) {
-              if (value === undefined || ['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name)) continue;
-              if (options.stripCors && name.startsWith('access-control-')) continue;
-              outHeaders[name] = Array.isArray(value) ? value.map(outbound) : outbound(value);
-            }
-            res.writeHead(answer.statusCode ?? 502, { ...outHeaders, 'content-length': String(out.length) }).end(out);
-          });
-        },
-      );
-      upstream.on('error', () => res.writeHead(502).end());
-      upstream.end(body);
-    });
-  });
-  await new Promise<void>((resolvePromise) => server.listen(options.port, options.listenHost, resolvePromise));
-  return server;
-}
-
-const closeServer = (server: Server | undefined) =>
-  new Promise<void>((resolvePromise) => {
-    if (!server) return resolvePromise();
-    server.closeAllConnections();
-    server.close(() => resolvePromise());
-  });
-
-/** An address of this machine that is not loopback, so that plain http to it is what the https rule forbids. */
-function nonLoopbackAddress(): string {
-  const external = Object.values(networkInterfaces())
-    .flat()
-    .find((address) => address?.family === 'IPv4' && !address.internal);
-  // Without a network interface, 0.0.0.0 still reaches this machine on Linux and is not a loopback name either.
-  return external?.address ?? '0.0.0.0';
+  const warnings = [...run.rows.values()].filter((row) => row.warning).length;
+  const summary = `${ALL_ROWS.length - expected.length} passed, ${expected.length} failed${warnings ? `, ${warnings} warnings?` : ''}`;
+  assert.match(run.stdout, new RegExp(`^${summary}$`, 'm'));
 }
 
 describe('doctor', () => {
-  // ChatGPT's metadata document is fetched (not pinned): a stand-in chatgpt.com serves it to every gateway here.
+  // Only Claude.ai's metadata document is pinned: stand-ins for chatgpt.com, claude.ai and
+  // vscode.dev serve the others to every gateway here, and a local server plays ChatGPT's key set
+  // for doctor itself (DOCTOR_CHATGPT_KEY_SET_URL).
   let chatgpt: ChatGptStandIn;
+  let published: PublishedClients;
+  let keySetServer: Server;
   before(async () => {
-    chatgpt = await startChatGptStandIn();
+    published = await startPublishedClients();
+    chatgpt = await startChatGptStandIn(published.fetch);
+    keySetServer = createServer((_req, res) => {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ keys: [{ kty: 'RSA', kid: 'k', n: 'AQAB', e: 'AQAB' }] }));
+    });
+    await new Promise<void>((resolvePromise) => keySetServer.listen(0, '127.0.0.1', resolvePromise));
+    keySetUrl = `http://127.0.0.1:${(keySetServer.address() as { port: number }).port}/oauth/jwks.json`;
   });
-  after(() => chatgpt.close());
+  after(async () => {
+    chatgpt.close();
+    published.close();
+    await closeServer(keySetServer);
+  });
 
   describe('a correctly configured gateway', () => {
     let gw: TestGateway;
@@ -199,6 +115,40 @@ describe('doctor', () => {
       assertFailures(run, []);
       assert.match(run.rows.get('https publicUrl')!.detail, /loopback/);
       assert.match(run.rows.get('resource metadata (root form)')!.detail, /not served.*no client needs it/);
+    });
+
+    it("plays each client's needs: ChatGPT's server/discover probe and key set, Claude.ai's gate, Claude Code on any port", async () => {
+      const run = await doctor(gw.url, '--server', 'demo');
+      assert.match(run.rows.get('ChatGPT server/discover')!.detail, /^401 with resource_metadata/);
+      assert.match(run.rows.get('ChatGPT private_key_jwt')!.detail, /private_key_jwt/);
+      assert.equal(run.rows.get('ChatGPT key set')!.warning, false);
+      assert.match(run.rows.get('ChatGPT key set')!.detail, /1 key\(s\), reachable from here/);
+      assert.match(run.rows.get('Claude.ai CIMD gate')!.detail, /client_id_metadata_document_supported and none advertised/);
+      assert.match(run.rows.get('CIMD Claude Code')!.detail, /accepted with http:\/\/localhost:\d+\/callback \(any loopback port\)/);
+      assert.match(run.rows.get('CIMD VS Code')!.detail, /vscode\.dev\/oauth\/client-metadata\.json accepted/);
+      // A loopback publicUrl on another port than 443 is a warning (fine for testing), not a failure.
+      const reach = run.rows.get('Claude.ai public IPv4:443')!;
+      assert.equal(reach.warning, true);
+      assert.match(reach.detail, /127\.0\.0\.1 \(loopback[^)]*\).*port \d+, not 443: Claude\.ai cannot reach it/);
+      assert.match(
+        reach.fix!,
+        /^note: fine for local testing; for Claude\.ai, publicUrl must be https on port 443 at a public IPv4 address/,
+      );
+    });
+
+    it("warns, without failing, when ChatGPT's key set cannot be reached from where doctor runs", async () => {
+      const closedPort = await freePort();
+      const run = await doctorWith(
+        { DOCTOR_CHATGPT_KEY_SET_URL: `http://127.0.0.1:${closedPort}/oauth/jwks.json` },
+        gw.url,
+        '--server',
+        'demo',
+      );
+      assertFailures(run, []);
+      const keySet = run.rows.get('ChatGPT key set')!;
+      assert.equal(keySet.warning, true);
+      assert.match(keySet.detail, new RegExp(`^http://127\\.0\\.0\\.1:${closedPort}/oauth/jwks\\.json unreachable from here: `));
+      assert.match(keySet.fix!, /note: run doctor on the gateway host: the gateway must reach chatgpt\.com over https/);
     });
 
     it('takes the connector URL instead of --server, and never prints a client secret', async () => {
@@ -252,6 +202,8 @@ describe('doctor', () => {
         'resource metadata (path form)',
         'CIMD ChatGPT',
         'CIMD Claude.ai',
+        'CIMD Claude Code',
+        'CIMD VS Code',
       ]);
       const issuer = run.rows.get('issuer = publicUrl')!;
       assert.match(issuer.detail, new RegExp(`says issuer http://localhost:${port}$`));

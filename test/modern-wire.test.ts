@@ -21,6 +21,7 @@ describe('the modern wire (MCP 2026-07-28) in front of a legacy stdio server', {
       mcpServers: {
         tools: { ...bridgeFixture, isolation: 'shared' },
         mine: { ...bridgeFixture, isolation: 'per-user' },
+        capped: { ...bridgeFixture, isolation: 'shared', limits: { sessionsPerPerson: 1 } },
       },
     });
     endpoint = `${gw.url}/mcp/tools`;
@@ -214,6 +215,23 @@ describe('the modern wire (MCP 2026-07-28) in front of a legacy stdio server', {
     listen.close();
   });
 
+  it("caps one person's subscription streams on a server at its limits.sessionsPerPerson", async () => {
+    const capped = new ModernTestClient(`${gw.url}/mcp/capped`, (await obtainTokens(gw.url, 'capped', ALICE)).access_token);
+    const first = await capped.listen({ toolsListChanged: true });
+    await waitFor(() => first.messages.length >= 1, { message: 'the first stream acknowledged' });
+    const second = await capped.listen({ toolsListChanged: true });
+    assert.equal((second.messages[0] as { error?: { code: number } }).error?.code, -31030);
+    first.close();
+    await waitFor(
+      async () => {
+        const again = await capped.listen({ toolsListChanged: true });
+        again.close();
+        return again.status === 200 && !(again.messages[0] as { error?: unknown } | undefined)?.error;
+      },
+      { message: 'room for a stream once the first closed' },
+    );
+  });
+
   it("completes ChatGPT's recorded opening: discover, then tools/list and calls carrying openai/* _meta", async () => {
     const chatgpt = new ModernTestClient(endpoint, alice.token, {
       experimental: { 'openai/visibility': { enabled: true } },
@@ -247,5 +265,26 @@ describe('the modern wire (MCP 2026-07-28) in front of a legacy stdio server', {
     const called = await legacy.callTool('echo', { text: 'old' });
     assert.equal(textOf(called.result), 'old');
     assert.equal(called.result.resultType, undefined, 'legacy results are not translated');
+  });
+});
+
+describe('subscriptions/listen at shutdown', { timeout: 60_000 }, () => {
+  it('ends each stream with its listen request’s result, so the client knows it closed cleanly', async () => {
+    const gw = await startTestGateway({ mcpServers: { tools: { ...bridgeFixture, isolation: 'shared' } } });
+    try {
+      const client = new ModernTestClient(`${gw.url}/mcp/tools`, (await obtainTokens(gw.url, 'tools', ALICE)).access_token);
+      const listen = await client.listen({ toolsListChanged: true }, 7);
+      await waitFor(() => listen.messages.length >= 1, { message: 'the acknowledgement' });
+      const closing = gw.close();
+      await waitFor(() => listen.messages.length >= 2, { message: 'the closing result' });
+      assert.deepEqual(listen.messages[1], {
+        jsonrpc: '2.0',
+        id: 7,
+        result: { resultType: 'complete', _meta: { [SUBSCRIPTION_ID]: 7 } },
+      });
+      await closing;
+    } finally {
+      await gw.close().catch(() => undefined);
+    }
   });
 });

@@ -6,6 +6,7 @@ import { packageRoot } from '../src/paths.js';
 import { ALICE, spawnGateway, testConfigJson, type GatewayProcess } from './helpers/gateway.js';
 import { authorizeWithPassword, HttpBrowser } from './helpers/http-browser.js';
 import { McpTestClient } from './helpers/mcp-client.js';
+import { ModernTestClient } from './helpers/modern-client.js';
 import { authorizeUrl, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
 import { freePort } from './helpers/ports.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
@@ -157,6 +158,24 @@ describe('replicas sharing one Redis', () => {
     assert.equal(streamed.related.filter((m) => 'method' in m && m.method === 'notifications/progress').length, 3);
   });
 
+  it('a 2026-07-28 retry (MRTR) that lands on B resumes the call parked on A', async () => {
+    const { tokens } = await connect(0, 0, 0);
+    via(0);
+    const modern = new ModernTestClient(set.resource, tokens.access_token, { elicitation: {} });
+    const params = { name: 'elicit', arguments: { question: 'Which replica?' } };
+    const first = await modern.request('tools/call', params);
+    assert.equal(first.result?.resultType, 'input_required', JSON.stringify(first.messages));
+    const key = Object.keys(first.result.inputRequests)[0]!;
+    via(1);
+    const retry = await modern.request('tools/call', {
+      ...params,
+      inputResponses: { [key]: { action: 'accept', content: { name: 'A' } } },
+      requestState: first.result.requestState,
+    });
+    assert.equal(retry.status, 200, JSON.stringify(retry.messages));
+    assert.equal(retry.result.content[0].text, 'elicited: accept {"name":"A"}');
+  });
+
   it('kill -9 of the replica holding a session mid-call: the client reconnects through B and nothing stored is lost', async () => {
     const { client, tokens } = await connect(0, 0, 0);
     via(0);
@@ -214,10 +233,11 @@ describe('replicas sharing one Redis without a cluster block', () => {
   const set = replicasOnRedis({ persistent: false, cluster: false });
 
   it('each announces the address it detected, and a session opened through A continues through B', async () => {
-    set.balancer.ports.forEach((port, index) => {
+    // The line may still be on its way from the replica's stdout when the test starts.
+    for (const [index, port] of set.balancer.ports.entries()) {
       const joined = new RegExp(`"event":"cluster.joined".*"advertiseUrl":"http://127.0.0.1:${port}","detected":true`);
-      assert.match(set.replicas[index]!.output(), joined);
-    });
+      await waitFor(() => joined.test(set.replicas[index]!.output()), { message: `replica ${index} to log cluster.joined` });
+    }
     set.balancer.target = 0;
     const { tokens } = await signIn(set.publicUrl, set.resource);
     const mcp = new McpTestClient(set.resource, tokens.access_token);

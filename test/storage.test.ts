@@ -69,6 +69,16 @@ function storeSuite(name: string, open: () => Promise<KeyValueStore>, reopen?: (
       assert.equal(await store.get('other'), 3);
     });
 
+    it('lists the members of an index, and nothing for an absent one', async () => {
+      await store.addToIndex('idx:listed', 'm:one');
+      await store.addToIndex('idx:listed', 'm:two');
+      await store.addToIndex('idx:listed', 'm:one');
+      assert.deepEqual((await store.members('idx:listed')).sort(), ['m:one', 'm:two']);
+      assert.deepEqual(await store.members('idx:absent'), []);
+      await store.deleteIndexed('idx:listed');
+      assert.deepEqual(await store.members('idx:listed'), []);
+    });
+
     it('answers ping while reachable, and refuses it once the store is gone', async () => {
       await assert.doesNotReject(store.ping());
       const gone = await open();

@@ -12,11 +12,14 @@ import { PersonLabels } from '../log/person-labels.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { RedisStore } from '../storage/redis-store.js';
 import { createSafeFetch } from '../net/safe-fetch.js';
+import { openSecretVault } from '../secrets/open-vault.js';
+import type { SecretVault } from '../secrets/vault.js';
 import { AccessPolicy } from '../authz/access-policy.js';
 import { AccountDirectory } from '../authz/accounts.js';
 import { defaultAuthorizationScope, logAuthorizationRequest, metadataUnderRfc8414Name } from '../authz/authorize-request.js';
 import { registrationBodyLimit } from '../authz/client-metadata-limits.js';
 import { ClientKeySets, fetchWithKeySetCache } from '../authz/client-key-sets.js';
+import { LastGoodDocuments, serveLastGoodDocuments } from '../authz/last-good-documents.js';
 import { CsrfTokens } from '../authz/csrf.js';
 import { interactionRouter } from '../authz/interactions.js';
 import { loadCookieKeys, loadSigningKeys, publicJwks, type StoredSigningKey } from '../authz/keys.js';
@@ -49,6 +52,7 @@ import { limitAuthorizationRequests, limitByIp } from '../web/ip-limits.js';
 import { followPublicOrigin } from '../web/public-origin.js';
 import { RateLimits } from '../web/rate-limit.js';
 import { requestId } from '../web/request-id.js';
+import { repairTokenRequestHeaders } from '../web/token-request-headers.js';
 import { serveStylesheet } from '../web/views.js';
 import { healthRoutes } from './health.js';
 
@@ -65,6 +69,8 @@ export interface Gateway {
   /** Where the separate metrics listener (`metrics.listen`) listens. */
   metricsAddress?: AddressInfo;
   rateLimits: RateLimits;
+  /** Each person's secrets (the SecretSource of templates, secretArguments, the account page and the CLI). */
+  secrets: SecretVault;
   /** Once listening, with Redis storage: announces where the other replicas reach this one. */
   joinCluster(address: AddressInfo): Promise<void>;
   /** Leaves the replica directory: peers stop sending this replica's sessions here. */
@@ -110,6 +116,8 @@ async function createAuthorizationParts({ config, store, logger, fetch: fetchOve
     fetch: fetchWithKeySetCache(clientUrlFetch, new ClientKeySets(store, clientUrlFetch)),
     renderError: renderProviderError(pages),
   });
+  // A metadata document host that fails (an outage page, a refused fetch) does not lock its client out.
+  serveLastGoodDocuments(provider, new LastGoodDocuments(store), logger);
   observeProvider(provider, logger, metrics);
   answerUnavailableWhileStorageIsDown(provider, store, pages);
   return { pages, resources, signingKeys, cookieKeys, accounts, policy, metrics, rateLimits, provider };
@@ -119,6 +127,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, store, logger, throttle } = options;
   const { pages, resources, signingKeys, cookieKeys, accounts, policy, metrics, rateLimits, provider } =
     await createAuthorizationParts(options);
+  // Refuses to start when stored secrets cannot be read with the configured key(s).
+  const secrets = await openSecretVault(config, store, logger.child({ component: 'secrets' }));
 
   const app = express();
   app.disable('x-powered-by');
@@ -156,6 +166,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     metrics && config.metrics?.listen ? await listenForMetrics(config.metrics.listen, metrics, config.metrics.token) : undefined;
   const releaseConnections = () => {
     forwarder?.close();
+    void secrets.close();
     metricsServer?.close();
     metricsServer?.closeAllConnections();
   };
@@ -168,6 +179,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     signingKeys,
     metrics,
     rateLimits,
+    secrets,
     ...clusterMembership(config, replicas),
     releaseConnections,
     metricsAddress: metricsServer?.address() as AddressInfo | undefined,
@@ -181,6 +193,7 @@ function guardOAuthEndpoints(app: Express, rateLimits: RateLimits, pages: ErrorP
   if (rateLimits.enabled('register')) app.post('/register', limitByIp(rateLimits, 'register', 'client registrations'));
   app.post('/register', registrationBodyLimit);
   if (rateLimits.enabled('token')) app.post('/token', limitByIp(rateLimits, 'token', 'token requests'));
+  app.post('/token', repairTokenRequestHeaders);
   // Each authorization request stores a sign-in in progress for an hour: counted per client IP.
   if (rateLimits.enabled('authorize')) app.get('/authorize', limitAuthorizationRequests(rateLimits, pages));
   app.get('/authorize', logAuthorizationRequest(logger), defaultAuthorizationScope);

@@ -69,6 +69,18 @@ export class AccountDirectory {
     }
   }
 
+  /**
+   * The subject of the person with this email. With `reserve`, a person who has not signed in yet
+   * gets their subject now (their first login keeps it), so an operator can prepare their secrets.
+   */
+  async subOfEmail(email: string, reserve = false): Promise<string | undefined> {
+    const key = this.emailKey(email);
+    const existing = await this.store.get<string>(key);
+    if (existing || !reserve) return existing;
+    await this.store.setIfAbsent(key, randomUUID());
+    return this.store.get<string>(key);
+  }
+
   async findBySub(sub: string): Promise<AccountRecord | undefined> {
     return this.store.get<AccountRecord>(this.subKey(sub));
   }

@@ -79,5 +79,18 @@ export function acceptNoneWhereDocumentAllows(ctx: KoaContextWithOIDC | undefine
   if (!Array.isArray(supported) || !supported.includes('none')) return;
   const params = ctx.oidc.params ?? {};
   const presented = params.client_assertion ?? params.client_secret ?? ctx.headers.authorization;
-  if (presented === undefined) (client as { tokenEndpointAuthMethod: string }).tokenEndpointAuthMethod = 'none';
+  if (presented !== undefined) return;
+  // What the document declared stays readable (not enumerable: metadata() leaves it out), so the
+  // last good copy kept of it (last-good-documents.ts) is the document, not this request's view.
+  Object.defineProperty(client, DECLARED_AUTH_METHOD, { value: client.clientAuthMethod, configurable: true });
+  (client as { tokenEndpointAuthMethod: string }).tokenEndpointAuthMethod = 'none';
+}
+
+const DECLARED_AUTH_METHOD = Symbol('token_endpoint_auth_method as the document declared it');
+
+/** The client's metadata as its document declared it, before acceptNoneWhereDocumentAllows changed it for one request. */
+export function declaredMetadata(client: Client): Record<string, unknown> {
+  const metadata = client.metadata() as Record<string, unknown>;
+  const declared = (client as unknown as Record<symbol, unknown>)[DECLARED_AUTH_METHOD];
+  return declared === undefined ? metadata : { ...metadata, token_endpoint_auth_method: declared };
 }

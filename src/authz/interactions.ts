@@ -1,5 +1,5 @@
 // The password sign-in and consent pages oidc-provider sends the person to, one named step per
-// function. Over 300 lines with its comments (about 260 of code): the steps share one context and
+// function. Over 300 lines with its comments (about 280 of code): the steps share one context and
 // read best side by side.
 import express, { type Request, type Response, type NextFunction, type RequestHandler, Router } from 'express';
 import type Provider from 'oidc-provider';
@@ -8,6 +8,7 @@ import { GatewayError } from '../web/errors.js';
 import { escapeHtml, notice, PAGE_SECURITY_HEADERS, renderFragment, renderPage, SafeHtml, type ViewValues } from '../web/views.js';
 import type { AccountRecord } from './accounts.js';
 import { rememberGrant } from './consent-memory.js';
+import { approveOnce, repeatOfFinishedApproval } from './consent-once.js';
 import type { AdmittedAttempt, LoginThrottle, RefusedAttempt } from './login-throttle.js';
 import { TOO_MANY_SIGN_INS } from './page-errors.js';
 import { verifyPassword } from './password-hash.js';
@@ -268,7 +269,12 @@ async function finishPasswordLogin(ctx: InteractionContext, post: PasswordPost, 
 }
 
 async function submitConsent(ctx: InteractionContext, req: Request, res: Response): Promise<void> {
-  const details = await ctx.provider.interactionDetails(req, res);
+  let details: Details;
+  try {
+    details = await ctx.provider.interactionDetails(req, res);
+  } catch (error) {
+    return answerRepeatedApproval(ctx, req, res, error);
+  }
   if (details.prompt.name !== 'consent') throw outOfStep();
   const accountId = asString(details.session?.accountId);
   const clientId = asString(details.params.client_id);
@@ -279,15 +285,34 @@ async function submitConsent(ctx: InteractionContext, req: Request, res: Respons
     await ctx.provider.interactionFinished(req, res, denial, { mergeWithLastSubmission: true });
     return;
   }
-  const grantId = await saveGrant(ctx.provider, details, accountId, clientId);
-  await rememberGrant(ctx.store, accountId, clientId, grantId, ctx.config.tokens.grantTtl);
-  audit(ctx.logger, 'consent.granted', { outcome: 'granted', sub: accountId, clientId, resource }, 'consent granted');
-  await ctx.provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  // Approved once per interaction: a double click or a retried POST gets the first approval's answer.
+  const returnTo = await approveOnce(ctx.store, details.uid, accountId, async () => {
+    const grantId = await saveGrant(ctx.provider, details, accountId, clientId);
+    await rememberGrant(ctx.store, accountId, clientId, grantId, ctx.config.tokens.grantTtl);
+    audit(ctx.logger, 'consent.granted', { outcome: 'granted', sub: accountId, clientId, resource }, 'consent granted');
+    return ctx.provider.interactionResult(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  });
+  if (!returnTo) throw outOfStep();
+  res.redirect(303, returnTo);
 }
 
-/** Adds what the consent prompt found missing to the person's grant for this client (a new one when there is none). */
+/** The interaction is over: a repeated approval gets the redirect the first one led to, anything else the error. */
+async function answerRepeatedApproval(ctx: InteractionContext, req: Request, res: Response, error: unknown): Promise<void> {
+  const approved = req.body.decision === 'approve';
+  const location = approved
+    ? await repeatOfFinishedApproval(ctx.provider, ctx.store, String(req.params.uid ?? ''), { req, res })
+    : undefined;
+  if (!location) throw error;
+  res.redirect(303, location);
+}
+
+/**
+ * Adds what the consent prompt found missing to the person's grant for this client: the one this
+ * interaction already approved (a repeat after approveOnce's window), else their existing one, else a new one.
+ */
 async function saveGrant(provider: Provider, details: Details, accountId: string, clientId: string): Promise<string> {
-  const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+  const grantId = details.result?.consent?.grantId ?? details.grantId;
+  const existing = grantId ? await provider.Grant.find(grantId) : undefined;
   const grant = existing ?? new provider.Grant({ accountId, clientId });
   const missing = details.prompt.details as {
     missingOIDCScope?: string[];

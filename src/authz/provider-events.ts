@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import { unverifiedJwtClaims } from '../lib/unverified-jwt.js';
 import type { Logger } from '../log/logger.js';
 import { audit } from '../observability/audit.js';
@@ -51,6 +52,33 @@ export function observeProvider(provider: Provider, logger: Logger, metrics?: Ga
   observeRegistration(provider, logger);
   observeAuthorization(provider, logger);
   observeTokens(provider, logger, metrics);
+  observeRevocations(provider, logger);
+}
+
+/** What came of a /revoke call, in words; a token presented by another client is not revoked (oidc-provider's policy). */
+function revocationOutcome(ctx: KoaContextWithOIDC): string {
+  if (ctx.status !== 200) return `refused: ${(ctx.body as { error?: string } | undefined)?.error ?? `HTTP ${ctx.status}`}`;
+  const entities = ctx.oidc?.entities as Record<string, { clientId?: string } | undefined> | undefined;
+  const token = entities?.RefreshToken ?? entities?.AccessToken;
+  if (!token) return 'no such token (already revoked, expired or never issued): nothing to do';
+  return token.clientId === ctx.oidc?.client?.clientId ? 'revoked' : "not revoked: another client's token";
+}
+
+/** Every /revoke call gets one info line: which client, the token type it hinted, the outcome; never the token. */
+function observeRevocations(provider: Provider, logger: Logger): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST' || ctx.path !== '/revoke') return;
+    const params = (ctx.oidc?.params ?? {}) as Record<string, unknown>;
+    const fields = {
+      event: 'token.revoke',
+      requestId: ctx.req.id,
+      clientId: ctx.oidc?.client?.clientId ?? params.client_id,
+      tokenTypeHint: params.token_type_hint,
+      outcome: revocationOutcome(ctx as KoaContextWithOIDC),
+    };
+    logger.info(fields, 'revocation request');
+  });
 }
 
 function observeRegistration(provider: Provider, logger: Logger): void {

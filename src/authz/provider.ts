@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { createOidcAdapterClass, DEFAULT_DUPLICATE_CODE_WINDOW, type ClientLifetimes } from './oidc-adapter.js';
 import { makeTokenExchangesIdempotent } from './idempotent-token-exchange.js';
+import { answerRepeatedResumptions } from './consent-once.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { AccountDirectory } from './accounts.js';
 import type { StoredSigningKey } from './keys.js';
@@ -12,6 +13,7 @@ import { refuseInternalClientUrls, validateClientMetadata } from './client-metad
 import type { ResourceCatalog } from './resources.js';
 import { MCP_SCOPE, SUPPORTED_SCOPES } from './scopes.js';
 import { rememberedGrantId } from './consent-memory.js';
+import { allowAnyLoopbackPortForDocuments } from './loopback-redirects.js';
 import { acceptNoneWhereDocumentAllows, assertJwtClientAuthClaimsAndHeader, CLOCK_TOLERANCE } from './client-authentication.js';
 
 export interface ProviderDependencies {
@@ -26,6 +28,7 @@ export interface ProviderDependencies {
   fetch?: typeof fetch;
 }
 
+const AUTHORIZATION_PATH = '/authorize';
 const AUTHORIZATION_CODE_TTL = 60;
 const INTERACTION_TTL = 60 * 60;
 const ID_TOKEN_TTL = 60 * 60;
@@ -106,11 +109,14 @@ export function createProvider(deps: ProviderDependencies): Provider {
   };
   const provider = new Provider(config.publicUrl, configuration);
   refuseUnservedRoutes(provider);
+  allowAnyLoopbackPortForDocuments(provider);
   // Claude.ai refreshes from two addresses at once, ChatGPT sends the code exchange twice.
   makeTokenExchangesIdempotent(provider, store, {
     refresh_token: config.tokens.refreshGracePeriod,
     authorization_code: DEFAULT_DUPLICATE_CODE_WINDOW,
   });
+  // A consent form approved twice: the repeat's resumption goes where the first one went.
+  answerRepeatedResumptions(provider, store, AUTHORIZATION_PATH);
   // The gateway itself sets the forwarded headers from publicUrl just before the provider runs.
   provider.proxy = true;
   return provider;
@@ -128,7 +134,7 @@ function fixedConfiguration(): Configuration {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     routes: {
-      authorization: '/authorize',
+      authorization: AUTHORIZATION_PATH,
       token: '/token',
       registration: '/register',
       jwks: '/jwks',

@@ -12,7 +12,9 @@ import { doctorCommand } from '../doctor/doctor.js';
 import { startGateway } from '../app/server.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { openStore } from '../storage/open-store.js';
+import { GatewayError } from '../web/errors.js';
 import { checkCommand } from './check.js';
+import { CommandError, rotateSecretsKey, secretsDelete, secretsList, secretsSet, type SecretsOptions } from './secrets.js';
 
 const USAGE = `Usage: mcp-oauth-gateway <command> [--config FILE]
 
@@ -24,6 +26,14 @@ Commands:
   hash-password   read a password on stdin and print its hash for login.password.users
   rotate-keys     start signing with a new key (old keys stay published while their tokens live);
                   takes effect when the gateway next starts
+  secrets set --user EMAIL|SUB --server NAME SECRET
+                  store a person's secret for a server; the value is read from stdin
+  secrets list --user EMAIL|SUB [--server NAME] [--json]
+                  which of the declared secrets a person has set, and when (never the values)
+  secrets delete --user EMAIL|SUB --server NAME SECRET
+  rotate-secrets-key [--old-key-file FILE]
+                  re-encrypt every secret under secretsKey (the new key); the old key comes from
+                  --old-key-file, GATEWAY_OLD_SECRETS_KEY or previousSecretsKey
   doctor <publicUrl> [--server NAME]
                   check a running gateway as ChatGPT, Claude.ai, MCP Inspector and mcp-remote see it;
                   exit 1 when a check fails (run "doctor" without a URL for details)`;
@@ -67,6 +77,7 @@ async function start(file: string | undefined): Promise<void> {
       fail(`listen: ${config.listen.host}:${config.listen.port} is already in use; change listen.port or stop the other program`);
     if (err.code === 'EACCES') fail(`listen: not allowed to listen on ${config.listen.host}:${config.listen.port}; use a port above 1024`);
     if (err.message.startsWith('metrics.listen:')) fail(err.message);
+    if (error instanceof GatewayError && error.error.startsWith('secrets_')) fail(`secretsKey: ${error.message}`);
     fail(`storage: cannot open ${config.storage}: ${err.message}`);
   }
   logger.info(
@@ -128,6 +139,22 @@ async function rotateKeys(file: string | undefined): Promise<void> {
   );
 }
 
+async function vaultCommand(command: string, args: string[], file: string | undefined, options: SecretsOptions): Promise<void> {
+  if (!file) fail(`${command}: pass --config FILE (or create ./${DEFAULT_CONFIG}) so the storage and secretsKey are known`);
+  const config = loadOrExplain(file);
+  try {
+    if (command === 'rotate-secrets-key') return await rotateSecretsKey(config, options);
+    const [action, name] = args;
+    if (action === 'set') return await secretsSet(config, name, options);
+    if (action === 'list') return await secretsList(config, options);
+    if (action === 'delete') return await secretsDelete(config, name, options);
+    fail(`secrets: say "set", "list" or "delete"\n\n${USAGE}`);
+  } catch (error) {
+    if (error instanceof CommandError) fail(`${command}: ${error.message}`);
+    throw error;
+  }
+}
+
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
@@ -136,6 +163,9 @@ async function main(): Promise<void> {
       server: { type: 'string', short: 's' },
       probe: { type: 'boolean' },
       timeout: { type: 'string' },
+      user: { type: 'string', short: 'u' },
+      json: { type: 'boolean' },
+      'old-key-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -158,6 +188,11 @@ async function main(): Promise<void> {
       return hashPasswordCommand();
     case 'rotate-keys':
       return rotateKeys(configFile(values.config));
+    case 'secrets':
+    case 'rotate-secrets-key': {
+      const options = { user: values.user, server: values.server, json: values.json, oldKeyFile: values['old-key-file'] };
+      return vaultCommand(command, positionals.slice(1), configFile(values.config), options);
+    }
     case 'doctor': {
       const code = await doctorCommand(positionals.slice(1), values.server);
       process.stdout.write('', () => process.exit(code));

@@ -6,14 +6,31 @@ export interface ClientProfile {
   /** The key in client-profiles.json, used in `tokens.clients.<id>`. */
   id: string;
   name: string;
+  /** False when what the profile says could not be confirmed from public reports; `unverifiedBecause` says why. */
+  verified: boolean;
+  unverifiedBecause?: string;
+  /** The date (YYYY-MM-DD) the behaviour described was last confirmed. */
+  lastConfirmed: string;
+  /** What the client does, in a sentence or three (the README's client table). */
+  does: string;
   redirectUris: string[];
+  /** Client ID Metadata Document URLs; `{id}` matches one path segment (per-connector documents). */
   clientIdMetadataDocuments: string[];
+  /** Documents named in the vendor's documentation but never seen presented by the client: recognised, not probed by `doctor`. */
+  unconfirmedDocuments?: string[];
   registration: Array<'dcr' | 'cimd'>;
+  /** How it authenticates at /token when it registered by DCR. */
   tokenEndpointAuthMethods: string[];
+  /** How it authenticates at /token with its metadata document. */
+  metadataDocumentAuthMethod?: string;
+  /** The key set its metadata documents point at (private_key_jwt). */
+  keySet?: string;
   callsFromBrowser: boolean;
   browserOrigin?: string;
   discovery: string[];
   quirks: Record<string, unknown>;
+  /** Where each fact comes from. */
+  sources: Array<{ fact: string; source: string }>;
 }
 
 function escapeRegExp(text: string): string {
@@ -46,11 +63,23 @@ function loadProfiles(): ClientProfile[] {
 export const clientProfiles: readonly ClientProfile[] = loadProfiles();
 
 const matchers = clientProfiles.map((profile) => ({ profile, patterns: profile.redirectUris.map(redirectPattern) }));
+const documentMatchers = clientProfiles.map((profile) => ({ profile, patterns: profile.clientIdMetadataDocuments.map(redirectPattern) }));
+
+/** A metadata document URL without `{id}`: one a client presents as it is (and `doctor` can try). */
+export const isFixedDocumentUrl = (url: string): boolean => !/[{}]/.test(url);
+
+/** The profile whose metadata documents include `clientId`: an exact URL first, then a per-connector template. */
+function profileOfDocument(clientId: string): ClientProfile | undefined {
+  return (
+    clientProfiles.find((profile) => profile.clientIdMetadataDocuments.includes(clientId)) ??
+    documentMatchers.find(({ patterns }) => patterns.some((pattern) => pattern.test(clientId)))?.profile
+  );
+}
 
 /** The known client a registration belongs to: by its metadata document URL, else by a redirect URI. */
 export function profileOf(client: { clientId?: string; redirectUris?: readonly string[] }): ClientProfile | undefined {
   if (client.clientId) {
-    const byDocument = clientProfiles.find((profile) => profile.clientIdMetadataDocuments.includes(client.clientId!));
+    const byDocument = profileOfDocument(client.clientId);
     if (byDocument) return byDocument;
   }
   // Every redirect URI must belong to the profile: one borrowed URI must not earn a stranger

@@ -4,6 +4,7 @@ import { isLoopbackHost } from '../net/loopback.js';
 import { metrics, rateLimits } from './limits-schema.js';
 import { access, login } from './login-schema.js';
 import { duration, requiredDuration, wholeNumber } from './schema-fields.js';
+import { secretsKeyField } from './secrets-schema.js';
 import { mcpServer, serverName } from './servers-schema.js';
 
 export { DEFAULT_RATE_LIMITS } from './limits-schema.js';
@@ -71,6 +72,10 @@ const sections = z
     allowedOrigins: z.array(z.url({ error: 'each allowed origin must be a URL like "https://app.example.com"' })).default([]),
     login,
     access,
+    /** The vault's encryption key (see README, "Secrets"); without it no secret can be stored. */
+    secretsKey: secretsKeyField('secretsKey'),
+    /** The key being rotated away from: it only decrypts, until rotate-secrets-key has moved every value. */
+    previousSecretsKey: secretsKeyField('previousSecretsKey'),
     tokens: z
       .object({
         accessTokenTtl: duration('accessTokenTtl', '1h'),
@@ -158,6 +163,16 @@ function checkGroups({ login, access }: Sections, ctx: z.RefinementCtx): void {
   }
 }
 
+function checkSecretsKeys({ secretsKey, previousSecretsKey }: Sections, ctx: z.RefinementCtx): void {
+  if (previousSecretsKey && !secretsKey) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['previousSecretsKey'],
+      message: 'previousSecretsKey needs secretsKey (the new key the values move to)',
+    });
+  }
+}
+
 function checkClusterStorage(config: Sections, ctx: z.RefinementCtx): void {
   if (config.cluster && !/^rediss?:\/\//.test(config.storage)) {
     ctx.addIssue({
@@ -173,6 +188,7 @@ export const configSchema = sections.superRefine((config, ctx) => {
   checkLoginMethods(config, ctx);
   checkClusterStorage(config, ctx);
   checkGroups(config, ctx);
+  checkSecretsKeys(config, ctx);
 });
 
 export type GatewayConfig = z.output<typeof configSchema>;

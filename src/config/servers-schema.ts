@@ -1,6 +1,7 @@
 /** mcpServers: a stdio program the gateway runs, or a remote MCP server it proxies. */
 import { z } from 'zod';
 import { duration, stringMap, wholeNumber } from './schema-fields.js';
+import { secretDeclarations } from './secrets-schema.js';
 import { SERVER_NAME } from './server-names.js';
 
 export const serverName = z.string().regex(SERVER_NAME, {
@@ -21,6 +22,12 @@ const args = z
   })
   .default([]);
 
+/**
+ * A call with no answer and no progress for this long gets an error. Claude.ai and ChatGPT wait
+ * 300 s for a tool call: the gateway, whose clock starts later, must never give up first.
+ */
+const callTimeout = duration('callTimeout', '300s');
+
 /** Per server: how many sessions one person may hold, and (stdio) how many processes may run. */
 const sessionsPerPerson = wholeNumber('sessionsPerPerson', 10);
 
@@ -37,6 +44,31 @@ const cache = z
   .strict()
   .prefault({});
 
+const capabilitiesExample =
+  '{ "sampling": {}, "extensions": { "io.modelcontextprotocol/ui": { "mimeTypes": ["text/html;profile=mcp-app"] } } }';
+
+/** Each MCP capability (and each extension) is an object of its settings, {} when it has none. */
+const capabilitySettings = (what: string) =>
+  z.record(z.string(), z.unknown(), { error: `${what} must be an object of its settings ({} when it has none)` });
+
+/**
+ * What the gateway declares as the client of a shared or per-user process (per-session processes
+ * are initialized with their client's own). Absent: the gateway's default set, MCP Apps included.
+ */
+const clientCapabilities = z
+  .object(
+    {
+      extensions: z
+        .record(z.string(), capabilitySettings('each extension'), {
+          error: 'extensions must be an object of extension settings keyed by their names',
+        })
+        .optional(),
+    },
+    { error: `clientCapabilities must be an object of MCP client capabilities, e.g. ${capabilitiesExample}` },
+  )
+  .catchall(capabilitySettings('each capability'))
+  .optional();
+
 const stdioServer = z
   .object({
     command: z.string().min(1, { error: 'command must name the program to run, e.g. "npx" or "node"' }),
@@ -48,7 +80,9 @@ const stdioServer = z
         error: (issue) => `isolation must be "per-user" (default), "shared" or "per-session", not ${JSON.stringify(issue.input)}`,
       })
       .default('per-user'),
-    callTimeout: duration('callTimeout', '60s'),
+    clientCapabilities,
+    secrets: secretDeclarations,
+    callTimeout,
     idleTimeout: duration('idleTimeout', '15m'),
     cache,
     limits: z
@@ -56,13 +90,20 @@ const stdioServer = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .refine((server) => !(server.clientCapabilities && server.isolation === 'per-session'), {
+    path: ['clientCapabilities'],
+    error:
+      'clientCapabilities applies to "shared" and "per-user" processes; a "per-session" process is initialized ' +
+      "with its own client's capabilities (remove the field, or change isolation)",
+  });
 
 const remoteServer = z
   .object({
     url: z.url({ protocol: /^https?$/, error: 'url must be the http(s) URL of a remote Streamable HTTP MCP server' }),
     headers: stringMap('headers'),
-    callTimeout: duration('callTimeout', '60s'),
+    secrets: secretDeclarations,
+    callTimeout,
     cache,
     limits: z.object({ sessionsPerPerson }).strict().prefault({}),
   })

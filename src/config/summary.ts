@@ -44,11 +44,23 @@ export function summarise(config: GatewayConfig): string {
   }
   const limits = Object.entries(config.rateLimits).map(([name, rule]) => `${name} ${rule ? `${rule.limit}/${rule.window}s` : 'off'}`);
   lines.push(`rate limits:   ${limits.join(', ')} (login, register, token, authorize per IP; mcp, initialize per person)`);
+  lines.push(`secrets:       ${secretsLine(config)}`);
   lines.push('MCP servers (add these URLs as connectors):');
   for (const [name, server] of Object.entries(config.mcpServers)) {
     const target =
       'command' in server ? `stdio: ${[server.command, ...server.args].join(' ')} (${server.isolation})` : `remote: ${server.url}`;
     lines.push(`  ${mcpResourceUrl(config.publicUrl, name)}  ->  ${target}`);
+    const secrets = Object.entries(server.secrets).map(([secret, { required }]) => (required ? `${secret} (required)` : secret));
+    if (secrets.length) lines.push(`      each person's secrets: ${secrets.join(', ')}`);
   }
   return lines.join('\n');
+}
+
+/** Whether the vault can store secrets, by key id (never the key). */
+function secretsLine({ secretsKey, previousSecretsKey, mcpServers }: GatewayConfig): string {
+  const declared = Object.values(mcpServers).some((server) => Object.keys(server.secrets).length > 0);
+  if (!secretsKey)
+    return declared ? 'no secretsKey: the declared secrets cannot be stored until one is set' : 'no secretsKey (none declared)';
+  const previous = previousSecretsKey ? `; previousSecretsKey ${previousSecretsKey.id} (run rotate-secrets-key, then remove it)` : '';
+  return `encrypted under secretsKey ${secretsKey.id}${previous}`;
 }

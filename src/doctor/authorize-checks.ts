@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { clientProfiles, exampleRedirectUri, type ClientProfile } from '../clients/client-profiles.js';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { clientProfiles, exampleRedirectUri, isFixedDocumentUrl, type ClientProfile } from '../clients/client-profiles.js';
 import { jsonObject, probe, type ProbeResponse } from './http-probe.js';
 import { fail, guarded, pass, type CheckRow } from './report.js';
 import type { RegisteredProbeClient } from './registration-checks.js';
@@ -68,9 +68,16 @@ function describeRefusal(outcome: Extract<AuthorizeOutcome, { kind: 'refused' }>
   return outcome.description ? `${how}: ${outcome.description}` : how;
 }
 
-/** The redirect URI a client sends with its metadata document: one without a template when it has one. */
+/**
+ * The redirect URI a client sends with its metadata document: one without a template when it has
+ * one, else its loopback callback on a random port (as Claude Code's callback server gets one:
+ * the gateway must take any port).
+ */
 function documentRedirectUri(profile: ClientProfile): string {
-  return profile.redirectUris.find((uri) => !/[{}]/.test(uri)) ?? exampleRedirectUri(profile.redirectUris[0]!);
+  const fixed = profile.redirectUris.find((uri) => !/[{}]/.test(uri));
+  if (fixed) return fixed;
+  const anyPort = String(1024 + randomInt(64511));
+  return exampleRedirectUri(profile.redirectUris[0]!.replace('{port}', anyPort));
 }
 
 async function checkMetadataDocumentClient(
@@ -80,10 +87,12 @@ async function checkMetadataDocumentClient(
   suffix: string,
 ): Promise<CheckRow> {
   const check = `CIMD ${profile.name}${suffix}`;
+  const redirectUri = documentRedirectUri(profile);
+  const withPort = profile.redirectUris.includes(redirectUri) ? '' : ` with ${redirectUri} (any loopback port)`;
   return guarded(check, target.publicUrl, async () => {
     const outcome = await authorize(target, {
       clientId: documentUrl,
-      redirectUri: documentRedirectUri(profile),
+      redirectUri,
       codeChallenge: s256Challenge(),
       codeChallengeMethod: 'S256',
     });
@@ -95,7 +104,7 @@ async function checkMetadataDocumentClient(
           publicUrlMismatchFix('the authorization redirect', outcome.location.origin, target.publicUrl),
         );
       }
-      return pass(check, `${documentUrl} accepted: ${outcome.location.pathname.split('/').slice(0, 2).join('/')}/… sign-in`);
+      return pass(check, `${documentUrl} accepted${withPort}: ${outcome.location.pathname.split('/').slice(0, 2).join('/')}/… sign-in`);
     }
     if (outcome.kind === 'other') {
       return fail(
@@ -117,13 +126,17 @@ async function checkMetadataDocumentClient(
         check,
         detail,
         `the gateway cannot use ${profile.name}'s metadata document: ` +
-          "upgrade mcp-oauth-gateway (it pins Claude.ai's document; ChatGPT's are fetched) " +
+          "upgrade mcp-oauth-gateway (it pins Claude.ai's document; the others are fetched, their last good copy kept) " +
           `or allow it outbound https to ${new URL(documentUrl).host}`,
       );
     }
     return fail(check, detail, `grep the gateway log for ${documentUrl} to see why it refused ${profile.name}`);
   });
 }
+
+/** The document URLs a client presents as they are (no per-connector template), minus ones never seen in use. */
+const probedDocuments = (profile: ClientProfile): string[] =>
+  profile.clientIdMetadataDocuments.filter((url) => isFixedDocumentUrl(url) && !profile.unconfirmedDocuments?.includes(url));
 
 /** Check 7: clients that identify themselves by a metadata document URL instead of registering. */
 export async function metadataDocumentChecks(
@@ -132,8 +145,9 @@ export async function metadataDocumentChecks(
 ): Promise<CheckRow[]> {
   const rows: CheckRow[] = [];
   for (const profile of profiles.filter((candidate) => candidate.registration.includes('cimd'))) {
-    for (const documentUrl of profile.clientIdMetadataDocuments) {
-      const suffix = profile.clientIdMetadataDocuments.length > 1 ? ` ${documentUrl}` : '';
+    const documents = probedDocuments(profile);
+    for (const documentUrl of documents) {
+      const suffix = documents.length > 1 ? ` ${documentUrl}` : '';
       rows.push(await checkMetadataDocumentClient(target, profile, documentUrl, suffix));
     }
   }
@@ -147,10 +161,10 @@ function pkceProbeClient(
 ): (AuthorizeRequest & { name: string }) | undefined {
   const dcr = registered.find((client) => client.tokenEndpointAuthMethod === 'none') ?? registered[0];
   if (dcr) return { clientId: dcr.clientId, redirectUri: dcr.redirectUri, name: `the ${dcr.profile.name} test registration` };
-  const cimd = profiles.find((profile) => profile.clientIdMetadataDocuments.length > 0);
+  const cimd = profiles.find((profile) => probedDocuments(profile).length > 0);
   if (cimd)
     return {
-      clientId: cimd.clientIdMetadataDocuments[0]!,
+      clientId: probedDocuments(cimd)[0]!,
       redirectUri: documentRedirectUri(cimd),
       name: `${cimd.name}'s metadata document`,
     };

@@ -1,4 +1,5 @@
 import { metadataDocumentChecks, pkceChecks } from './authorize-checks.js';
+import { clientChecks } from './client-checks.js';
 import { corsChecks } from './cors-checks.js';
 import { discoveryChecks } from './discovery-checks.js';
 import { registrationChecks } from './registration-checks.js';
@@ -11,13 +12,14 @@ import { DOCTOR_USAGE, DoctorUsageError, resolveTarget, type DoctorTarget } from
  * authorization request, then the replicas behind it. Each check reports its own failure and the run goes on.
  */
 export async function runDoctor(target: DoctorTarget): Promise<CheckRow[]> {
-  const { rows: discovery } = await discoveryChecks(target);
+  const { rows: discovery, discovery: found } = await discoveryChecks(target);
+  const clients = await clientChecks(target, found);
   const cors = await corsChecks(target);
   const { rows: registration, registered } = await registrationChecks(target);
   const metadataDocuments = await metadataDocumentChecks(target);
   const pkce = await pkceChecks(target, registered);
   const replicas = await replicaChecks(target);
-  return [...discovery, ...cors, ...registration, ...metadataDocuments, ...pkce, ...replicas];
+  return [...discovery, ...clients, ...cors, ...registration, ...metadataDocuments, ...pkce, ...replicas];
 }
 
 /** `mcp-oauth-gateway doctor <publicUrl> [--server NAME]`: prints the table; 0 all passed, 1 any failed, 2 usage error. */

@@ -6,16 +6,25 @@ export interface CheckRow {
   /** A stable name: people grep for it and tests assert on it. */
   check: string;
   ok: boolean;
+  /** Passed, but something a client may trip over (an ok row with advice): never changes the exit code. */
+  warning?: boolean;
   /** What was observed, on one line. */
   detail: string;
-  /** What to change, on one line; every failed row has one. */
+  /** What to change, on one line; every failed row and every warning has one. */
   fix?: string;
 }
 
 export const pass = (check: string, detail: string): CheckRow => ({ check, ok: true, detail });
 export const fail = (check: string, detail: string, fix: string): CheckRow => ({ check, ok: false, detail, fix });
+export const warning = (check: string, detail: string, advice: string): CheckRow => ({
+  check,
+  ok: true,
+  warning: true,
+  detail,
+  fix: advice,
+});
 
-const MARK = { ok: '✓', failed: '✗' };
+const MARK = { ok: '✓', failed: '✗', warning: '!' };
 const MAX_DETAIL = 220;
 
 /** Details quote what the gateway said; keep each one a single readable line. */
@@ -30,9 +39,10 @@ export function renderReport(rows: readonly CheckRow[]): string {
   const indent = ' '.repeat(width + 2 + 'result'.length + 2);
   const lines = [`${'check'.padEnd(width)}  result  detail`, `${'-'.repeat(width)}  ------  ${'-'.repeat(6)}`];
   for (const row of rows) {
-    lines.push(`${row.check.padEnd(width)}  ${(row.ok ? MARK.ok : MARK.failed).padEnd(6)}  ${oneLine(row.detail)}`);
+    const mark = row.warning ? MARK.warning : row.ok ? MARK.ok : MARK.failed;
+    lines.push(`${row.check.padEnd(width)}  ${mark.padEnd(6)}  ${oneLine(row.detail)}`);
     // Never shortened: a fix cut off in the middle is no fix.
-    if (!row.ok && row.fix) lines.push(`${indent}fix: ${row.fix.replace(/\s+/g, ' ').trim()}`);
+    if ((!row.ok || row.warning) && row.fix) lines.push(`${indent}${row.warning ? 'note' : 'fix'}: ${row.fix.replace(/\s+/g, ' ').trim()}`);
   }
   lines.push('', summaryLine(rows));
   return `${lines.join('\n')}\n`;
@@ -40,7 +50,9 @@ export function renderReport(rows: readonly CheckRow[]): string {
 
 export function summaryLine(rows: readonly CheckRow[]): string {
   const failed = rows.filter((row) => !row.ok).length;
-  return `${rows.length - failed} passed, ${failed} failed`;
+  const warnings = rows.filter((row) => row.warning).length;
+  // Warnings count as passed: the last part is only said when there are some.
+  return `${rows.length - failed} passed, ${failed} failed${warnings ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}`;
 }
 
 /** Runs one check; a request that got no answer at all becomes that check's failure instead of ending the run. */

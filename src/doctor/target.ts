@@ -17,8 +17,9 @@ export class DoctorUsageError extends Error {}
 export const DOCTOR_USAGE = `Usage: mcp-oauth-gateway doctor <publicUrl> [--server NAME]
        mcp-oauth-gateway doctor <publicUrl>/mcp/<NAME>
 
-Plays the discovery, registration and authorization requests of ChatGPT, Claude.ai, MCP Inspector
-and mcp-remote against a running gateway and prints what each would trip over, with the fix.
+Plays the discovery, registration and authorization requests of ChatGPT, Claude.ai, Claude Code,
+VS Code, Codex, MCP Inspector and mcp-remote against a running gateway and prints what each would
+trip over, with the fix (a row marked ! is a warning: it passes, with a note).
 The MCP server is --server NAME, or the last part of a connector URL given instead of publicUrl.
 Without either, doctor reads the root-form /.well-known/oauth-protected-resource and uses the
 server it names; the gateway does not serve that document today, so then it asks for --server.

@@ -19,6 +19,8 @@ const SECRET_FIELDS = [
   'token',
   'authorization',
   'cookie',
+  'secretsKey',
+  'previousSecretsKey',
 ];
 
 export const REDACTED_PATHS = [

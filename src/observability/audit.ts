@@ -21,6 +21,8 @@ export const AUDIT_EVENTS = [
   'token.issued', // grantType, clientId, sub, resource, scope
   'grant.revoked', // grantId, clientId
   'mcp.tool_call', // sub, clientId, server, tool, outcome, durationMs
+  'secret.set', // sub, server, name (never the value)
+  'secret.deleted', // sub, server, name
   'rate_limited', // limit (register, token, mcp), key (ip or sub), retryAfter
 ] as const;
 

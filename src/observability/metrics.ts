@@ -8,8 +8,8 @@ export type ToolCallOutcome = 'ok' | 'error' | 'timeout' | 'cancelled' | 'crashe
 const OUTCOMES: readonly ToolCallOutcome[] = ['ok', 'error', 'timeout', 'cancelled', 'crashed'];
 const OUTCOME_INDEX: Record<ToolCallOutcome, number> = { ok: 0, error: 1, timeout: 2, cancelled: 3, crashed: 4 };
 
-/** Tool-call latency buckets, in seconds. */
-export const TOOL_CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Tool-call latency buckets, in seconds, up to the default callTimeout (what the clients wait for a tool call). */
+export const TOOL_CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 /** Tool names a client asks for are not trusted as labels: at most this many per server, then "other". */
 const MAX_TOOL_LABELS_PER_SERVER = 200;
 export const OTHER_TOOL = 'other';

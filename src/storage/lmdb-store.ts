@@ -18,7 +18,11 @@ export class LmdbStore implements KeyValueStore {
 
   constructor(directory: string) {
     mkdirSync(directory, { recursive: true });
-    this.db = open<Entry, string>({ path: directory, compression: false });
+    // Conditional writes run as asynchronous transactions: each is atomic and committed (fsync) in
+    // a batch with the others off the main thread, where a synchronous one would block every
+    // request for its own commit (100 token exchanges at once took seconds). strictAsyncOrder
+    // keeps them in the order they were called relative to plain puts and removes.
+    this.db = open<Entry, string>({ path: directory, compression: false, strictAsyncOrder: true });
     this.description = `lmdb:${directory}`;
     this.sweepExpired();
     this.sweeper = setInterval(() => this.sweepExpired(), SWEEP_INTERVAL_MS);
@@ -39,7 +43,7 @@ export class LmdbStore implements KeyValueStore {
   }
 
   async setIfAbsent(key: string, value: unknown, ttlSeconds?: number): Promise<boolean> {
-    return this.db.transactionSync(() => {
+    return this.db.transaction(() => {
       if (this.live(this.db.get(key))) return false;
       this.db.putSync(key, { v: value, e: ttlToExpiry(ttlSeconds) });
       return true;
@@ -51,7 +55,7 @@ export class LmdbStore implements KeyValueStore {
   }
 
   async increment(key: string, ttlSeconds: number): Promise<number> {
-    return this.db.transactionSync(() => {
+    return this.db.transaction(() => {
       const entry = this.db.get(key);
       const next: Entry = this.live(entry) ? { v: (entry.v as number) + 1, e: entry.e } : { v: 1, e: ttlToExpiry(ttlSeconds) };
       this.db.putSync(key, next);
@@ -60,7 +64,7 @@ export class LmdbStore implements KeyValueStore {
   }
 
   async addToIndex(indexKey: string, member: string, ttlSeconds?: number): Promise<void> {
-    this.db.transactionSync(() => {
+    await this.db.transaction(() => {
       const entry = this.db.get(indexKey);
       const members = this.live(entry) ? (entry.v as string[]) : [];
       const wanted = ttlToExpiry(ttlSeconds);
@@ -70,11 +74,16 @@ export class LmdbStore implements KeyValueStore {
   }
 
   async deleteIndexed(indexKey: string): Promise<void> {
-    this.db.transactionSync(() => {
+    await this.db.transaction(() => {
       const entry = this.db.get(indexKey);
       if (entry) for (const key of entry.v as string[]) this.db.removeSync(key);
       this.db.removeSync(indexKey);
     });
+  }
+
+  async members(indexKey: string): Promise<string[]> {
+    const entry = this.db.get(indexKey);
+    return this.live(entry) ? [...(entry.v as string[])] : [];
   }
 
   async ping(): Promise<void> {

@@ -90,6 +90,12 @@ export class RedisStore implements KeyValueStore {
     await this.redis.eval(DELETE_INDEXED, 1, this.k(indexKey));
   }
 
+  async members(indexKey: string): Promise<string[]> {
+    // The set holds prefixed keys (deleteIndexed deletes them as they are); callers see their own keys.
+    const members = await this.redis.smembers(this.k(indexKey));
+    return members.map((member) => (member.startsWith(this.prefix) ? member.slice(this.prefix.length) : member));
+  }
+
   async ping(): Promise<void> {
     await this.redis.ping();
   }

@@ -16,6 +16,8 @@ export interface KeyValueStore {
   addToIndex(indexKey: string, member: string, ttlSeconds?: number): Promise<void>;
   /** Atomically deletes every key listed in the set at `indexKey`, and the set itself. */
   deleteIndexed(indexKey: string): Promise<void>;
+  /** The keys listed in the set at `indexKey` (in no particular order); empty when there is none. */
+  members(indexKey: string): Promise<string[]>;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -59,16 +59,21 @@ export interface ChatGptStandIn {
   close(): void;
 }
 
-export async function startChatGptStandIn(): Promise<ChatGptStandIn> {
+/** `otherwise` answers every URL off chatgpt.com (default: the gateway's own safe fetch). */
+export async function startChatGptStandIn(otherwise?: typeof fetch): Promise<ChatGptStandIn> {
   const pair = await generateKeyPair('RS256');
   const published: JWK[] = [{ ...(await exportJWK(pair.publicKey)), kid: CHATGPT_KID, alg: 'RS256', use: 'sig' }];
   let keySetFetches = 0;
-  const host = await startStandInHost('chatgpt.com', (req, res) => {
-    if (req.url === '/oauth/jwks.json') keySetFetches++;
-    const body = req.url === '/oauth/jwks.json' ? { keys: published } : CHATGPT_DOCUMENTS[req.url ?? ''];
-    res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body ?? {}));
-  });
+  const host = await startStandInHost(
+    'chatgpt.com',
+    (req, res) => {
+      if (req.url === '/oauth/jwks.json') keySetFetches++;
+      const body = req.url === '/oauth/jwks.json' ? { keys: published } : CHATGPT_DOCUMENTS[req.url ?? ''];
+      res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body ?? {}));
+    },
+    otherwise,
+  );
   const assertion = async (parts: AssertionParts) => {
     const clientId = parts.clientId ?? CHATGPT_STABLE_ID;
     const now = Math.floor(Date.now() / 1000);

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const CONFORMANCE_PACKAGE = '@modelcontextprotocol/conformance@0.2.0-alpha.12';
 
@@ -57,4 +59,44 @@ export function runConformance(args: string[]): ConformanceRun {
         check();
       }),
   };
+}
+
+export interface ScenarioVerdict {
+  scenario: string;
+  passed: boolean;
+}
+
+/**
+ * The scenarios of a `--requirements` run's summary that count toward conformance: every
+ * `✓|✗ name:` line, minus those the run lists under "Not scored for <revision>".
+ */
+export function scoredVerdicts(output: string): ScenarioVerdict[] {
+  const summary = output.slice(output.indexOf('=== SUMMARY ==='));
+  const notScored = new Set(
+    [...summary.matchAll(/^ {2}[✓✗] (\S+) \((?:extension|pending|added-after-release|not scored)\)$/gmu)].map((m) => m[1]),
+  );
+  return [...summary.matchAll(/^([✓✗]) (\S+): \d+ passed/gmu)]
+    .filter((m) => !notScored.has(m[2]!))
+    .map((m) => ({ scenario: m[2]!, passed: m[1] === '✓' }));
+}
+
+/**
+ * The FAILURE checks recorded under `--output-dir` for the given scenarios, one line each
+ * (`scenario: check id: message`), so a failing run says why without a rerun.
+ */
+export function failedChecks(outputDir: string, scenarios: ReadonlySet<string>): string[] {
+  const lines: string[] = [];
+  for (const dir of readdirSync(outputDir)) {
+    const scenario = dir.replace(/^server-/u, '').replace(/-\d{4}-\d{2}-\d{2}T[\d-]+Z$/u, '');
+    if (!scenarios.has(scenario)) continue;
+    const checks = JSON.parse(readFileSync(join(outputDir, dir, 'checks.json'), 'utf8')) as Array<{
+      id: string;
+      status: string;
+      errorMessage?: string;
+    }>;
+    for (const check of checks.filter((c) => c.status === 'FAILURE')) {
+      lines.push(`${scenario}: ${check.id}: ${(check.errorMessage ?? '').slice(0, 400)}`);
+    }
+  }
+  return lines.sort();
 }

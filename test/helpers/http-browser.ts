@@ -7,7 +7,15 @@ export class HttpBrowser {
   /** Cookies by path, then name, as a browser scopes them. */
   private readonly cookies = new Map<string, Map<string, string>>();
 
-  constructor(private readonly gatewayOrigin: string) {}
+  /** `replicas`: other addresses of the same gateway (replicas behind one publicUrl), sent the same cookies. */
+  constructor(
+    private readonly gatewayOrigin: string,
+    private readonly replicas: readonly string[] = [],
+  ) {}
+
+  private isGateway(url: string): boolean {
+    return [this.gatewayOrigin, ...this.replicas].some((origin) => url.startsWith(origin));
+  }
 
   private cookieHeader(url: string): string {
     const path = new URL(url).pathname;
@@ -40,10 +48,10 @@ export class HttpBrowser {
 
   async request(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    const cookie = url.startsWith(this.gatewayOrigin) ? this.cookieHeader(url) : '';
+    const cookie = this.isGateway(url) ? this.cookieHeader(url) : '';
     if (cookie) headers.set('cookie', cookie);
     const response = await fetch(url, { ...init, headers, redirect: 'manual' });
-    if (url.startsWith(this.gatewayOrigin)) this.remember(response);
+    if (this.isGateway(url)) this.remember(response);
     return response;
   }
 
@@ -57,7 +65,7 @@ export class HttpBrowser {
         return { response, page: await response.text(), url: current };
       }
       const next = new URL(location, current).toString();
-      if (!next.startsWith(this.gatewayOrigin)) return { url: current, leftTo: next };
+      if (!this.isGateway(next)) return { url: current, leftTo: next };
       current = next;
       response = await this.request(current);
     }

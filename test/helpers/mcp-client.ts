@@ -19,6 +19,25 @@ export function parseSse(text: string): JsonRpcMessage[] {
   });
 }
 
+/** Reads an SSE body as it arrives, pushing each message into `messages`, until it ends or is aborted. */
+export function collectSse(body: ReadableStream<Uint8Array>, messages: JsonRpcMessage[]): void {
+  void (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        const cut = buffer.lastIndexOf('\n\n');
+        if (cut === -1) continue;
+        messages.push(...parseSse(buffer.slice(0, cut + 2)));
+        buffer = buffer.slice(cut + 2);
+      }
+    } catch {
+      // aborted by the reader
+    }
+  })();
+}
+
 /**
  * A small Streamable HTTP client for tests: it speaks the wire directly so tests can also send
  * what a well-behaved SDK client never would (colliding ids, foreign session ids, garbage).
@@ -141,23 +160,7 @@ export class McpTestClient {
       signal: controller.signal,
     });
     const messages: JsonRpcMessage[] = [];
-    if (response.ok && response.body) {
-      void (async () => {
-        const decoder = new TextDecoder();
-        let buffer = '';
-        try {
-          for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-            buffer += decoder.decode(chunk, { stream: true });
-            const cut = buffer.lastIndexOf('\n\n');
-            if (cut === -1) continue;
-            messages.push(...parseSse(buffer.slice(0, cut + 2)));
-            buffer = buffer.slice(cut + 2);
-          }
-        } catch {
-          /* aborted */
-        }
-      })();
-    }
+    if (response.ok && response.body) collectSse(response.body, messages);
     return { status: response.status, messages, close: () => controller.abort() };
   }
 

@@ -1,5 +1,5 @@
 import type { JsonRpcMessage } from '../../src/mcp/jsonrpc.js';
-import { parseSse } from './mcp-client.js';
+import { collectSse, parseSse } from './mcp-client.js';
 
 export const MODERN = '2026-07-28';
 
@@ -90,23 +90,8 @@ export class ModernTestClient {
       signal: controller.signal,
     });
     const messages: JsonRpcMessage[] = [];
-    if (response.body && (response.headers.get('content-type') ?? '').includes('text/event-stream')) {
-      void (async () => {
-        const decoder = new TextDecoder();
-        let buffer = '';
-        try {
-          for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-            buffer += decoder.decode(chunk, { stream: true });
-            const end = buffer.lastIndexOf('\n\n');
-            if (end === -1) continue;
-            messages.push(...parseSse(buffer.slice(0, end + 2)));
-            buffer = buffer.slice(end + 2);
-          }
-        } catch {
-          // aborted by close()
-        }
-      })();
-    } else messages.push(...(response.body ? [JSON.parse(await response.text()) as JsonRpcMessage] : []));
+    if (response.body && (response.headers.get('content-type') ?? '').includes('text/event-stream')) collectSse(response.body, messages);
+    else messages.push(...(response.body ? [JSON.parse(await response.text()) as JsonRpcMessage] : []));
     return { status: response.status, messages, close: () => controller.abort() };
   }
 }

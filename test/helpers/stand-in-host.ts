@@ -2,7 +2,8 @@
  * A public host (chatgpt.com, say) played by a local HTTPS server, reached through the gateway's
  * own SSRF-safe fetch: the name resolves to 127.0.0.1, which only this fetch treats as public, the
  * certificate is a throwaway one for that name, and the URL's port 443 is mapped to the server's.
- * Every other URL goes through the default safe fetch, which refuses loopback.
+ * Every other URL goes to `otherwise`: by default the gateway's own safe fetch, which refuses
+ * loopback; another stand-in's fetch to play several hosts at once.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -29,7 +30,11 @@ export interface StandInHost {
   close(): void;
 }
 
-export async function startStandInHost(host: string, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<StandInHost> {
+export async function startStandInHost(
+  host: string,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  otherwise: typeof fetch = createSafeFetch(),
+): Promise<StandInHost> {
   const credentials = certificateFor(host);
   const server: Server = createServer(credentials, handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -40,11 +45,10 @@ export async function startStandInHost(host: string, handler: (req: IncomingMess
     resolve: async (name) => (name === host ? [{ address: '127.0.0.1', family: 4 }] : []),
     addressProblem: (address) => (address === '127.0.0.1' ? undefined : forbiddenAddressReason(address)),
   });
-  const everythingElse = createSafeFetch();
   const prefix = `https://${host}/`;
   const fetchThroughStandIn = (async (input: string | URL | Request, init?: RequestInit) => {
     const url = input instanceof Request ? input.url : String(input);
-    if (!url.startsWith(prefix)) return everythingElse(input, init);
+    if (!url.startsWith(prefix)) return otherwise(input, init);
     return standIn(`https://${host}:${port}/${url.slice(prefix.length)}`, init);
   }) as typeof fetch;
   return { fetch: fetchThroughStandIn, close: () => server.close() };

@@ -1,4 +1,4 @@
-import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createProxyMiddleware, type RequestHandler } from 'http-proxy-middleware';
 import { ErrorCode } from '../jsonrpc.js';
 import { sendJsonRpcError } from '../json-rpc-errors.js';
@@ -33,11 +33,41 @@ export class SessionForwarder {
   /** The id of the replica owning this session, when it is another one and the request was not forwarded already. */
   foreignOwner(req: IncomingMessage): string | undefined {
     const sessionId = req.headers['mcp-session-id'];
-    if (typeof sessionId !== 'string' || req.headers[FORWARDED_HEADER]) return undefined;
-    const at = sessionId.indexOf(SEPARATOR);
+    return typeof sessionId === 'string' ? this.foreignOwnerOf(req, sessionId) : undefined;
+  }
+
+  /** The replica named at the start of an id this gateway handed out (a session id, a requestState), when another. */
+  foreignOwnerOf(req: IncomingMessage, id: string): string | undefined {
+    if (req.headers[FORWARDED_HEADER]) return undefined;
+    const at = id.indexOf(SEPARATOR);
     if (at <= 0) return undefined;
-    const owner = sessionId.slice(0, at);
+    const owner = id.slice(0, at);
     return owner === this.directory.id ? undefined : owner;
+  }
+
+  /**
+   * Forwards a request whose body was already read (the id naming the owner was in it) to the
+   * replica `owner`, with the bearer token it came with, and streams the answer back.
+   */
+  async forwardRead(req: IncomingMessage, res: ServerResponse, owner: string, body: Buffer, authorization: string): Promise<void> {
+    const url = await this.directory.urlOf(owner).catch(() => undefined);
+    if (!url) {
+      sendError(res, 404, 'the replica holding this call is gone; send the original request again without requestState');
+      return;
+    }
+    const headers = { ...req.headers, authorization, [FORWARDED_HEADER]: this.directory.id, 'content-length': String(body.length) };
+    const onward = request(new URL(req.url ?? '/', url), { method: req.method, headers, agent: this.agent }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    onward.on('error', (error) => {
+      this.directory.forget(owner);
+      this.logger.warn({ event: 'cluster.forward_failed', owner, url, err: error.message }, 'could not reach the replica holding the call');
+      if (res.headersSent) res.destroy();
+      else sendError(res, 502, 'could not reach the replica holding this call; send the original request again without requestState');
+    });
+    res.once('close', () => onward.destroy());
+    onward.end(body);
   }
 
   async forward(req: IncomingMessage, res: ServerResponse, owner: string): Promise<void> {

@@ -1,7 +1,7 @@
 // The MCP core's face to transports: open, find, admit and close sessions, within the limits on
 // sessions and processes. Over 300 lines with its comments (about 280 of code): session lifecycle
 // and the caps that evict are one job.
-import type { GatewayConfig, RemoteServerConfig, StdioServerConfig } from '../../config/schema.js';
+import type { GatewayConfig, RemoteServerConfig } from '../../config/schema.js';
 import { clientInfoForLog } from '../../log/bound.js';
 import type { Logger } from '../../log/logger.js';
 import { GatewayError } from '../../web/errors.js';
@@ -19,7 +19,7 @@ import {
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
 import { freeProcess, oldestIdle, type EvictionContext } from './eviction.js';
 import { NativePools } from './native-pools.js';
-import { ProcessPool } from './process-pool.js';
+import { ProcessPool, remotePoolSpec } from './process-pool.js';
 import type { BridgeHooks } from './hooks.js';
 import type { ProcessFactory, Router } from './router.js';
 import { McpSession, type ClientCapabilities, type SessionOwner } from './session.js';
@@ -33,18 +33,6 @@ const MAX_IN_FLIGHT_PER_SESSION = 256;
 
 /** The backend of a remote (`url`) server for each router: the remote side lives outside the core. */
 export type RemoteBackendFactory = (serverName: string, remote: RemoteServerConfig, logger: Logger) => ProcessFactory;
-
-/** A remote server's pool: one upstream session per person, reaped when idle like a process, under no process cap. */
-const remotePoolSpec = (remote: RemoteServerConfig): StdioServerConfig => ({
-  command: '',
-  args: [],
-  env: {},
-  isolation: 'per-user',
-  callTimeout: remote.callTimeout,
-  idleTimeout: SESSION_IDLE_TIMEOUT_MS / 1000,
-  cache: remote.cache,
-  limits: { sessionsPerPerson: remote.limits.sessionsPerPerson, processes: Number.MAX_SAFE_INTEGER },
-});
 
 /** What opening a session gave: the answer to the client's initialize, and the session when one opened. */
 export interface Opened {
@@ -98,7 +86,13 @@ export class McpBridge {
       else if (remoteBackends)
         this.pools.set(
           name,
-          new ProcessPool(name, remotePoolSpec(server), serverLogger, hooks, remoteBackends(name, server, serverLogger)),
+          new ProcessPool(
+            name,
+            remotePoolSpec(server, SESSION_IDLE_TIMEOUT_MS / 1000),
+            serverLogger,
+            hooks,
+            remoteBackends(name, server, serverLogger),
+          ),
         );
     }
     this.native = new NativePools(config, logger, hooks, sessionIdPrefix);
@@ -136,6 +130,9 @@ export class McpBridge {
       return { response: errorResponse(request.id, ErrorCode.LimitReached, error.message) };
     }
     const { session, router } = opened;
+    // Before the process starts: a per-session process is initialized as this client.
+    session.clientCapabilities = (request.params?.capabilities ?? {}) as ClientCapabilities;
+    session.clientInfo = request.params?.clientInfo;
     try {
       await router.ensureStarted();
     } catch (error) {
@@ -145,7 +142,6 @@ export class McpBridge {
     const requested = request.params?.protocolVersion;
     session.protocolVersion =
       typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0]!;
-    session.clientCapabilities = (request.params?.capabilities ?? {}) as ClientCapabilities;
     this.register(session);
     this.logger.info(
       {

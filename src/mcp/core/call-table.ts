@@ -128,6 +128,12 @@ export class CallTable<S extends { readonly sub: string }> {
     return sessionFacingId;
   }
 
+  /** Whether the process waits for this session's answer to one of its requests. */
+  isWaitingForClient(session: S): boolean {
+    for (const request of this.serverRequests.values()) if (request.session === session) return true;
+    return false;
+  }
+
   /** The session's answer to a request of the process: the request, when it was sent to that session. */
   takeServerRequest(session: S, sessionFacingId: JsonRpcId): ServerRequest<S> | undefined {
     const request = typeof sessionFacingId === 'string' ? this.serverRequests.get(sessionFacingId) : undefined;

@@ -1,8 +1,23 @@
-import type { StdioServerConfig } from '../../config/schema.js';
+import type { RemoteServerConfig, StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
+import type { OpeningClient } from '../process/backend-client.js';
+import { StdioBackend } from '../process/stdio-backend.js';
 import type { BridgeHooks } from './hooks.js';
 import { Router, type ProcessFactory } from './router.js';
 import type { McpSession } from './session.js';
+
+/** A remote server's pool: one upstream session per person, reaped when idle like a process, under no process cap. */
+export const remotePoolSpec = (remote: RemoteServerConfig, idleTimeout: number): StdioServerConfig => ({
+  command: '',
+  args: [],
+  env: {},
+  isolation: 'per-user',
+  secrets: remote.secrets,
+  callTimeout: remote.callTimeout,
+  idleTimeout,
+  cache: remote.cache,
+  limits: { sessionsPerPerson: remote.limits.sessionsPerPerson, processes: Number.MAX_SAFE_INTEGER },
+});
 
 /**
  * The processes of one stdio server, each behind its router, keyed by its isolation mode: one for
@@ -70,12 +85,31 @@ export class ProcessPool {
     if (!router || router.closed) {
       const person = this.spec.isolation === 'shared' ? {} : (this.hooks.personOf?.(session.sub) ?? { sub: session.sub });
       const logger = this.logger.child({ isolation: this.spec.isolation, ...person });
-      router = new Router(this.serverName, this.spec, logger, this.hooks, this.startBackend);
+      router = new Router(this.serverName, this.spec, logger, this.hooks, this.startBackend ?? this.processFor(session, logger));
       this.routers.set(key, router);
     }
     router.attach(session);
     this.bySession.set(session, router);
     return router;
+  }
+
+  /**
+   * Starts the process as the session that opens it: a per-session process is initialized with
+   * that client's own capabilities and clientInfo, read when it (re)starts. Any other process,
+   * and a modern client's (its requests each carry their own capabilities, and the first may
+   * declare less than a later one needs), gets the declared set.
+   */
+  private processFor(session: McpSession, logger: Logger): ProcessFactory {
+    const opener =
+      this.spec.isolation === 'per-session' && !session.stateless
+        ? (): OpeningClient => ({ capabilities: session.clientCapabilities, clientInfo: session.clientInfo })
+        : undefined;
+    return (listener, allocateId) =>
+      new StdioBackend(this.serverName, this.spec, logger, listener, {
+        allocateId,
+        restarted: this.hooks.processRestarted,
+        opener,
+      });
   }
 
   routerOf(session: McpSession): Router | undefined {

@@ -18,6 +18,7 @@ import {
 } from '../jsonrpc.js';
 import { StdioBackend } from '../process/stdio-backend.js';
 import type { MessageOrigin, ProcessHandle, ProcessListener } from '../process/supervisor.js';
+import { Attribution } from './attribution.js';
 import { CallTable, type ClientCall } from './call-table.js';
 import type { BridgeHooks } from './hooks.js';
 import { ResourceWatchers } from './resource-watchers.js';
@@ -56,6 +57,7 @@ const toolNameOf = (request: JsonRpcRequest): string => {
 export class Router {
   readonly sessions = new Set<McpSession>();
   private readonly calls = new CallTable<McpSession>();
+  private readonly attribution = new Attribution<McpSession>();
   /** What the process is subscribed to on behalf of subscription streams. */
   private readonly watchers: ResourceWatchers;
   private readonly process: ProcessHandle;
@@ -242,22 +244,15 @@ export class Router {
   }
 
   /**
-   * Sampling, elicitation, roots and logging raised by the process carry no request id; they
-   * belong to the session whose call is in flight. With calls from several sessions in flight
-   * at once (a `shared` process) the owner cannot be known, and nothing is sent anywhere. A
-   * backend that says which call a message came with (`origin`) is believed; one it says came
-   * with none belongs to no call.
+   * Whom a message of the process without a request id belongs to (see Attribution). A backend
+   * that says which call a message came with (`origin`) is believed; one it says came with none
+   * belongs to no call.
    */
   private attribute(origin?: MessageOrigin): { session: McpSession; relatedId?: JsonRpcId } | undefined {
     const related = origin?.relatedTo === undefined ? undefined : this.calls.byProcess(origin.relatedTo);
     if (origin) return related && { session: related.session, relatedId: related.clientId };
-    let owner: ClientCall<McpSession> | undefined;
-    for (const call of this.calls.calls()) {
-      if (!call.sent) continue;
-      if (owner && owner.session !== call.session) return undefined;
-      owner = call;
-    }
-    if (owner) return { session: owner.session, relatedId: owner.clientId };
+    const owner = this.attribution.owner(this.calls.calls(), (session) => this.calls.isWaitingForClient(session));
+    if (owner) return owner;
     if (this.sessions.size === 1) return { session: this.sessions.values().next().value! };
     return undefined;
   }

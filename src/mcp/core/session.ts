@@ -33,6 +33,8 @@ export class McpSession {
   lifetimeTimer?: NodeJS.Timeout;
   protocolVersion = LATEST_PROTOCOL_VERSION;
   clientCapabilities: ClientCapabilities = {};
+  /** The clientInfo of the client's initialize, as sent: a per-session process is initialized with it. */
+  clientInfo?: unknown;
   readonly subscriptions = new Set<string>();
   closed = false;
   /** Ids of this session's requests still waiting for their answer: a Set keeps 1 and "1" apart. */

@@ -6,10 +6,9 @@ import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { ErrorCode, errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest } from '../jsonrpc.js';
 import { GATEWAY_CLIENT_INFO, LATEST_PROTOCOL_VERSION, META, MODERN_PROTOCOL_VERSIONS } from '../protocol.js';
+import { GATEWAY_CLIENT_CAPABILITIES } from './backend-client.js';
 import { BackendUnavailable, ProcessSupervisor, type ProcessHandle, type ProcessListener, type SupervisorOptions } from './supervisor.js';
 
-/** What the gateway may be asked on behalf of its 2025 sessions (as it declares at initialize). */
-const CAPABILITIES = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
 /** 2025 methods that 2026-07-28 removed: answered here, as a 2025 server would. */
 const ANSWERED_HERE = new Set(['ping', 'logging/setLevel']);
 
@@ -31,7 +30,7 @@ function modernRequest(request: JsonRpcRequest, retry?: { answers: Result; reque
   const envelope = {
     [META.protocolVersion]: MODERN_PROTOCOL_VERSIONS[0]!,
     [META.clientInfo]: GATEWAY_CLIENT_INFO,
-    [META.clientCapabilities]: CAPABILITIES,
+    [META.clientCapabilities]: GATEWAY_CLIENT_CAPABILITIES,
   };
   const mrtr = retry
     ? { inputResponses: retry.answers, ...(retry.requestState !== undefined ? { requestState: retry.requestState } : {}) }

@@ -1,7 +1,8 @@
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
-import { discoverRequest, GATEWAY_CLIENT_INFO, LATEST_PROTOCOL_VERSION } from '../protocol.js';
+import { discoverRequest, LATEST_PROTOCOL_VERSION } from '../protocol.js';
+import { backendClientFor, type OpeningClient } from './backend-client.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { tellingStderrLine } from './stderr-summary.js';
 import { StdioProcess } from './stdio-process.js';
@@ -59,6 +60,11 @@ export interface SupervisorOptions {
   handshake?: 'initialize' | 'discover';
   /** What the gateway can tell of a message's origin from the message itself. */
   originOf?(message: JsonRpcMessage): MessageOrigin | undefined;
+  /**
+   * The client whose session the process is for, read at every start: a per-session process is
+   * initialized as that client. Without it the process is initialized with the gateway's declared set.
+   */
+  opener?(): OpeningClient | undefined;
 }
 
 /** What the router needs of a process: tests give it one that lives in memory. */
@@ -149,7 +155,10 @@ export class ProcessSupervisor implements ProcessHandle {
     }
   }
 
-  /** The gateway initializes the process once, as a client; sessions reuse the answer. */
+  /**
+   * The gateway initializes the process once, as a client (see backendClientFor for which one);
+   * sessions reuse the answer.
+   */
   private initialize(proc: StdioProcess): Promise<Record<string, unknown>> {
     const id = this.options.allocateId();
     const discover = this.options.handshake === 'discover';
@@ -178,9 +187,9 @@ export class ProcessSupervisor implements ProcessHandle {
           resolve((response.result ?? {}) as Record<string, unknown>);
         },
       };
-      const capabilities = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
-      const params = { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities, clientInfo: GATEWAY_CLIENT_INFO };
-      const opening = discover ? discoverRequest(id, capabilities) : { jsonrpc: '2.0' as const, id, method: 'initialize', params };
+      const client = backendClientFor(this.spec, this.options.opener?.());
+      const params = { protocolVersion: LATEST_PROTOCOL_VERSION, ...client };
+      const opening = discover ? discoverRequest(id, client.capabilities) : { jsonrpc: '2.0' as const, id, method: 'initialize', params };
       if (!proc.send(opening)) fail(new Error('the process is not accepting input'));
       proc.once('exit', (info) => fail(new Error(`the process exited (${exitReason(info)})`)));
     });

@@ -6,6 +6,7 @@ import type { RemoteBackendFactory } from '../core/bridge.js';
 import type { Logger } from '../../log/logger.js';
 import { ErrorCode, errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
 import { GATEWAY_CLIENT_INFO, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
+import { GATEWAY_CLIENT_CAPABILITIES } from '../process/backend-client.js';
 import type { ProcessHandle, ProcessListener } from '../process/supervisor.js';
 import { readMessages } from './sse-reader.js';
 import { UpstreamHttp, type UpstreamExchange, type UpstreamSession } from './upstream-http.js';
@@ -70,7 +71,7 @@ export class RemoteBackend implements ProcessHandle {
     const id = this.allocateId();
     const params = {
       protocolVersion: LATEST_PROTOCOL_VERSION,
-      capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } },
+      capabilities: GATEWAY_CLIENT_CAPABILITIES,
       clientInfo: GATEWAY_CLIENT_INFO,
     };
     try {

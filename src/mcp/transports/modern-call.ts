@@ -28,6 +28,15 @@ export interface InputRequest {
  */
 export const INPUT_KEY_META = 'mcp-oauth-gateway/inputKey';
 
+/** The request's params without the gateway's key hint (the key says it already). */
+function withoutKeyHint(params: Record<string, unknown>): Record<string, unknown> {
+  const meta = params._meta as Record<string, unknown> | undefined;
+  if (!meta || !(INPUT_KEY_META in meta)) return params;
+  const rest = { ...meta };
+  delete rest[INPUT_KEY_META];
+  return { ...params, _meta: rest };
+}
+
 /** The key the client sees for a request of the process: the name it asked for, else its id. */
 function inputKeyOf(request: JsonRpcRequest, taken: Map<string, unknown>): string {
   const named = (request.params?._meta as Record<string, unknown> | undefined)?.[INPUT_KEY_META];
@@ -122,7 +131,7 @@ export class ModernCall implements MessageSink {
     }
     if (isRequest(message)) {
       const key = inputKeyOf(message, this.inputs);
-      this.inputs.set(key, { method: message.method, ...(message.params ? { params: message.params } : {}) });
+      this.inputs.set(key, { method: message.method, ...(message.params ? { params: withoutKeyHint(message.params) } : {}) });
       this.requestIds.set(key, message.id);
       if (Object.hasOwn(this.presupplied, key)) {
         const answer = this.presupplied[key];

@@ -7,6 +7,7 @@ import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { asGatewayError, GatewayError } from '../../web/errors.js';
 import type { VerifiedAccessToken } from '../auth/token-verifier.js';
+import type { SessionForwarder } from '../cluster/session-forwarder.js';
 import type { McpBridge } from '../core/bridge.js';
 import type { McpSession, SessionOwner } from '../core/session.js';
 import type { MessageSink } from '../core/sink.js';
@@ -37,6 +38,9 @@ export interface ModernExchange {
   token: VerifiedAccessToken;
   serverName: string;
   headers: Record<string, string>;
+  /** The body as sent, and the bearer token, for a retry that belongs to another replica. */
+  body: Buffer;
+  authorization: string;
 }
 
 export interface ModernWireOptions {
@@ -47,6 +51,8 @@ export interface ModernWireOptions {
   stateSecret: string;
   /** Names this replica in requestState ids, as in session ids. */
   idPrefix: string;
+  /** With replicas: a retry whose call is parked on another replica goes there. */
+  forwarder?: SessionForwarder;
 }
 
 const ownerOf = (token: VerifiedAccessToken): SessionOwner => ({ sub: token.sub, clientId: token.client_id });
@@ -102,7 +108,10 @@ export class ModernHttpWire {
       if (mirrored) checkMirroredHeaders(req.headers, request, mirrored);
     }
     const answers = inputResponsesOf(request);
-    if (request.params?.requestState !== undefined) return this.resume(exchange, request, answers);
+    const state = request.params?.requestState;
+    const owner = typeof state === 'string' ? this.options.forwarder?.foreignOwnerOf(req, state) : undefined;
+    if (owner) return this.options.forwarder!.forwardRead(req, exchange.res, owner, exchange.body, exchange.authorization);
+    if (state !== undefined) return this.resume(exchange, request, answers);
     return this.call(exchange, request, meta, answers);
   }
 
@@ -185,17 +194,31 @@ export class ModernHttpWire {
     const open = this.listens.get(key) ?? 0;
     if (open >= listensPerPerson)
       throw new LimitReached(`you already have ${open} subscription streams open on this server (limits.sessionsPerPerson)`);
-    const stream = new ListenStream(request.id);
-    const scope = await this.openScope(exchange, meta, stream);
-    const filter = acknowledgedFilter(requested as SubscriptionFilter, bridge.initializeResultOf(scope)?.capabilities);
+    // Counted before the wait for the process, so streams opened at once cannot pass the cap together.
     this.listens.set(key, open + 1);
-    const closed = () => {
+    const release = () => {
       const left = (this.listens.get(key) ?? 1) - 1;
       if (left > 0) this.listens.set(key, left);
       else this.listens.delete(key);
-      bridge.closeSession(scope);
     };
-    stream.open(exchange.res, exchange.headers, filter, exchange.token.exp! * 1000, closed);
+    const stream = new ListenStream(request.id);
+    let scope: McpSession;
+    try {
+      scope = await this.openScope(exchange, meta, stream);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (exchange.res.destroyed) {
+      // The client left while the process started: no stream to hold open.
+      release();
+      return bridge.closeSession(scope);
+    }
+    const filter = acknowledgedFilter(requested as SubscriptionFilter, bridge.initializeResultOf(scope)?.capabilities);
+    stream.open(exchange.res, exchange.headers, filter, exchange.token.exp! * 1000, () => {
+      release();
+      bridge.closeSession(scope);
+    });
     if (filter.resourceSubscriptions?.length) bridge.watch(scope, filter.resourceSubscriptions);
   }
 

@@ -42,7 +42,13 @@ const headerMismatch = (message: string) => mcpError(400, `Header mismatch: ${me
 /** An Mcp-Name or Mcp-Param-* value as sent: plain visible ASCII, or the `=?base64?…?=` sentinel. */
 export function decodeHeaderValue(name: string, value: string): string {
   const sentinel = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/.exec(value);
-  if (sentinel) return Buffer.from(sentinel[1]!, 'base64').toString('utf8');
+  if (sentinel) {
+    // Strict base64: padded, and read back exactly as written (Node's decoder forgives too much).
+    const bytes = Buffer.from(sentinel[1]!, 'base64');
+    if (sentinel[1]!.length % 4 !== 0 || bytes.toString('base64') !== sentinel[1])
+      throw headerMismatch(`the ${name} header is not valid base64 between =?base64? and ?=`);
+    return bytes.toString('utf8');
+  }
   if (!/^[\x20-\x7e\t]*$/.test(value) || value !== value.trim())
     throw headerMismatch(`the ${name} header has characters that must be base64-encoded (=?base64?…?=)`);
   return value;

@@ -62,9 +62,12 @@ export class ParkedCalls {
 
   /** The parked call a retry names, taken out; a GatewayError (-32602) when the state is not good for this request. */
   take(requestState: string, binding: CallBinding): ModernCall {
-    const [id, expires, signature, extra] = requestState.split('.');
-    const expiresAt = Number(expires);
-    if (!id || !signature || extra !== undefined || !Number.isSafeInteger(expiresAt)) throw invalidState('is malformed');
+    // <id>.<expiry>.<signature>, the id itself starting with the replica's prefix (which has a dot).
+    const parts = requestState.split('.');
+    const signature = parts.pop();
+    const expiresAt = Number(parts.pop());
+    const id = parts.join('.');
+    if (!id || !signature || !Number.isSafeInteger(expiresAt)) throw invalidState('is malformed');
     if (!sameSecret(signature, this.sign(id, expiresAt, binding)))
       throw invalidState('was not issued for this person, client, server and request');
     if (expiresAt <= Date.now()) throw invalidState('has expired');

@@ -95,6 +95,7 @@ export class StreamableHttpTransport {
       servers: config.mcpServers,
       stateSecret: options.stateSecret,
       idPrefix: options.idPrefix ?? '',
+      forwarder: options.forwarder,
     });
     if (metrics)
       this.countRequest = function countRequest(this: ServerResponse): void {
@@ -154,14 +155,15 @@ export class StreamableHttpTransport {
     const posted = req.method === 'POST' ? await parseMessages(req) : undefined;
     const exchange: Exchange = { req, res, token, serverName, headers };
     if (posted) await this.admission.checkRateLimits(exchange, posted);
-    // The token is for the gateway alone; it never travels further.
+    // The token is for the gateway alone; it never travels further (but to another replica).
+    const authorization = req.headers.authorization!;
     delete req.headers.authorization;
     // The same URL serves both eras: a POST that describes itself in _meta needs no session.
     if (posted && this.bridge.servesModern(serverName) && isModernPost(req.headers, posted.messages, posted.batch)) {
       // A remote server that speaks the modern era itself takes the request as it is.
       if (remote && !this.bridge.serves(serverName) && (await remote.eras.speaksModern(serverName)))
         return viaRemote(remote, exchange, posted);
-      return this.modern.post(exchange, posted.messages[0]!);
+      return this.modern.post({ ...exchange, body: posted.body, authorization }, posted.messages[0]!);
     }
     if (!this.bridge.serves(serverName)) {
       if (!remote) throw mcpError(404, `no MCP server named "${serverName}"`);
