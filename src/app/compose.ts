@@ -34,7 +34,9 @@ import { AccessTokenVerifier } from '../mcp/auth/token-verifier.js';
 import { BearerAuth } from '../mcp/auth/bearer-auth.js';
 import { createMcpEndpoint, type McpEndpoint } from '../mcp/transports/streamable-http.js';
 import { protectedResourceRouter } from '../mcp/auth/protected-resource.js';
-import { McpBridge } from '../mcp/core/bridge.js';
+import { McpBridge, SESSION_IDLE_TIMEOUT_MS } from '../mcp/core/bridge.js';
+import { SessionRecords } from '../mcp/core/session-records.js';
+import { SessionResumer } from '../mcp/core/session-resume.js';
 import { createRemoteProxies } from '../mcp/remote/remote-proxy.js';
 import { remoteBackends } from '../mcp/remote/remote-backend.js';
 import type { BridgeHooks } from '../mcp/core/hooks.js';
@@ -201,7 +203,7 @@ function guardOAuthEndpoints(app: Express, rateLimits: RateLimits, pages: ErrorP
 
 /** The MCP side: the stdio bridge, the remote proxies and the endpoint in front of both, with its token check. */
 function createMcpParts(
-  { config, logger }: GatewayOptions,
+  { config, logger, store }: GatewayOptions,
   parts: Pick<AuthorizationParts, 'signingKeys' | 'cookieKeys' | 'resources' | 'accounts' | 'metrics' | 'rateLimits'>,
   replicas: ReplicaDirectory | undefined,
 ): { mcp: McpEndpoint; bridge: McpBridge; forwarder?: SessionForwarder } {
@@ -209,14 +211,23 @@ function createMcpParts(
   const verifier = new AccessTokenVerifier(config.publicUrl, { keys: publicJwks(signingKeys) as never });
   const forwarder = replicas ? new SessionForwarder(replicas, logger.child({ component: 'cluster' })) : undefined;
   const people = new PersonLabels(async (sub) => (await accounts.findBySub(sub))?.email);
+  // Sessions are records too: they survive a restart, and a replica's death (another takes them over).
+  const records = new SessionRecords(
+    store,
+    logger,
+    SESSION_IDLE_TIMEOUT_MS,
+    config.limits.sessionLifetime * 1000,
+    replicas && forwarder && { id: replicas.id, isAlive: (replica) => forwarder.isAlive(replica) },
+  );
   const hooks = bridgeHooks(logger, people, metrics);
-  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), hooks, remoteBackends);
+  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), hooks, records, remoteBackends);
   metrics?.watchBridge(bridge);
   const mcp = createMcpEndpoint({
     config,
     logger,
     bridge,
     forwarder,
+    resumer: new SessionResumer(bridge, records, config.mcpServers),
     metrics,
     rateLimits,
     people,

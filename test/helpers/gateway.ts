@@ -121,7 +121,8 @@ export async function spawnGateway(
     child,
     output: () => output,
     kill: async (signal = 'SIGKILL') => {
-      if (child.exitCode !== null) return;
+      // Killed by a signal, a process has no exit code: its 'exit' has already been.
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill(signal);
       await exited;

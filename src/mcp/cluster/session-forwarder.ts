@@ -15,15 +15,26 @@ export function sessionIdPrefix(directory: ReplicaDirectory | undefined): string
   return directory ? `${directory.id}${SEPARATOR}` : '';
 }
 
+/** Errors that mean the request never reached the replica: it is gone, and serving the request elsewhere runs it once. */
+const NOT_REACHED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** What a forward needs besides the request: its body, already read, and what to do when the replica is gone. */
+interface Forward {
+  body?: Buffer;
+  whenGone: () => void;
+}
+
 /**
  * Sends an MCP request for a session held by another replica to that replica, streaming both
  * ways (SSE included). The owner checks the token and the session's user again, exactly as if
- * the client had reached it directly. When the owner is gone, the client gets the MCP "session
- * not found" answer (404), on which clients open a new session, here.
+ * the client had reached it directly. When the owner is gone (not in the directory, or refusing
+ * connections), `whenGone` serves the request here instead: the session is resumed from its
+ * record, or answered with the MCP "session not found" (404).
  */
 export class SessionForwarder {
   private readonly proxies = new Map<string, RequestHandler>();
   private readonly agent = new Agent({ keepAlive: true });
+  private readonly forwards = new WeakMap<IncomingMessage, Forward>();
 
   constructor(
     private readonly directory: ReplicaDirectory,
@@ -70,7 +81,12 @@ export class SessionForwarder {
     onward.end(body);
   }
 
-  async forward(req: IncomingMessage, res: ServerResponse, owner: string): Promise<void> {
+  /** Whether replica `id` is in the directory (a forward to it may still find it gone). */
+  async isAlive(id: string): Promise<boolean> {
+    return (await this.directory.urlOf(id)) !== undefined;
+  }
+
+  async forward(req: IncomingMessage, res: ServerResponse, owner: string, body: Buffer | undefined, whenGone: () => void): Promise<void> {
     let url: string | undefined;
     try {
       url = await this.directory.urlOf(owner);
@@ -79,12 +95,14 @@ export class SessionForwarder {
       sendError(res, 503, 'the session registry is unavailable; retry shortly', { 'Retry-After': '2' });
       return;
     }
-    if (!url) {
+    // A replica restarted at the address of a dead one finds the dead one's entry, until it expires.
+    if (!url || url === this.directory.advertiseUrl) {
       this.logger.info({ event: 'cluster.owner_gone', owner }, 'session belonged to a replica that is gone');
-      sendError(res, 404, 'Session not found (the replica holding it stopped); start a new session');
+      whenGone();
       return;
     }
     req.headers[FORWARDED_HEADER] = this.directory.id;
+    this.forwards.set(req, { body, whenGone });
     // The middleware's promise settles once the request is handed to the proxy and never rejects:
     // it passes its own failures to the callback, and failures while proxying go to `on.error`.
     await this.proxyTo(url, owner)(req, res, () => sendError(res, 502, 'could not forward the request'));
@@ -99,10 +117,20 @@ export class SessionForwarder {
       xfwd: false,
       agent: this.agent,
       on: {
-        error: (error, _req, res) => {
+        proxyReq: (proxyReq, req) => {
+          // The body was read before forwarding (to be served here if the replica is gone).
+          const body = this.forwards.get(req)?.body;
+          if (body) {
+            proxyReq.removeHeader('transfer-encoding');
+            proxyReq.setHeader('content-length', body.length);
+            proxyReq.write(body);
+          }
+        },
+        error: (error, req, res) => {
           this.directory.forget(owner);
+          const code = (error as NodeJS.ErrnoException).code;
           this.logger.warn(
-            { event: 'cluster.forward_failed', owner, url, err: error.message },
+            { event: 'cluster.forward_failed', owner, url, err: error.message, code },
             'could not reach the replica holding the session',
           );
           const response = res as ServerResponse;
@@ -110,7 +138,13 @@ export class SessionForwarder {
             (res as { destroy?: () => void }).destroy?.();
             return;
           }
-          sendError(response, 404, 'Session not found (the replica holding it is unreachable); start a new session');
+          const forward = this.forwards.get(req);
+          if (forward && code && NOT_REACHED.has(code)) {
+            delete req.headers[FORWARDED_HEADER];
+            forward.whenGone();
+            return;
+          }
+          sendError(response, 502, 'the replica holding the session did not answer; retry the request');
         },
       },
     });

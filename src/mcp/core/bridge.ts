@@ -1,3 +1,4 @@
+/* eslint-disable max-lines -- session lifecycle and the caps that evict are one job, remote and modern pools included */
 // The MCP core's face to transports: open, find, admit and close sessions, within the limits on
 // sessions and processes. Over 300 lines with its comments (about 280 of code): session lifecycle
 // and the caps that evict are one job.
@@ -22,7 +23,8 @@ import { NativePools } from './native-pools.js';
 import { ProcessPool, remotePoolSpec } from './process-pool.js';
 import type { BridgeHooks } from './hooks.js';
 import type { ProcessFactory, Router } from './router.js';
-import { McpSession, type ClientCapabilities, type SessionOwner } from './session.js';
+import { McpSession, type ClientCapabilities, type ResumedSession, type SessionOwner } from './session.js';
+import type { SessionRecords } from './session-records.js';
 import type { MessageSink } from './sink.js';
 
 const personKey = (serverName: string, sub: string) => `${serverName}\u0000${sub}`;
@@ -78,6 +80,8 @@ export class McpBridge {
     private readonly sessionIdleTimeoutMs = SESSION_IDLE_TIMEOUT_MS,
     private readonly sessionIdPrefix = '',
     private readonly hooks: BridgeHooks = {},
+    /** The store's copy of each session, so sessions survive a restart or their replica (session-records.ts). */
+    private readonly records?: SessionRecords,
     remoteBackends?: RemoteBackendFactory,
   ) {
     for (const [name, server] of Object.entries(config.mcpServers)) {
@@ -115,12 +119,19 @@ export class McpBridge {
 
   /**
    * A client's initialize: opens a session (within the limits), starts or reuses its process and
-   * answers with the process's capabilities at the protocol revision both sides speak.
+   * answers with the process's capabilities at the protocol revision both sides speak. A session
+   * `resumed` from its record (session-resume.ts) opens again this way, under its id.
    */
-  async initialize(serverName: string, owner: SessionOwner, request: JsonRpcRequest, sink: MessageSink): Promise<Opened> {
+  async initialize(
+    serverName: string,
+    owner: SessionOwner,
+    request: JsonRpcRequest,
+    sink: MessageSink,
+    resumed?: ResumedSession,
+  ): Promise<Opened> {
     let opened: { session: McpSession; router: Router };
     try {
-      opened = this.openSession(serverName, owner, sink);
+      opened = this.openSession(serverName, owner, sink, resumed);
     } catch (error) {
       if (!(error instanceof LimitReached)) throw error;
       this.logger.warn(
@@ -143,6 +154,8 @@ export class McpBridge {
     session.protocolVersion =
       typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0]!;
     this.register(session);
+    // Written before the client learns the id, so no request on it can outrun its record.
+    if (this.pools.get(serverName)!.spec.isolation !== 'per-session') await this.records?.save(session);
     this.logger.info(
       {
         event: 'mcp.session',
@@ -153,8 +166,9 @@ export class McpBridge {
         sessionId: session.id.slice(-8),
         protocolVersion: session.protocolVersion,
         clientInfo: clientInfoForLog(request.params?.clientInfo),
+        resumed: resumed ? true : undefined,
       },
-      'MCP session opened',
+      resumed ? 'MCP session resumed from its record' : 'MCP session opened',
     );
     return {
       session,
@@ -163,9 +177,9 @@ export class McpBridge {
   }
 
   /** A new session and its process; throws LimitReached when a cap leaves no room for it. */
-  private openSession(serverName: string, owner: SessionOwner, sink: MessageSink): { session: McpSession; router: Router } {
+  private openSession(serverName: string, owner: SessionOwner, sink: MessageSink, resumed?: ResumedSession) {
     const pool = this.pools.get(serverName)!;
-    const session = new McpSession(owner, serverName, sink, this.sessionIdPrefix);
+    const session = new McpSession(owner, serverName, sink, this.sessionIdPrefix, false, resumed);
     this.makeRoom(pool, session);
     const key = personKey(serverName, owner.sub);
     let mine = this.byPerson.get(key);
@@ -177,7 +191,8 @@ export class McpBridge {
   /** The session is initialized: findable by its id, and ended at its maximum lifetime. */
   private register(session: McpSession): void {
     this.sessions.set(session.id, session);
-    session.lifetimeTimer = setTimeout(() => this.expire(session), Math.min(this.sessionLifetimeMs, 2 ** 31 - 1));
+    const left = session.createdAt + this.sessionLifetimeMs - Date.now();
+    session.lifetimeTimer = setTimeout(() => this.expire(session), Math.max(0, Math.min(left, 2 ** 31 - 1)));
     session.lifetimeTimer.unref();
   }
 
@@ -297,6 +312,8 @@ export class McpBridge {
       if (isRequest(message)) {
         session.track(message.id);
         router.request(session, message);
+        // The session's subscriptions are in its record: a resumed session gets them back.
+        if (session.recordedAt && /^resources\/(un)?subscribe$/.test(message.method)) void this.records?.save(session);
       } else if (isNotification(message)) {
         router.notify(session, message);
       } else if (isResponse(message)) {
@@ -305,9 +322,20 @@ export class McpBridge {
     }
   }
 
+  /** A resumed session's resource subscriptions, made again on its (new) process. */
+  resubscribe(session: McpSession, uris: string[]): void {
+    this.pools.get(session.serverName)?.routerOf(session)?.resubscribe(session, uris);
+  }
+
   /** Ends a session; requests of it still waiting are answered with an error. */
   closeSession(session: McpSession): void {
-    this.sessions.delete(session.id);
+    void this.endSession(session);
+  }
+
+  /** closeSession, settled once the session's record is deleted too (it never rejects): a DELETE is answered then. */
+  async endSession(session: McpSession): Promise<void> {
+    const open = this.sessions.get(session.id) === session && this.sessions.delete(session.id);
+    const forgotten = open ? this.records?.forget(session.id) : undefined;
     this.scopes.delete(session);
     const key = personKey(session.serverName, session.sub);
     const mine = this.byPerson.get(key);
@@ -315,6 +343,7 @@ export class McpBridge {
     this.pools.get(session.serverName)?.release(session);
     session.answerInFlight(ErrorCode.RequestTimeout, 'the session was closed');
     session.close();
+    await forgotten;
   }
 
   /** Expires sessions idle past the timeout, then reaps processes left without sessions. */
@@ -325,6 +354,7 @@ export class McpBridge {
         this.closeSession(session);
       }
     }
+    this.records?.refresh(this.sessions.values(), now);
     for (const pool of this.pools.values()) pool.reap(now);
     this.native.reap(now);
   }

@@ -18,6 +18,12 @@ export interface SessionOwner {
   clientId: string;
 }
 
+/** What a session resumed from its record keeps: its id, and when it began (for its maximum lifetime). */
+export interface ResumedSession {
+  id: string;
+  createdAt: number;
+}
+
 /**
  * One client's MCP session on one server. It belongs to the person and client that opened it;
  * everything the process sends for it goes to its own sink, which its transport gave it. It knows
@@ -27,8 +33,10 @@ export class McpSession {
   readonly id: string;
   readonly sub: string;
   readonly clientId: string;
-  readonly createdAt = Date.now();
-  lastActivity = this.createdAt;
+  readonly createdAt: number;
+  lastActivity = Date.now();
+  /** When the session's record was last written to the store (0: never). */
+  recordedAt = 0;
   /** Ends the session at its maximum lifetime (limits.sessionLifetime), busy or not. */
   lifetimeTimer?: NodeJS.Timeout;
   protocolVersion = LATEST_PROTOCOL_VERSION;
@@ -43,7 +51,8 @@ export class McpSession {
   /**
    * `idPrefix` names the replica holding the session, so any replica can route to it. A
    * `stateless` one is the scope of one modern-era request (or one parked call): never findable
-   * by its id, never counted as a session, and it needs no unguessable id.
+   * by its id, never counted as a session, and it needs no unguessable id. A session `resumed`
+   * from its record (after a restart, or on another replica) keeps its id and `createdAt`.
    */
   constructor(
     owner: SessionOwner,
@@ -51,10 +60,12 @@ export class McpSession {
     readonly sink: MessageSink,
     idPrefix = '',
     readonly stateless = false,
+    resumed?: ResumedSession,
   ) {
     this.sub = owner.sub;
     this.clientId = owner.clientId;
-    this.id = stateless ? `${idPrefix}~${++statelessScopes}` : `${idPrefix}${randomBytes(24).toString('base64url')}`;
+    this.id = stateless ? `${idPrefix}~${++statelessScopes}` : (resumed?.id ?? `${idPrefix}${randomBytes(24).toString('base64url')}`);
+    this.createdAt = resumed?.createdAt ?? this.lastActivity;
   }
 
   touch(): void {

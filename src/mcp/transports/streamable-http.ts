@@ -15,12 +15,15 @@ import type { VerifiedAccessToken } from '../auth/token-verifier.js';
 import type { SessionForwarder } from '../cluster/session-forwarder.js';
 import type { McpBridge } from '../core/bridge.js';
 import type { McpSession } from '../core/session.js';
-import { ErrorCode, errorResponse, isRequest, LimitReached, type JsonRpcRequest } from '../jsonrpc.js';
+import type { SessionResumer } from '../core/session-resume.js';
+import { ErrorCode, isRequest, type JsonRpcRequest } from '../jsonrpc.js';
 import type { RemoteProxies } from '../remote/remote-proxy.js';
-import type { RemoteSession } from '../remote/remote-sessions.js';
 import { StreamableHttpSink } from './http-session-sink.js';
+import { SessionRouting } from './session-routing.js';
+import { viaRemote, type Exchange } from './remote-exchange.js';
 import { ModernHttpWire } from './modern-http.js';
 import { isModernPost } from './modern-request.js';
+import { STANDALONE_STREAM } from './sse-replay.js';
 import { EventStream, PostResponse } from './http-streams.js';
 import {
   checkProtocolVersion,
@@ -45,6 +48,8 @@ export interface McpEndpointOptions {
   remote?: RemoteProxies;
   /** With replicas: sends requests for sessions held by another replica there. */
   forwarder?: SessionForwarder;
+  /** Opens again a session known only from its record (after a restart, or its replica's death). */
+  resumer?: SessionResumer;
   /** Counts every answered request (route /mcp/:server) when metrics are on. */
   metrics?: GatewayMetrics;
   /** rateLimits.mcp: POSTs per person. */
@@ -55,16 +60,6 @@ export interface McpEndpointOptions {
   stateSecret: string;
   /** Names this replica in the ids it hands out. */
   idPrefix?: string;
-}
-
-/** One authenticated request on its way through the endpoint. */
-interface Exchange {
-  req: IncomingMessage;
-  res: ServerResponse;
-  token: VerifiedAccessToken;
-  serverName: string;
-  /** CORS headers for the caller's origin, on every answer. */
-  headers: Record<string, string>;
 }
 
 const ownerOf = (token: VerifiedAccessToken) => ({ sub: token.sub, clientId: token.client_id });
@@ -79,6 +74,7 @@ export class StreamableHttpTransport {
   private readonly bridge: McpBridge;
   private readonly allowedOrigins: Set<string>;
   private readonly admission: ReturnType<typeof admitRequests>;
+  private readonly routing: SessionRouting;
   /** The modern (2026-07-28) adapter, on the same core and URL. */
   private readonly modern: ModernHttpWire;
   /** One shared listener (no closure per request): `this` is the response. */
@@ -89,6 +85,7 @@ export class StreamableHttpTransport {
     this.bridge = options.bridge;
     this.allowedOrigins = new Set([new URL(config.publicUrl).origin, ...config.allowedOrigins.map((o) => new URL(o).origin)]);
     this.admission = admitRequests(options);
+    this.routing = new SessionRouting(options.bridge, options.resumer, options.forwarder);
     this.modern = new ModernHttpWire({
       bridge: options.bridge,
       logger: options.logger,
@@ -116,18 +113,21 @@ export class StreamableHttpTransport {
 
   serve(req: IncomingMessage, res: ServerResponse, serverName: string): void {
     if (this.countRequest) res.on('close', this.countRequest);
-    this.handle(req, res, serverName).catch((error: unknown) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      if (!(error instanceof GatewayError)) this.options.logger.error({ err: error, server: serverName }, 'MCP request failed');
-      sendJsonRpcError(res, asGatewayError(error), corsHeaders(req));
-    });
+    this.handle(req, res, serverName).catch((error: unknown) => this.fail(req, res, serverName, error));
+  }
+
+  /** A request that failed: its error rendered once, as a JSON-RPC error body. */
+  private fail(req: IncomingMessage, res: ServerResponse, serverName: string, error: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (!(error instanceof GatewayError)) this.options.logger.error({ err: error, server: serverName }, 'MCP request failed');
+    sendJsonRpcError(res, asGatewayError(error), corsHeaders(req));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, serverName: string): Promise<void> {
-    const { config, forwarder, auth, remote } = this.options;
+    const { config, auth } = this.options;
     const headers = corsHeaders(req);
     const origin = req.headers.origin;
     if (origin && !this.allowedOrigins.has(origin)) {
@@ -142,33 +142,52 @@ export class StreamableHttpTransport {
     }
     const token = await this.admission.authenticate(req, res, serverName, headers);
     if (!token) return;
-    // A session opened through another replica lives there, with its stdio process or its
-    // remote session's owner record (both kinds of session id name their replica).
-    const owner = forwarder?.foreignOwner(req);
-    if (owner) return forwarder!.forward(req, res, owner);
     if (req.method === 'GET' && token.exp! * 1000 <= Date.now()) {
       // Accepted within the clock tolerance, but a stream opened now would end at once.
       const expired = auth.expired(serverName);
       sendJson(res, expired.status, expired.body, { ...headers, ...expired.headers });
       return;
     }
+    // Read before any forward, so that a replica found dead leaves the request to be served here.
     const posted = req.method === 'POST' ? await parseMessages(req) : undefined;
     const exchange: Exchange = { req, res, token, serverName, headers };
+    // A session opened through another replica lives there, with its stdio process or its
+    // remote session's owner record (both kinds of session id name their replica).
+    const holder = this.routing.foreignHolder(req, ownerOf(token), serverName);
+    return holder ? this.forwardTo(holder, exchange, posted) : this.serveHere(exchange, posted);
+  }
+
+  /** Sends the request to the replica holding its session; when that replica is gone, serves it here. */
+  private forwardTo(replica: string, exchange: Exchange, posted: PostedMessages | undefined, dead: string[] = []): Promise<void> {
+    const { req, res, serverName } = exchange;
+    return this.options.forwarder!.forward(req, res, replica, posted?.body, () => {
+      this.serveHere(exchange, posted, [...dead, replica]).catch((error: unknown) => this.fail(req, res, serverName, error));
+    });
+  }
+
+  /**
+   * The request served by this replica: its session is here, or is resumed here from its record
+   * (the `dead` replicas refused the forward), or held by another replica that took it over first.
+   */
+  private async serveHere(exchange: Exchange, posted: PostedMessages | undefined, dead: string[] = []): Promise<void> {
+    const { req, serverName, token } = exchange;
     if (posted) await this.admission.checkRateLimits(exchange, posted);
     // The token is for the gateway alone; it never travels further (but to another replica).
     const authorization = req.headers.authorization!;
-    delete req.headers.authorization;
+    const stdio = this.bridge.serves(serverName);
     // The same URL serves both eras: a POST that describes itself in _meta needs no session.
-    if (posted && this.bridge.servesModern(serverName) && isModernPost(req.headers, posted.messages, posted.batch)) {
-      // A remote server that speaks the modern era itself takes the request as it is.
-      if (remote && !this.bridge.serves(serverName) && (await remote.eras.speaksModern(serverName)))
-        return viaRemote(remote, exchange, posted);
-      return this.modern.post({ ...exchange, body: posted.body, authorization }, posted.messages[0]!);
+    const modern = this.bridge.servesModern(serverName) && !!posted && isModernPost(req.headers, posted.messages, posted.batch);
+    if (modern || !stdio) delete req.headers.authorization;
+    // A remote server that speaks the modern era itself takes modern requests as they are (proxied below).
+    const proxied = modern && !stdio && !!this.options.remote && (await this.options.remote.eras.speaksModern(serverName));
+    if (modern && !proxied) return this.modern.post({ ...exchange, body: posted!.body, authorization }, posted!.messages[0]!);
+    if (!stdio) {
+      if (!this.options.remote) throw mcpError(404, `no MCP server named "${serverName}"`);
+      return viaRemote(this.options.remote, exchange, posted);
     }
-    if (!this.bridge.serves(serverName)) {
-      if (!remote) throw mcpError(404, `no MCP server named "${serverName}"`);
-      return viaRemote(remote, exchange, posted);
-    }
+    const holder = await this.routing.resumeHere(req, ownerOf(token), serverName, dead);
+    if (holder) return this.forwardTo(holder, exchange, posted, dead);
+    delete req.headers.authorization;
     switch (req.method) {
       case 'POST':
         return this.post(exchange, posted!);
@@ -216,7 +235,7 @@ export class StreamableHttpTransport {
     this.bridge.admit(session, requests);
     const ids = requests.map((request) => request.id);
     if (ids.length === 0) res.writeHead(202, headers).end();
-    else sink.carry(ids, new PostResponse(res, ids, batch, headers));
+    else sink.carry(ids, new PostResponse(res, ids, batch, headers, sink.replay));
     this.bridge.receive(session, messages);
   }
 
@@ -226,23 +245,32 @@ export class StreamableHttpTransport {
       throw mcpError(405, 'Method Not Allowed: GET opens an event stream (Accept: text/event-stream)');
     const { session, sink } = this.sessionFor(exchange);
     checkProtocolVersion(req);
-    if (sink.listening) throw mcpError(409, 'Conflict: this session already has an open event stream');
     session.touch();
+    // A client whose stream broke reconnects with the last event id it got: it gets what followed.
+    const lastEventId = req.headers['last-event-id'];
+    const resumed = typeof lastEventId === 'string' ? sink.replay.after(lastEventId) : undefined;
+    if (resumed && resumed.stream !== STANDALONE_STREAM) return sink.resumePost(resumed.stream, resumed.events, res, headers);
+    if (resumed) sink.stopListening();
+    else if (sink.listening) throw mcpError(409, 'Conflict: this session already has an open event stream');
     // The stream ends when the token does; the client reconnects with a fresh one.
-    sink.eventStream = new EventStream(
+    const stream: EventStream = new EventStream(
       res,
       headers,
       () => {
-        sink.eventStream = undefined;
+        if (sink.eventStream === stream) sink.eventStream = undefined;
         session.touch();
       },
       token.exp! * 1000,
+      sink.replay,
+      resumed?.events,
     );
+    sink.eventStream = stream;
   }
 
-  private remove(exchange: Exchange): void {
+  private async remove(exchange: Exchange): Promise<void> {
     const { session } = this.sessionFor(exchange);
-    this.bridge.closeSession(session);
+    // Answered once the record is gone too: a restart right after never brings the session back.
+    await this.bridge.endSession(session);
     this.options.logger.info(
       { event: 'mcp.session.closed', server: exchange.serverName, sub: exchange.token.sub, sessionId: session.id.slice(-8) },
       'MCP session closed by the client',
@@ -327,34 +355,4 @@ function admitRequests({ auth, logger, rateLimits, config }: McpEndpointOptions)
       if (limitInitialize && initializeRequest(exchange.req, posted)) await refuseOver('initialize', 1, 'new sessions', exchange);
     },
   };
-}
-
-/** A remote server: the session must be the caller's, and a new one must fit limits.sessionsPerPerson. */
-function viaRemote(remote: RemoteProxies, { req, res, token, serverName, headers }: Exchange, posted: PostedMessages | undefined): void {
-  const sessionId = sessionIdOf(req);
-  let session: RemoteSession | undefined;
-  if (sessionId) {
-    session = remote.sessions.find(sessionId, serverName, token.sub, token.client_id);
-    if (!session) throw mcpError(404, 'Session not found', ErrorCode.SessionNotFound);
-  }
-  const initializing = posted && initializeRequest(req, posted);
-  // An initialize in a batch would open an upstream session the cap never saw.
-  if (posted && !initializing) refuseMisplacedInitialize(req, posted);
-  if (initializing) {
-    try {
-      // Counted until the exchange ends; by then the session is recorded, or there is none.
-      res.once('close', remote.sessions.makeRoom(serverName, token.sub));
-    } catch (error) {
-      if (!(error instanceof LimitReached)) throw error;
-      sendJson(res, 200, errorResponse(initializing.id, ErrorCode.LimitReached, error.message), headers);
-      return;
-    }
-  }
-  remote.proxy(req, res, serverName, {
-    sub: token.sub,
-    clientId: token.client_id,
-    tokenExpiresAt: token.exp! * 1000,
-    body: posted?.body,
-    session,
-  });
 }
