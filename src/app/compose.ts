@@ -40,6 +40,7 @@ import { McpBridge, SESSION_IDLE_TIMEOUT_MS } from '../mcp/core/bridge.js';
 import { SessionRecords } from '../mcp/core/session-records.js';
 import { SessionResumer } from '../mcp/core/session-resume.js';
 import { createRemoteProxies } from '../mcp/remote/remote-proxy.js';
+import { remoteBackends } from '../mcp/remote/remote-backend.js';
 import type { BridgeHooks } from '../mcp/core/hooks.js';
 import { ReplicaDirectory } from '../mcp/cluster/replica-directory.js';
 import { detectAdvertiseUrl } from '../mcp/cluster/advertise-address.js';
@@ -224,7 +225,8 @@ function createMcpParts(
     config.limits.sessionLifetime * 1000,
     replicas && forwarder && { id: replicas.id, isAlive: (replica) => forwarder.isAlive(replica) },
   );
-  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), bridgeHooks(logger, people, metrics), records);
+  const hooks = bridgeHooks(logger, people, metrics);
+  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), hooks, records, remoteBackends);
   metrics?.watchBridge(bridge);
   const mcp = createMcpEndpoint({
     config,

@@ -1,10 +1,23 @@
-import type { StdioServerConfig } from '../../config/schema.js';
+import type { RemoteServerConfig, StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import type { OpeningClient } from '../process/backend-client.js';
-import { ProcessSupervisor } from '../process/supervisor.js';
+import { StdioBackend } from '../process/stdio-backend.js';
 import type { BridgeHooks } from './hooks.js';
 import { Router, type ProcessFactory } from './router.js';
 import type { McpSession } from './session.js';
+
+/** A remote server's pool: one upstream session per person, reaped when idle like a process, under no process cap. */
+export const remotePoolSpec = (remote: RemoteServerConfig, idleTimeout: number): StdioServerConfig => ({
+  command: '',
+  args: [],
+  env: {},
+  isolation: 'per-user',
+  secrets: remote.secrets,
+  callTimeout: remote.callTimeout,
+  idleTimeout,
+  cache: remote.cache,
+  limits: { sessionsPerPerson: remote.limits.sessionsPerPerson, processes: Number.MAX_SAFE_INTEGER },
+});
 
 /**
  * The processes of one stdio server, each behind its router, keyed by its isolation mode: one for
@@ -20,7 +33,14 @@ export class ProcessPool {
     readonly spec: StdioServerConfig,
     private readonly logger: Logger,
     private readonly hooks: BridgeHooks = {},
+    /** What stands in for a process (a remote server's upstream session); a stdio process when absent. */
+    private readonly startBackend?: ProcessFactory,
   ) {}
+
+  /** Its backends are upstream sessions of a remote server, not processes: no process cap counts them. */
+  get remote(): boolean {
+    return this.startBackend !== undefined;
+  }
 
   private keyFor(session: McpSession): string {
     switch (this.spec.isolation) {
@@ -65,7 +85,7 @@ export class ProcessPool {
     if (!router || router.closed) {
       const person = this.spec.isolation === 'shared' ? {} : (this.hooks.personOf?.(session.sub) ?? { sub: session.sub });
       const logger = this.logger.child({ isolation: this.spec.isolation, ...person });
-      router = new Router(this.serverName, this.spec, logger, this.hooks, this.processFor(session, logger));
+      router = new Router(this.serverName, this.spec, logger, this.hooks, this.startBackend ?? this.processFor(session, logger));
       this.routers.set(key, router);
     }
     router.attach(session);
@@ -85,7 +105,7 @@ export class ProcessPool {
         ? (): OpeningClient => ({ capabilities: session.clientCapabilities, clientInfo: session.clientInfo })
         : undefined;
     return (listener, allocateId) =>
-      new ProcessSupervisor(this.serverName, this.spec, logger, listener, {
+      new StdioBackend(this.serverName, this.spec, logger, listener, {
         allocateId,
         restarted: this.hooks.processRestarted,
         opener,

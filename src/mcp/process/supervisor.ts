@@ -1,7 +1,7 @@
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
-import { isResponse, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
-import { LATEST_PROTOCOL_VERSION } from '../protocol.js';
+import { isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
+import { discoverRequest, LATEST_PROTOCOL_VERSION } from '../protocol.js';
 import { backendClientFor, type OpeningClient } from './backend-client.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { tellingStderrLine } from './stderr-summary.js';
@@ -9,12 +9,39 @@ import { StdioProcess } from './stdio-process.js';
 
 const INITIALIZE_TIMEOUT_MS = 30_000;
 
-class BackendUnavailable extends Error {}
+/** The process could not be started or initialized; `refusal` is the code of an error answer to initialize. */
+export class BackendUnavailable extends Error {
+  constructor(
+    message: string,
+    readonly refusal?: number,
+  ) {
+    super(message);
+  }
+}
+
+class InitializeRefused extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(`${message} (code ${code})`);
+  }
+}
+
+/**
+ * Which of the backend's own requests a message came with, when the backend can tell (a remote
+ * server's answer stream can; a stdio pipe cannot): `relatedTo` that request, or none at all.
+ */
+export interface MessageOrigin {
+  relatedTo?: JsonRpcId;
+  /** A notification of the subscription (subscriptions/listen) that this request of the gateway's opened. */
+  subscription?: JsonRpcId;
+}
 
 /** What the supervisor tells the part that routes messages to and from the process. */
 export interface ProcessListener {
-  /** A message of the process, other than the answer to its initialize handshake. */
-  message(message: JsonRpcMessage): void;
+  /** A message of the process, other than the answer to its initialize handshake; `origin` when the backend knows it. */
+  message(message: JsonRpcMessage, origin?: MessageOrigin): void;
   /** A running process stopped on its own: whatever was sent to it is lost. */
   stopped(exit: { pid?: number; reason: string; stderr: string }): void;
   /** Whether anyone still uses the process, so it is started again after it stopped. */
@@ -26,6 +53,13 @@ export interface SupervisorOptions {
   allocateId(): number;
   /** A process was started again after it stopped unexpectedly. */
   restarted?(serverName: string): void;
+  /**
+   * `discover` opens the process as a modern (2026-07-28) client does, with server/discover (its
+   * answer stands for the initialize result); the default is the 2025 initialize handshake.
+   */
+  handshake?: 'initialize' | 'discover';
+  /** What the gateway can tell of a message's origin from the message itself. */
+  originOf?(message: JsonRpcMessage): MessageOrigin | undefined;
   /**
    * The client whose session the process is for, read at every start: a per-session process is
    * initialized as that client. Without it the process is initialized with the gateway's declared set.
@@ -116,6 +150,7 @@ export class ProcessSupervisor implements ProcessHandle {
       const reason = error instanceof Error ? error.message : String(error);
       throw new BackendUnavailable(
         `MCP server "${this.serverName}" could not be started: ${reason}${stderr ? ` (stderr: ${stderr})` : ''}`,
+        error instanceof InitializeRefused ? error.code : undefined,
       );
     }
   }
@@ -126,6 +161,7 @@ export class ProcessSupervisor implements ProcessHandle {
    */
   private initialize(proc: StdioProcess): Promise<Record<string, unknown>> {
     const id = this.options.allocateId();
+    const discover = this.options.handshake === 'discover';
     return new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(
         () => fail(new Error(`no answer to initialize within ${INITIALIZE_TIMEOUT_MS / 1000}s`)),
@@ -145,21 +181,23 @@ export class ProcessSupervisor implements ProcessHandle {
       this.handshake = {
         id,
         answer: (response) => {
-          if (response.error) return fail(new Error(`${response.error.message} (code ${response.error.code})`));
+          if (response.error) return fail(new InitializeRefused(response.error.code, response.error.message));
           if (!settle()) return;
-          proc.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+          if (!discover) proc.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
           resolve((response.result ?? {}) as Record<string, unknown>);
         },
       };
-      const params = { protocolVersion: LATEST_PROTOCOL_VERSION, ...backendClientFor(this.spec, this.options.opener?.()) };
-      if (!proc.send({ jsonrpc: '2.0', id, method: 'initialize', params })) fail(new Error('the process is not accepting input'));
+      const client = backendClientFor(this.spec, this.options.opener?.());
+      const params = { protocolVersion: LATEST_PROTOCOL_VERSION, ...client };
+      const opening = discover ? discoverRequest(id, client.capabilities) : { jsonrpc: '2.0' as const, id, method: 'initialize', params };
+      if (!proc.send(opening)) fail(new Error('the process is not accepting input'));
       proc.once('exit', (info) => fail(new Error(`the process exited (${exitReason(info)})`)));
     });
   }
 
   private onMessage(message: JsonRpcMessage): void {
     if (this.handshake && isResponse(message) && message.id === this.handshake.id) this.handshake.answer(message);
-    else this.listener.message(message);
+    else this.listener.message(message, this.options.originOf?.(message));
   }
 
   private onExit(proc: StdioProcess, info: ExitInfo): void {
