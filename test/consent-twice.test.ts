@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { open } from 'lmdb';
-import { ALICE, BOB, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { ALICE, BOB } from './helpers/gateway.js';
+import { gatewaysOn } from './helpers/gateway-pair.js';
 import { authorizeWithPassword, HttpBrowser, interactionAction } from './helpers/http-browser.js';
 import { authorizeUrl, exchangeCode, pkcePair, registerClient, type RegisteredClient } from './helpers/oauth-client.js';
-import { freePort } from './helpers/ports.js';
-import { startRedis, type TestRedis } from './helpers/redis-server.js';
 import { sleep } from './helpers/wait.js';
 import { CONSENT_REPEAT_WINDOW } from '../src/authz/consent-once.js';
 
@@ -26,35 +25,13 @@ interface ConsentForm {
 
 for (const storage of ['lmdb', 'redis'] as const) {
   describe(`a consent form approved twice (${storage})`, () => {
-    let redis: TestRedis | undefined;
-    const gateways: TestGateway[] = [];
-    const addresses: string[] = [];
-    /** Each request of a batch goes to the next gateway: on Redis, A then B. */
-    const at = (index: number) => addresses[index % addresses.length]!;
-
-    before(async () => {
-      if (storage === 'lmdb') {
-        gateways.push(await startTestGateway());
-        addresses.push(gateways[0]!.url);
-        return;
-      }
-      redis = await startRedis();
-      // Both answer for A's address (its publicUrl); B is reached on its own port.
-      const ports = [await freePort(), await freePort()];
-      const publicUrl = `http://127.0.0.1:${ports[0]}`;
-      for (const port of ports) {
-        gateways.push(await startTestGateway({ storage: redis.url, publicUrl, listen: { host: '127.0.0.1', port } }));
-        addresses.push(`http://127.0.0.1:${port}`);
-      }
-    });
-    after(async () => {
-      await Promise.all(gateways.map((gateway) => gateway.close()));
-      await redis?.stop();
-    });
+    const pair = gatewaysOn(storage);
+    const { gateways, addresses, at } = pair;
 
     /** Grants saved for this client, read from the store itself. */
     async function grantCount(clientId: string): Promise<number> {
       const isForClient = (payload: unknown) => (payload as { clientId?: string } | undefined)?.clientId === clientId;
+      const redis = pair.redis;
       if (!redis) {
         const db = open<{ v: unknown }, string>({ path: gateways[0]!.config.storage.slice('lmdb:'.length), readOnly: true });
         return [...db.getRange({ start: 'oidc:Grant:', end: 'oidc:Grant;' })].filter((entry) => isForClient(entry.value.v)).length;

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ALICE, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { describe, it } from 'node:test';
+import { ALICE } from './helpers/gateway.js';
+import { gatewaysOn } from './helpers/gateway-pair.js';
 import { authorizeWithPassword, HttpBrowser } from './helpers/http-browser.js';
 import { authorizeUrl, exchangeCode, pkcePair, refresh, registerClient, type TokenResult } from './helpers/oauth-client.js';
-import { freePort } from './helpers/ports.js';
-import { startRedis, type TestRedis } from './helpers/redis-server.js';
 import { sleep } from './helpers/wait.js';
 
 // A refresh never forks: inside the window a repeat gets the very same successor, on LMDB and on a
@@ -18,32 +17,8 @@ const tokensOf = (result: TokenResult) => ({ status: result.status, access: resu
 
 for (const storage of ['lmdb', 'redis'] as const) {
   describe(`token exchanges answered once (${storage})`, () => {
-    let redis: TestRedis | undefined;
-    const gateways: TestGateway[] = [];
-    const addresses: string[] = [];
-    /** Each request of a batch goes to the next gateway: on Redis, A then B then A. */
-    const at = (index: number) => addresses[index % addresses.length]!;
-
-    before(async () => {
-      const tokens = { refreshGracePeriod: `${WINDOW_SECONDS}s` };
-      if (storage === 'lmdb') {
-        gateways.push(await startTestGateway({ tokens }));
-        addresses.push(gateways[0]!.url);
-        return;
-      }
-      redis = await startRedis();
-      // Both answer for A's address (the browser signs in there); B is reached on its own port.
-      const ports = [await freePort(), await freePort()];
-      const publicUrl = `http://127.0.0.1:${ports[0]}`;
-      for (const port of ports) {
-        gateways.push(await startTestGateway({ tokens, storage: redis.url, publicUrl, listen: { host: '127.0.0.1', port } }));
-        addresses.push(`http://127.0.0.1:${port}`);
-      }
-    });
-    after(async () => {
-      await Promise.all(gateways.map((gateway) => gateway.close()));
-      await redis?.stop();
-    });
+    const pair = gatewaysOn(storage, { tokens: { refreshGracePeriod: `${WINDOW_SECONDS}s` } });
+    const { gateways, at } = pair;
 
     async function signedIn() {
       const client = await registerClient(at(0), { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', client_name: 'Twice' });

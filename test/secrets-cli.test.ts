@@ -243,6 +243,7 @@ describe('the secrets commands beside a running gateway on Redis', () => {
   it('the running gateway hears of a secret the CLI sets, and reads it', async () => {
     const heard: string[] = [];
     gateway.running.gateway.secrets.onChange((sub, server) => heard.push(`${sub}/${server}`));
+    await gateway.running.gateway.secrets.listening();
     const set = await cli(['secrets', 'set', '-c', configFile, '-u', 'bob@example.com', '-s', 'db', 'DB_PASSWORD'], {
       stdin: 'pa55word\n',
     });
@@ -274,5 +275,36 @@ describe('the secrets commands beside a running gateway on Redis', () => {
     assert.match(checked.stdout, /secrets: +encrypted under secretsKey [0-9a-f]{16}\n/);
     assert.match(checked.stdout, /each person's secrets: GITHUB_TOKEN \(required\)/);
     assert.ok(!checked.stdout.includes(key));
+  });
+});
+
+describe('the secrets commands beside a running gateway on LMDB', () => {
+  let gateway: TestGateway;
+  const key = randomBytes(32).toString('base64');
+  const configFile = join(mkdtempSync(join(tmpdir(), 'gw-secrets-lmdb-')), 'gateway.json');
+  before(async () => {
+    gateway = await startTestGateway({ mcpServers: servers, secretsKey: key });
+    writeFileSync(
+      configFile,
+      JSON.stringify({ ...(await testConfigJson()), storage: gateway.config.storage, mcpServers: servers, secretsKey: key }),
+    );
+  });
+  after(async () => {
+    await gateway?.close();
+  });
+
+  it('a secret the CLI sets is read by the running gateway at its next use', async () => {
+    const set = await cli(['secrets', 'set', '-c', configFile, '-u', 'alice@example.com', '-s', 'github', 'GITHUB_TOKEN'], {
+      stdin: TOKEN,
+    });
+    assert.equal(set.code, 0, set.stderr);
+    const sub = /\(sub ([^)]+)\)/.exec(set.stdout)![1]!;
+    assert.equal(await gateway.running.gateway.secrets.get(sub, 'github', 'GITHUB_TOKEN'), TOKEN);
+    await gateway.running.gateway.secrets.delete(sub, 'github', 'GITHUB_TOKEN');
+    const list = await cli(['secrets', 'list', '-c', configFile, '-u', 'alice@example.com', '--json']);
+    assert.deepEqual(
+      (JSON.parse(list.stdout) as { secrets: Array<{ updatedAt: string | null }> }).secrets.map((row) => row.updatedAt),
+      [null, null],
+    );
   });
 });

@@ -134,8 +134,20 @@ function vaultSuite(name: string, open: () => Promise<KeyValueStore>, raw: () =>
       );
       const rotating = await openSecretVault(config(newKey, key), store);
       assert.equal(await rotating.get(ALICE, 'github', 'GITHUB_TOKEN'), GITHUB_VALUE);
-      assert.deepEqual(await rotating.rotate(), { rotated: 3, unchanged: 0 });
-      assert.deepEqual(await rotating.rotate(), { rotated: 0, unchanged: 3 });
+      // An altered value is reported and left alone; the others move.
+      const altered = secretRecordKey(BOB, 'db', 'DB_PASSWORD');
+      const bobUser = (await store.get<StoredSecret>(secretRecordKey(BOB, 'db', 'DB_USER')))!;
+      await store.set(altered, { ...bobUser, name: 'DB_PASSWORD' });
+      await store.addToIndex('secrets:index', altered);
+      const first = await rotating.rotate();
+      assert.deepEqual([first.rotated, first.unchanged], [3, 0]);
+      assert.equal(first.unreadable.length, 1);
+      assert.match(
+        first.unreadable[0]!,
+        /DB_PASSWORD of server db \(person sub-bob-0002\) cannot be decrypted: the stored value was altered/,
+      );
+      await store.delete(altered);
+      assert.deepEqual(await rotating.rotate(), { rotated: 0, unchanged: 3, unreadable: [] });
       await rotating.close();
 
       const rotated = await openSecretVault(config(newKey), store);
@@ -151,15 +163,17 @@ function vaultSuite(name: string, open: () => Promise<KeyValueStore>, raw: () =>
     it('refuses to open without a key while secrets are stored, and opens empty without one', async () => {
       await assert.rejects(openSecretVault(config(), store), /secrets are stored but no "secretsKey" is configured/);
       const empty = await open();
-      const keyless = await openSecretVault(config(), empty);
-      assert.equal(keyless.available, false);
-      assert.equal(await keyless.get(ALICE, 'db', 'DB_USER'), undefined);
-      await assert.rejects(
-        keyless.set(ALICE, 'db', 'DB_USER', 'x'),
-        /cannot store DB_USER: the secrets vault needs "secretsKey" in the config/,
-      );
-      await keyless.close();
-      await empty.close();
+      try {
+        const keyless = await openSecretVault(config(), empty);
+        assert.equal(keyless.available, false);
+        assert.equal(await keyless.get(ALICE, 'db', 'DB_USER'), undefined);
+        await assert.rejects(
+          keyless.set(ALICE, 'db', 'DB_USER', 'x'),
+          /cannot store DB_USER: the secrets vault needs "secretsKey" in the config/,
+        );
+      } finally {
+        await empty.close();
+      }
     });
   });
 }
@@ -205,19 +219,17 @@ describe('the secrets vault across Redis replicas', () => {
     const key = new SecretsKey(randomBytes(32));
     const stores = [new RedisStore(redis.url.replace(/\/0$/, '/9')), new RedisStore(redis.url.replace(/\/0$/, '/9'))];
     const [first, second] = await Promise.all(stores.map((store) => openSecretVault(config(key), store)));
-    const heard: string[] = [];
-    second!.onChange((sub, server) => heard.push(`${sub}/${server}`));
-    // The subscription is in place once a change published by the other replica arrives.
-    await waitFor(
-      async () => {
-        await first!.set(ALICE, 'db', 'DB_USER', 'alice');
-        return heard.length > 0;
-      },
-      { message: 'the second replica to hear the first one change a secret' },
-    );
-    assert.equal(heard[0], `${ALICE}/db`);
-    assert.equal(await second!.get(ALICE, 'db', 'DB_USER'), 'alice');
-    await Promise.all([first!.close(), second!.close()]);
-    await Promise.all(stores.map((store) => store.close()));
+    try {
+      const heard: string[] = [];
+      second!.onChange((sub, server) => heard.push(`${sub}/${server}`));
+      await second!.listening();
+      await first!.set(ALICE, 'db', 'DB_USER', 'alice');
+      await waitFor(() => heard.length > 0, { message: 'the second replica to hear the first one change a secret' });
+      assert.equal(heard[0], `${ALICE}/db`);
+      assert.equal(await second!.get(ALICE, 'db', 'DB_USER'), 'alice');
+    } finally {
+      await Promise.all([first!.close(), second!.close()]);
+      await Promise.all(stores.map((store) => store.close()));
+    }
   });
 });

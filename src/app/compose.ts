@@ -22,6 +22,8 @@ import { defaultAuthorizationScope, logAuthorizationRequest, metadataUnderRfc841
 import { registrationBodyLimit } from '../authz/client-metadata-limits.js';
 import { ClientKeySets, fetchWithKeySetCache } from '../authz/client-key-sets.js';
 import { LastGoodDocuments, serveLastGoodDocuments } from '../authz/last-good-documents.js';
+import { accountRouter } from '../account/account-routes.js';
+import { ConnectedApplications, trackApplicationUse } from '../authz/connected-applications.js';
 import { CsrfTokens } from '../authz/csrf.js';
 import { interactionRouter } from '../authz/interactions.js';
 import { loadCookieKeys, loadSigningKeys, publicJwks, type StoredSigningKey } from '../authz/keys.js';
@@ -40,6 +42,7 @@ import { McpBridge, SESSION_IDLE_TIMEOUT_MS } from '../mcp/core/bridge.js';
 import { SessionRecords } from '../mcp/core/session-records.js';
 import { SessionResumer } from '../mcp/core/session-resume.js';
 import { createRemoteProxies } from '../mcp/remote/remote-proxy.js';
+import { remoteBackends } from '../mcp/remote/remote-backend.js';
 import type { BridgeHooks } from '../mcp/core/hooks.js';
 import { ReplicaDirectory } from '../mcp/cluster/replica-directory.js';
 import { detectAdvertiseUrl } from '../mcp/cluster/advertise-address.js';
@@ -159,7 +162,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const csrf = new CsrfTokens(cookieKeys[0]!);
   const signIn = { provider, config, store, accounts, policy, csrf, logger, upstreams, pages, metrics, rateLimits };
   app.use(upstreamLoginRouter(signIn));
-  app.use(interactionRouter({ ...signIn, resources, throttle: new LoginThrottle(store, throttle) }));
+  const applications = new ConnectedApplications(store, provider, config.tokens.grantTtl);
+  trackApplicationUse(provider, applications, logger);
+  app.use(interactionRouter({ ...signIn, resources, applications, throttle: new LoginThrottle(store, throttle) }));
+  const account = { ...signIn, publicUrl: config.publicUrl, resources, applications, secrets: secrets.available ? secrets : undefined };
+  app.use(accountRouter(account));
 
   app.use(followPublicOrigin(config.publicUrl));
   app.use(provider.callback());
@@ -232,7 +239,7 @@ function createMcpParts(
     accountUrl: (serverName) => `${config.publicUrl}/account#${serverName}`,
   };
   const hooks = bridgeHooks(logger, people, metrics);
-  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), hooks, records, personal);
+  const bridge = new McpBridge(config, logger, undefined, sessionIdPrefix(replicas), hooks, records, remoteBackends, personal);
   metrics?.watchBridge(bridge);
   const mcp = createMcpEndpoint({
     config,

@@ -20,3 +20,8 @@ export async function rememberGrant(
 export async function rememberedGrantId(store: KeyValueStore, accountId: string, clientId: string): Promise<string | undefined> {
   return store.get<string>(key(accountId, clientId));
 }
+
+/** The person revoked the application: its next authorization asks again. */
+export async function forgetGrant(store: KeyValueStore, accountId: string, clientId: string): Promise<void> {
+  await store.delete(key(accountId, clientId));
+}

@@ -6,7 +6,9 @@ import type Provider from 'oidc-provider';
 import { audit, loggableEmail } from '../observability/audit.js';
 import { GatewayError } from '../web/errors.js';
 import { escapeHtml, notice, PAGE_SECURITY_HEADERS, renderFragment, renderPage, SafeHtml, type ViewValues } from '../web/views.js';
+import { accountSignInLead } from './account-client.js';
 import type { AccountRecord } from './accounts.js';
+import type { ConnectedApplications } from './connected-applications.js';
 import { rememberGrant } from './consent-memory.js';
 import { approveOnce, repeatOfFinishedApproval } from './consent-once.js';
 import type { AdmittedAttempt, LoginThrottle, RefusedAttempt } from './login-throttle.js';
@@ -19,6 +21,8 @@ import type { SignInDependencies } from './sign-in-dependencies.js';
 export interface InteractionDependencies extends SignInDependencies {
   throttle: LoginThrottle;
   resources: ResourceCatalog;
+  /** Where each approval is listed for the person's account page. */
+  applications: ConnectedApplications;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -170,6 +174,7 @@ function renderLogin(
   const autofocus = ctx.upstreams.size ? undefined : new SafeHtml(' autofocus');
   const page = renderPage('login', 'Sign in', ctx.host, {
     ...values,
+    ...accountSignInLead(about),
     providerBlock: providerLinks(ctx, details.uid),
     passwordBlock: ctx.passwordUsers.size ? renderFragment('login-password', { ...values, autofocus }) : undefined,
   });
@@ -289,6 +294,7 @@ async function submitConsent(ctx: InteractionContext, req: Request, res: Respons
   const returnTo = await approveOnce(ctx.store, details.uid, accountId, async () => {
     const grantId = await saveGrant(ctx.provider, details, accountId, clientId);
     await rememberGrant(ctx.store, accountId, clientId, grantId, ctx.config.tokens.grantTtl);
+    await ctx.applications.recordGrant(accountId, clientId, grantId);
     audit(ctx.logger, 'consent.granted', { outcome: 'granted', sub: accountId, clientId, resource }, 'consent granted');
     return ctx.provider.interactionResult(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   });

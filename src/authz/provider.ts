@@ -14,6 +14,7 @@ import type { ResourceCatalog } from './resources.js';
 import { MCP_SCOPE, SUPPORTED_SCOPES } from './scopes.js';
 import { rememberedGrantId } from './consent-memory.js';
 import { allowAnyLoopbackPortForDocuments } from './loopback-redirects.js';
+import { accountClientGrant, accountClientMetadata, isAccountClient } from './account-client.js';
 import { acceptNoneWhereDocumentAllows, assertJwtClientAuthClaimsAndHeader, CLOCK_TOLERANCE } from './client-authentication.js';
 
 export interface ProviderDependencies {
@@ -41,7 +42,7 @@ export function maxSignedTokenLifetime(tokens: GatewayConfig['tokens']): number 
 
 /** `tokens.clients.<profile>.accessTokenTtl` for a recognised client, else `tokens.accessTokenTtl`. */
 export function accessTokenTtlFor(
-  config: GatewayConfig,
+  config: Pick<GatewayConfig, 'tokens'>,
   client: { clientId: string; redirectUris?: readonly string[] } | undefined,
 ): number {
   const profile = client ? profileOf(client) : undefined;
@@ -93,6 +94,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   });
   const configuration: Configuration = {
     ...fixedConfiguration(),
+    clients: [accountClientMetadata(config.publicUrl)],
     adapter: Adapter,
     jwks: { keys: deps.signingKeys.map((key) => key.jwk) as never },
     cookies: {
@@ -125,7 +127,6 @@ export function createProvider(deps: ProviderDependencies): Provider {
 /** The settings that do not depend on the config (fresh objects for each provider: oidc-provider keeps what it is given). */
 function fixedConfiguration(): Configuration {
   return {
-    clients: [],
     // Connectors rarely list grant types; without refresh_token they could never refresh.
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
@@ -209,7 +210,9 @@ function resourceIndicators(config: GatewayConfig, resources: ResourceCatalog) {
   };
   return {
     enabled: true,
-    defaultResource: async (_ctx: unknown, _client: unknown, oneOf?: string[]) => {
+    defaultResource: async (_ctx: unknown, client: ResourceClient | undefined, oneOf?: string[]) => {
+      // The account page's sign-in asks for no MCP server.
+      if (!oneOf && isAccountClient(client?.clientId)) return undefined as unknown as string;
       if (oneOf) {
         if (oneOf.length === 1) return oneOf[0]!;
         throw new errors.InvalidTarget('request a single resource');
@@ -256,6 +259,7 @@ function grantHandling(store: KeyValueStore): Partial<Configuration> {
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
       const { session, client } = ctx.oidc;
       if (!session?.accountId || !client) return undefined;
+      if (isAccountClient(client.clientId)) return accountClientGrant(ctx, session.accountId, session.grantIdFor(client.clientId));
       const grantId =
         ctx.oidc.result?.consent?.grantId ??
         session.grantIdFor(client.clientId) ??

@@ -146,11 +146,11 @@ export async function rotateSecretsKey(config: GatewayConfig, options: SecretsOp
   }
   const newKey = config.secretsKey;
   await withVault({ ...config, previousSecretsKey: previousKey }, async (vault) => {
-    const { rotated, unchanged } = await vault.rotate();
-    process.stdout.write(
-      `re-encrypted ${rotated} secret(s) under key ${newKey.id}` +
-        (unchanged ? `; ${unchanged} already were` : '') +
-        '. The old key is no longer needed: remove previousSecretsKey (if set) and restart the gateway.\n',
-    );
+    const { rotated, unchanged, unreadable } = await vault.rotate();
+    const done = `re-encrypted ${rotated} secret(s) under key ${newKey.id}${unchanged ? `; ${unchanged} already were` : ''}`;
+    if (unreadable.length) {
+      throw new CommandError(`${done}; ${unreadable.length} could not be read and were left as they are:\n  ${unreadable.join('\n  ')}`);
+    }
+    process.stdout.write(`${done}. The old key is no longer needed: remove previousSecretsKey (if set) and restart the gateway.\n`);
   });
 }

@@ -33,6 +33,19 @@ const callTimeout = duration('callTimeout', '300s');
 /** Per server: how many sessions one person may hold, and (stdio) how many processes may run. */
 const sessionsPerPerson = wholeNumber('sessionsPerPerson', 10);
 
+/** What modern (2026-07-28) clients are told about caching list and read results. */
+const cache = z
+  .object({
+    ttl: duration('cache.ttl', '60s'),
+    scope: z
+      .enum(['public', 'private'], {
+        error: (issue) => `cache.scope must be "public" or "private", not ${JSON.stringify(issue.input)}`,
+      })
+      .optional(),
+  })
+  .strict()
+  .prefault({});
+
 const capabilitiesExample =
   '{ "sampling": {}, "extensions": { "io.modelcontextprotocol/ui": { "mimeTypes": ["text/html;profile=mcp-app"] } } }';
 
@@ -78,18 +91,7 @@ const stdioServer = z
     secrets: secretDeclarations,
     callTimeout,
     idleTimeout: duration('idleTimeout', '15m'),
-    /** What modern (2026-07-28) clients are told about caching list and read results. */
-    cache: z
-      .object({
-        ttl: duration('cache.ttl', '60s'),
-        scope: z
-          .enum(['public', 'private'], {
-            error: (issue) => `cache.scope must be "public" or "private", not ${JSON.stringify(issue.input)}`,
-          })
-          .optional(),
-      })
-      .strict()
-      .prefault({}),
+    cache,
     limits: z
       .object({ sessionsPerPerson, processes: wholeNumber('processes', 25) })
       .strict()
@@ -111,6 +113,7 @@ const remoteServer = z
     headers: stringMap('headers'),
     secrets: secretDeclarations,
     callTimeout,
+    cache,
     limits: z.object({ sessionsPerPerson }).strict().prefault({}),
   })
   .strict()

@@ -21,3 +21,25 @@ export const META = {
   serverInfo: 'io.modelcontextprotocol/serverInfo',
   subscriptionId: 'io.modelcontextprotocol/subscriptionId',
 } as const;
+
+/** The server/discover request the gateway sends as a modern client (an era probe, or a modern process's handshake). */
+export function discoverRequest(id: string | number, capabilities: Record<string, unknown> = {}) {
+  return {
+    jsonrpc: '2.0' as const,
+    id,
+    method: 'server/discover',
+    params: {
+      _meta: {
+        [META.protocolVersion]: MODERN_PROTOCOL_VERSIONS[0]!,
+        [META.clientInfo]: GATEWAY_CLIENT_INFO,
+        [META.clientCapabilities]: capabilities,
+      },
+    },
+  };
+}
+
+/** Whether a server/discover answer lists a modern revision the gateway speaks. */
+export function listsModernVersion(result: unknown): boolean {
+  const versions = (result as { supportedVersions?: unknown } | undefined)?.supportedVersions;
+  return Array.isArray(versions) && versions.some((version) => MODERN_PROTOCOL_VERSIONS.includes(version as string));
+}

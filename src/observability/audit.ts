@@ -19,7 +19,7 @@ export const AUDIT_EVENTS = [
   'consent.granted', // sub, clientId, resource
   'consent.denied', // sub, clientId, resource
   'token.issued', // grantType, clientId, sub, resource, scope
-  'grant.revoked', // grantId, clientId
+  'grant.revoked', // grantId, clientId (and sub, by: "account page" when the person revoked it there)
   'mcp.tool_call', // sub, clientId, server, tool, outcome, durationMs
   'secret.set', // sub, server, name (never the value)
   'secret.deleted', // sub, server, name

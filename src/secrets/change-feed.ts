@@ -6,8 +6,8 @@ import type { KeyValueStore } from '../storage/store.js';
 /** Tells the other replicas (and a CLI's changes, the running gateways) that a person's secrets changed. */
 export interface SecretChangeFeed {
   publish(sub: string, server: string): Promise<void>;
-  /** `listener` hears of the changes made by other processes (not this one's own). */
-  subscribe(listener: (sub: string, server: string) => void): void;
+  /** `listener` hears of the changes made by other processes (not this one's own); resolves once subscribed. */
+  subscribe(listener: (sub: string, server: string) => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -17,6 +17,7 @@ const CHANNEL = 'mcpgw:secrets:changed';
 class RedisSecretChangeFeed implements SecretChangeFeed {
   private readonly origin = randomUUID();
   private subscriber?: Redis;
+  private subscribed?: Promise<void>;
   private readonly listeners: Array<(sub: string, server: string) => void> = [];
 
   constructor(private readonly redis: Redis) {}
@@ -25,9 +26,9 @@ class RedisSecretChangeFeed implements SecretChangeFeed {
     await this.redis.publish(CHANNEL, JSON.stringify({ origin: this.origin, sub, server }));
   }
 
-  subscribe(listener: (sub: string, server: string) => void): void {
+  subscribe(listener: (sub: string, server: string) => void): Promise<void> {
     this.listeners.push(listener);
-    if (this.subscriber) return;
+    if (this.subscribed) return this.subscribed;
     const subscriber = this.redis.duplicate();
     this.subscriber = subscriber;
     subscriber.on('error', () => {});
@@ -36,7 +37,12 @@ class RedisSecretChangeFeed implements SecretChangeFeed {
       if (!change || change.origin === this.origin) return;
       for (const each of this.listeners) each(change.sub, change.server);
     });
-    void subscriber.subscribe(CHANNEL).catch(() => {});
+    // ioredis subscribes again after a reconnection; a failure here is retried the same way.
+    this.subscribed = subscriber.subscribe(CHANNEL).then(
+      () => undefined,
+      () => undefined,
+    );
+    return this.subscribed;
   }
 
   async close(): Promise<void> {

@@ -57,6 +57,8 @@ export function unseal(keys: readonly SecretsKey[], owner: SecretOwner, sealed: 
         'configure that key as "previousSecretsKey" and run rotate-secrets-key',
     );
   }
+  if (typeof sealed.v !== 'string' || typeof sealed.n !== 'string')
+    throw new UnsealError(owner, 'tampered', 'the stored record is malformed');
   const nonce = Buffer.from(sealed.n, 'base64');
   const body = Buffer.from(sealed.v, 'base64');
   if (nonce.length !== NONCE_BYTES || body.length < TAG_BYTES) throw new UnsealError(owner, 'tampered', 'the stored record is malformed');

@@ -57,10 +57,10 @@ const NO_KEY = `the secrets vault needs "secretsKey" in the config (${HOW_TO_CON
 export class SecretVault implements SecretSource {
   private readonly listeners = new Set<(sub: string, server: string) => void>();
   private readonly keys: SecretsKey[];
+  private subscription?: Promise<void>;
 
   private constructor(private readonly options: VaultOptions) {
     this.keys = [options.key, options.previousKey].filter((key): key is SecretsKey => key !== undefined);
-    options.changes?.subscribe((sub, server) => this.tell(sub, server));
   }
 
   /**
@@ -119,9 +119,16 @@ export class SecretVault implements SecretSource {
     await this.changed(sub, server);
   }
 
+  /** The first listener subscribes to the other processes' changes (a command-line vault never does). */
   onChange(listener: (sub: string, server: string) => void): () => void {
+    this.subscription ??= this.options.changes?.subscribe((sub, server) => this.tell(sub, server)) ?? Promise.resolve();
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves once the listeners hear of other processes' changes too (at once without Redis or listeners). */
+  async listening(): Promise<void> {
+    await this.subscription;
   }
 
   /** Every stored secret's record, for rotation (an index entry whose record was deleted is skipped). */
@@ -135,23 +142,33 @@ export class SecretVault implements SecretSource {
   /**
    * Re-seals every value not yet under `secretsKey` with it (opened with `previousSecretsKey`).
    * Idempotent: run it again after an interruption. Listeners are not told: the values are the same.
+   * A value that does not open (altered, or under a key not given) is left as it is and reported.
    */
-  async rotate(): Promise<{ rotated: number; unchanged: number }> {
+  async rotate(): Promise<{ rotated: number; unchanged: number; unreadable: string[] }> {
     const key = this.options.key;
     if (!key) throw new GatewayError(503, 'secrets_unavailable', `cannot rotate: ${NO_KEY}`, { expose: true });
-    let rotated = 0;
-    let unchanged = 0;
+    const outcome = { rotated: 0, unchanged: 0, unreadable: [] as string[] };
     for await (const { recordKey, record } of this.records()) {
       if (record.k === key.id) {
-        unchanged += 1;
+        outcome.unchanged += 1;
         continue;
       }
       const owner = { sub: record.sub, server: record.server, name: record.name };
-      const value = unseal(this.keys, owner, record);
+      let value: string;
+      try {
+        value = unseal(this.keys, owner, record);
+      } catch (error) {
+        if (!(error instanceof UnsealError)) throw error;
+        outcome.unreadable.push(error.message);
+        continue;
+      }
+      // A value set meanwhile (by a gateway, under the new key) is not overwritten with the old one.
+      const current = await this.options.store.get<StoredSecret>(recordKey);
+      if (current?.v !== record.v) continue;
       await this.options.store.set(recordKey, { ...record, ...seal(key, owner, value) } satisfies StoredSecret);
-      rotated += 1;
+      outcome.rotated += 1;
     }
-    return { rotated, unchanged };
+    return outcome;
   }
 
   async close(): Promise<void> {
@@ -160,7 +177,8 @@ export class SecretVault implements SecretSource {
 
   private async changed(sub: string, server: string): Promise<void> {
     this.tell(sub, server);
-    await this.options.changes?.publish(sub, server);
+    // The value is stored; a replica that misses the news still reads it at its next use.
+    await this.options.changes?.publish(sub, server).catch(() => {});
   }
 
   private tell(sub: string, server: string): void {

@@ -45,8 +45,10 @@ export function renderFragment(name: string, values: ViewValues): SafeHtml {
   return new SafeHtml(fill(template(name), values));
 }
 
-export function renderPage(name: string, title: string, host: string, values: ViewValues): string {
-  return fill(template('layout'), { title, host, content: new SafeHtml(fill(template(name), values)) });
+/** `wide`: a page with more to show than a form (the account page) gets a wider card. */
+export function renderPage(name: string, title: string, host: string, values: ViewValues, options: { wide?: boolean } = {}): string {
+  const cardClass = options.wide ? 'card wide' : 'card';
+  return fill(template('layout'), { title, host, cardClass, content: new SafeHtml(fill(template(name), values)) });
 }
 
 export function notice(kind: 'warning' | 'error', message: string): SafeHtml {

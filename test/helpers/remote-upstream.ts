@@ -8,6 +8,8 @@ import { freePort } from './ports.js';
 export interface RecordedExchange {
   method: string;
   requestHeaders: IncomingHttpHeaders;
+  /** The request body as it passed (complete once the request has ended). */
+  requestBody: string;
   status?: number;
   responseHeaders?: IncomingHttpHeaders;
 }
@@ -16,6 +18,8 @@ export interface RecordedUpstream {
   /** The MCP URL to configure as a `url` server (the hop in front of server-everything). */
   url: string;
   exchanges: RecordedExchange[];
+  /** From now on the hop answers 404 for this session id, as an upstream that ended the session does. */
+  forget(sessionId: string): void;
   close(): Promise<void>;
 }
 
@@ -45,9 +49,19 @@ export async function startRecordedUpstream(): Promise<RecordedUpstream> {
   const everythingPort = await freePort();
   const everything = await startEverything(everythingPort);
   const exchanges: RecordedExchange[] = [];
+  const forgotten = new Set<string>();
   const hop: Server = createServer((req, res) => {
-    const exchange: RecordedExchange = { method: req.method ?? '', requestHeaders: { ...req.headers } };
+    const exchange: RecordedExchange = { method: req.method ?? '', requestHeaders: { ...req.headers }, requestBody: '' };
     exchanges.push(exchange);
+    req.on('data', (chunk: Buffer) => (exchange.requestBody += chunk.toString()));
+    const sessionId = req.headers['mcp-session-id'];
+    if (typeof sessionId === 'string' && forgotten.has(sessionId)) {
+      exchange.status = 404;
+      req.resume();
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }));
+      return;
+    }
     const headers: IncomingHttpHeaders = { ...req.headers, host: `127.0.0.1:${everythingPort}` };
     // Hop-by-hop headers stop here (this hop is itself a proxy); they were recorded above.
     for (const name of ['connection', 'keep-alive', 'te', 'trailer', 'upgrade']) delete headers[name];
@@ -67,6 +81,7 @@ export async function startRecordedUpstream(): Promise<RecordedUpstream> {
   return {
     url: `http://127.0.0.1:${hopPort}/mcp`,
     exchanges,
+    forget: (sessionId) => forgotten.add(sessionId),
     close: async () => {
       hop.closeAllConnections();
       await new Promise<void>((r) => hop.close(() => r()));

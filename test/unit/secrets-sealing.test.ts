@@ -49,6 +49,7 @@ describe('sealing a secret (AES-256-GCM)', () => {
     nonce[0]! ^= 1;
     assert.throws(() => unseal([key], alice, { ...sealed, n: nonce.toString('base64') }), /was altered/);
     assert.throws(() => unseal([key], alice, { ...sealed, n: 'AAAA' }), /malformed/);
+    assert.throws(() => unseal([key], alice, { k: sealed.k } as never), /malformed/);
   });
 
   it('names the key a value needs when that key is not given, and opens it with the previous key', () => {

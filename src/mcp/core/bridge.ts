@@ -1,7 +1,8 @@
+/* eslint-disable max-lines -- session lifecycle and the caps that evict are one job, remote and modern pools included */
 // The MCP core's face to transports: open, find, admit and close sessions, within the limits on
 // sessions and processes. Over 300 lines with its comments (about 280 of code): session lifecycle
 // and the caps that evict are one job.
-import type { GatewayConfig, StdioServerConfig } from '../../config/schema.js';
+import type { GatewayConfig, RemoteServerConfig } from '../../config/schema.js';
 import { clientInfoForLog } from '../../log/bound.js';
 import type { Logger } from '../../log/logger.js';
 import { GatewayError } from '../../web/errors.js';
@@ -18,10 +19,11 @@ import {
 } from '../jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
 import { freeProcess, oldestIdle, type EvictionContext } from './eviction.js';
-import { ProcessPool } from './process-pool.js';
+import { NativePools } from './native-pools.js';
+import { ProcessPool, remotePoolSpec } from './process-pool.js';
 import { SecretGate, type PersonalDependencies } from './secret-gate.js';
 import type { BridgeHooks } from './hooks.js';
-import type { Router } from './router.js';
+import type { ProcessFactory, Router } from './router.js';
 import { McpSession, type ClientCapabilities, type ResumedSession, type SessionOwner } from './session.js';
 import type { SessionRecords } from './session-records.js';
 import type { MessageSink } from './sink.js';
@@ -31,6 +33,9 @@ const personKey = (serverName: string, sub: string) => `${serverName}\u0000${sub
 const SWEEP_INTERVAL_MS = 30_000;
 export const SESSION_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
 const MAX_IN_FLIGHT_PER_SESSION = 256;
+
+/** The backend of a remote (`url`) server for each router: the remote side lives outside the core. */
+export type RemoteBackendFactory = (serverName: string, remote: RemoteServerConfig, logger: Logger) => ProcessFactory;
 
 /** What opening a session gave: the answer to the client's initialize, and the session when one opened. */
 export interface Opened {
@@ -65,8 +70,13 @@ export class McpBridge {
   private readonly sessionLifetimeMs: number;
   /** Each person's secrets and folders: what their processes start with and their calls need. */
   private readonly secretGate?: SecretGate;
+  /** Modern-era processes of the stdio servers that speak 2026-07-28 themselves. */
+  readonly native: NativePools;
 
-  /** `hooks` observe every process and call (metrics, the audit log). */
+  /**
+   * `hooks` observe every process and call (metrics, the audit log). With `remoteBackends`, remote
+   * servers are backends too, for the modern wire (their 2025 sessions are proxied, not bridged).
+   */
   constructor(
     config: GatewayConfig,
     private readonly logger: Logger,
@@ -75,12 +85,25 @@ export class McpBridge {
     private readonly hooks: BridgeHooks = {},
     /** The store's copy of each session, so sessions survive a restart or their replica (session-records.ts). */
     private readonly records?: SessionRecords,
+    remoteBackends?: RemoteBackendFactory,
     personal?: PersonalDependencies,
   ) {
     for (const [name, server] of Object.entries(config.mcpServers)) {
-      if ('command' in server)
-        this.pools.set(name, new ProcessPool(name, server as StdioServerConfig, logger.child({ server: name }), hooks, personal));
+      const serverLogger = logger.child({ server: name });
+      if ('command' in server) this.pools.set(name, new ProcessPool(name, server, serverLogger, hooks, undefined, personal));
+      else if (remoteBackends)
+        this.pools.set(
+          name,
+          new ProcessPool(
+            name,
+            remotePoolSpec(server, SESSION_IDLE_TIMEOUT_MS / 1000),
+            serverLogger,
+            hooks,
+            remoteBackends(name, server, serverLogger),
+          ),
+        );
     }
+    this.native = new NativePools(config, logger, hooks, sessionIdPrefix);
     this.secretGate = personal && new SecretGate(personal, this.pools, logger, hooks);
     this.processLimit = config.limits.processes;
     this.sessionLifetimeMs = config.limits.sessionLifetime * 1000;
@@ -88,7 +111,14 @@ export class McpBridge {
     this.sweeper.unref();
   }
 
+  /** Whether the server's 2025 sessions are the bridge's (a stdio server's). */
   serves(serverName: string): boolean {
+    const pool = this.pools.get(serverName);
+    return !!pool && !pool.remote;
+  }
+
+  /** Whether the server's modern (stateless) requests can run here: a stdio server, or a remote one with a backend. */
+  servesModern(serverName: string): boolean {
     return this.pools.has(serverName);
   }
 
@@ -200,14 +230,14 @@ export class McpBridge {
         );
       this.evict(idle, 'limits.sessionsPerPerson');
     }
-    if (!pool.needsProcess(session)) return;
+    if (!pool.needsProcess(session) || pool.remote) return;
     while (pool.size >= processes) {
       if (!freeProcess(this.eviction, [pool], session.sub))
         throw new LimitReached(
           `MCP server "${pool.serverName}" already runs ${processes} processes, all in use (its limits.processes); retry later`,
         );
     }
-    const all = [...this.pools.values()];
+    const all = [...this.pools.values()].filter((each) => !each.remote);
     while (all.reduce((total, each) => total + each.size, 0) >= this.processLimit) {
       if (!freeProcess(this.eviction, all, session.sub))
         throw new LimitReached(
@@ -331,6 +361,7 @@ export class McpBridge {
     }
     this.records?.refresh(this.sessions.values(), now);
     for (const pool of this.pools.values()) pool.reap(now);
+    this.native.reap(now);
   }
 
   get sessionCount(): number {
@@ -338,22 +369,23 @@ export class McpBridge {
   }
 
   get processCount(): number {
-    let count = 0;
-    for (const pool of this.pools.values()) count += pool.processCount;
-    return count;
+    return [...this.pools.values()].reduce((count, pool) => count + pool.processCount, this.native.processCount);
   }
 
   /** Live sessions and running processes of each stdio server (read when metrics are scraped). */
   stats(): Array<{ server: string; sessions: number; processes: number }> {
     const sessions = new Map<string, number>();
     for (const session of this.sessions.values()) sessions.set(session.serverName, (sessions.get(session.serverName) ?? 0) + 1);
-    return [...this.pools].map(([server, pool]) => ({ server, sessions: sessions.get(server) ?? 0, processes: pool.processCount }));
+    return [...this.pools]
+      .filter(([, pool]) => !pool.remote)
+      .map(([server, pool]) => ({ server, sessions: sessions.get(server) ?? 0, processes: pool.processCount }));
   }
 
   /** Ends every GET stream so a shutting-down server is not kept open by idle listeners. */
   closeEventStreams(): void {
     for (const session of this.sessions.values()) session.sink.stopListening();
     for (const scope of this.scopes) scope.sink.stopListening();
+    this.native.stopListening();
   }
 
   async close(): Promise<void> {
@@ -370,6 +402,6 @@ export class McpBridge {
     this.sessions.clear();
     this.scopes.clear();
     this.byPerson.clear();
-    await Promise.all([...this.pools.values()].map((pool) => pool.closeAll()));
+    await Promise.all([...this.pools.values()].map((pool) => pool.closeAll()).concat(this.native.closeAll()));
   }
 }

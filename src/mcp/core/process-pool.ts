@@ -1,9 +1,9 @@
-import type { StdioServerConfig } from '../../config/schema.js';
+import type { RemoteServerConfig, StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import type { OpeningClient } from '../process/backend-client.js';
 import { secretsOfProcess } from '../../config/person-templates.js';
 import { personalSpec, type PersonalDependencies } from '../process/personal-spec.js';
-import { ProcessSupervisor } from '../process/supervisor.js';
+import { StdioBackend } from '../process/stdio-backend.js';
 import type { BridgeHooks } from './hooks.js';
 import { Router, type ProcessFactory } from './router.js';
 import type { McpSession } from './session.js';
@@ -11,8 +11,21 @@ import type { McpSession } from './session.js';
 /** A process serving one person, for restarts when their secrets change. */
 interface PersonalProcess {
   sub: string;
-  process?: ProcessSupervisor;
+  process?: StdioBackend;
 }
+
+/** A remote server's pool: one upstream session per person, reaped when idle like a process, under no process cap. */
+export const remotePoolSpec = (remote: RemoteServerConfig, idleTimeout: number): StdioServerConfig => ({
+  command: '',
+  args: [],
+  env: {},
+  isolation: 'per-user',
+  secrets: remote.secrets,
+  callTimeout: remote.callTimeout,
+  idleTimeout,
+  cache: remote.cache,
+  limits: { sessionsPerPerson: remote.limits.sessionsPerPerson, processes: Number.MAX_SAFE_INTEGER },
+});
 
 /**
  * The processes of one stdio server, each behind its router, keyed by its isolation mode: one for
@@ -31,8 +44,15 @@ export class ProcessPool {
     readonly spec: StdioServerConfig,
     private readonly logger: Logger,
     private readonly hooks: BridgeHooks = {},
+    /** What stands in for a process (a remote server's upstream session); a stdio process when absent. */
+    private readonly startBackend?: ProcessFactory,
     private readonly people?: PersonalDependencies,
   ) {}
+
+  /** Its backends are upstream sessions of a remote server, not processes: no process cap counts them. */
+  get remote(): boolean {
+    return this.startBackend !== undefined;
+  }
 
   private keyFor(session: McpSession): string {
     switch (this.spec.isolation) {
@@ -77,7 +97,7 @@ export class ProcessPool {
     if (!router || router.closed) {
       const person = this.spec.isolation === 'shared' ? {} : (this.hooks.personOf?.(session.sub) ?? { sub: session.sub });
       const logger = this.logger.child({ isolation: this.spec.isolation, ...person });
-      router = new Router(this.serverName, this.spec, logger, this.hooks, this.processFor(session, logger, key));
+      router = new Router(this.serverName, this.spec, logger, this.hooks, this.startBackend ?? this.processFor(session, logger, key));
       this.routers.set(key, router);
     }
     router.attach(session);
@@ -102,7 +122,7 @@ export class ProcessPool {
     // A person's process: own HOME, TMPDIR and ${user.dataDir}, templates expanded for them at each start.
     const resolveSpec = people && personal ? () => personalSpec(people, this.serverName, this.spec, session.sub) : undefined;
     return (listener, allocateId) => {
-      const process = new ProcessSupervisor(this.serverName, this.spec, logger, listener, {
+      const process = new StdioBackend(this.serverName, this.spec, logger, listener, {
         allocateId,
         restarted: this.hooks.processRestarted,
         opener,

@@ -1,3 +1,4 @@
+/* eslint-disable max-lines -- one routing job both ways; backends that tell message origins are part of it */
 // Between one backend process and the sessions that share it: ids and progress tokens rewritten,
 // answers and server requests routed back, fair shares of in-flight slots. Over 300 lines with its
 // comments (about 290 of code); the call table and the process supervisor are their own files.
@@ -16,7 +17,8 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../jsonrpc.js';
-import { ProcessSupervisor, type ProcessHandle, type ProcessListener } from '../process/supervisor.js';
+import { StdioBackend } from '../process/stdio-backend.js';
+import type { MessageOrigin, ProcessHandle, ProcessListener } from '../process/supervisor.js';
 import { Attribution } from './attribution.js';
 import { CallTable, type ClientCall } from './call-table.js';
 import type { BridgeHooks } from './hooks.js';
@@ -73,7 +75,7 @@ export class Router {
   ) {
     this.callTimeoutMs = spec.callTimeout * 1000;
     const listener: ProcessListener = {
-      message: (message) => this.onMessage(message),
+      message: (message, origin) => this.onMessage(message, origin),
       stopped: (exit) => this.onStopped(exit),
       wanted: () => this.sessions.size > 0,
     };
@@ -81,7 +83,7 @@ export class Router {
     this.watchers = new ResourceWatchers((method, uri) => this.tellProcess(method, uri));
     this.process =
       startProcess?.(listener, allocateId) ??
-      new ProcessSupervisor(serverName, spec, logger, listener, { allocateId, restarted: hooks.processRestarted });
+      new StdioBackend(serverName, spec, logger, listener, { allocateId, restarted: hooks.processRestarted });
   }
 
   get pid(): number | undefined {
@@ -123,10 +125,7 @@ export class Router {
         return;
       }
     }
-    if (this.process.ready) {
-      this.send(call, request);
-      return;
-    }
+    if (this.process.ready) return this.send(call, request);
     this.process.ensureStarted().then(
       () => this.send(call, request),
       (error: Error) => {
@@ -146,7 +145,8 @@ export class Router {
     };
     if (call.processToken) outgoing = withProgressToken(outgoing, call.processToken);
     call.sent = true;
-    this.armTimeout(call);
+    // A subscription (a modern server's listen stream) is answered only when it ends: no timeout.
+    if (request.method !== 'subscriptions/listen') this.armTimeout(call);
     if (!this.process.send(outgoing)) {
       this.finish(call, 'error');
       call.session.answer(
@@ -224,10 +224,10 @@ export class Router {
     if (request) this.process.send({ ...response, id: request.processId });
   }
 
-  private onMessage(message: JsonRpcMessage): void {
+  private onMessage(message: JsonRpcMessage, origin?: MessageOrigin): void {
     if (isResponse(message)) this.onResponse(message);
-    else if (isRequest(message)) this.onServerRequest(message);
-    else this.onNotification(message as JsonRpcNotification);
+    else if (isRequest(message)) this.onServerRequest(message, origin);
+    else this.onNotification(message as JsonRpcNotification, origin);
   }
 
   private onResponse(response: JsonRpcResponse): void {
@@ -244,21 +244,27 @@ export class Router {
       this.hooks.toolsListed(this.serverName, response.result);
   }
 
-  /** Whom a message of the process without a request id belongs to (see Attribution). */
-  private attribute(): { session: McpSession; relatedId?: JsonRpcId } | undefined {
+  /**
+   * Whom a message of the process without a request id belongs to (see Attribution). A backend
+   * that says which call a message came with (`origin`) is believed; one it says came with none
+   * belongs to no call.
+   */
+  private attribute(origin?: MessageOrigin): { session: McpSession; relatedId?: JsonRpcId } | undefined {
+    const related = origin?.relatedTo === undefined ? undefined : this.calls.byProcess(origin.relatedTo);
+    if (origin) return related && { session: related.session, relatedId: related.clientId };
     const owner = this.attribution.owner(this.calls.calls(), (session) => this.calls.isWaitingForClient(session));
     if (owner) return owner;
     if (this.sessions.size === 1) return { session: this.sessions.values().next().value! };
     return undefined;
   }
 
-  private onServerRequest(request: JsonRpcRequest): void {
+  private onServerRequest(request: JsonRpcRequest, origin?: MessageOrigin): void {
     if (request.method === 'ping') {
       this.process.send({ jsonrpc: '2.0', id: request.id, result: {} });
       return;
     }
     const refuse = (code: number, message: string) => this.process.send(errorResponse(request.id, code, message));
-    const target = this.attribute();
+    const target = this.attribute(origin);
     if (!target) {
       refuse(ErrorCode.InternalError, `the gateway cannot tell which client session ${request.method} is for`);
       return;
@@ -276,9 +282,12 @@ export class Router {
     }
   }
 
-  private onNotification(notification: JsonRpcNotification): void {
+  private onNotification(notification: JsonRpcNotification, origin?: MessageOrigin): void {
     const { method, params } = notification;
-    if (method === 'notifications/progress') {
+    // A subscription's notification goes to the request that opened it (a modern process's listen).
+    const subscription = origin?.subscription === undefined ? undefined : this.calls.byProcess(origin.subscription);
+    if (subscription) subscription.session.sendRelated(subscription.clientId, notification);
+    else if (method === 'notifications/progress') {
       const call = this.calls.byProgressToken(params?.progressToken);
       if (!call) return;
       this.armTimeout(call);
@@ -295,7 +304,7 @@ export class Router {
         request.session.sendUnrelated({ ...notification, params: { ...params, requestId: request.sessionFacingId } });
       }
     } else {
-      const target = this.attribute();
+      const target = this.attribute(origin);
       if (target) target.session.sendRelated(target.relatedId, notification);
     }
   }

@@ -3,7 +3,7 @@ import type { Logger } from '../../log/logger.js';
 import { IdleRestart } from './idle-restart.js';
 import { withSecretArgumentsHidden } from './secret-arguments.js';
 import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc.js';
-import { LATEST_PROTOCOL_VERSION } from '../protocol.js';
+import { discoverRequest, LATEST_PROTOCOL_VERSION } from '../protocol.js';
 import { backendClientFor, type OpeningClient } from './backend-client.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { tellingStderrLine } from './stderr-summary.js';
@@ -11,12 +11,39 @@ import { StdioProcess, type StdioSpec } from './stdio-process.js';
 
 const INITIALIZE_TIMEOUT_MS = 30_000;
 
-class BackendUnavailable extends Error {}
+/** The process could not be started or initialized; `refusal` is the code of an error answer to initialize. */
+export class BackendUnavailable extends Error {
+  constructor(
+    message: string,
+    readonly refusal?: number,
+  ) {
+    super(message);
+  }
+}
+
+class InitializeRefused extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(`${message} (code ${code})`);
+  }
+}
+
+/**
+ * Which of the backend's own requests a message came with, when the backend can tell (a remote
+ * server's answer stream can; a stdio pipe cannot): `relatedTo` that request, or none at all.
+ */
+export interface MessageOrigin {
+  relatedTo?: JsonRpcId;
+  /** A notification of the subscription (subscriptions/listen) that this request of the gateway's opened. */
+  subscription?: JsonRpcId;
+}
 
 /** What the supervisor tells the part that routes messages to and from the process. */
 export interface ProcessListener {
-  /** A message of the process, other than the answer to its initialize handshake. */
-  message(message: JsonRpcMessage): void;
+  /** A message of the process, other than the answer to its initialize handshake; `origin` when the backend knows it. */
+  message(message: JsonRpcMessage, origin?: MessageOrigin): void;
   /** A running process stopped on its own: whatever was sent to it is lost. */
   stopped(exit: { pid?: number; reason: string; stderr: string }): void;
   /** Whether anyone still uses the process, so it is started again after it stopped. */
@@ -28,6 +55,13 @@ export interface SupervisorOptions {
   allocateId(): number;
   /** A process was started again after it stopped unexpectedly. */
   restarted?(serverName: string): void;
+  /**
+   * `discover` opens the process as a modern (2026-07-28) client does, with server/discover (its
+   * answer stands for the initialize result); the default is the 2025 initialize handshake.
+   */
+  handshake?: 'initialize' | 'discover';
+  /** What the gateway can tell of a message's origin from the message itself. */
+  originOf?(message: JsonRpcMessage): MessageOrigin | undefined;
   /**
    * The client whose session the process is for, read at every start: a per-session process is
    * initialized as that client. Without it the process is initialized with the gateway's declared set.
@@ -47,6 +81,8 @@ export interface ProcessHandle {
   close(): Promise<void>;
   /** How many of the router's calls are in flight, whenever that changes. */
   callsInFlight?(count: number): void;
+  /** What the process was started with changed (a person's secrets): a fresh one once no call is in flight. */
+  restartWhenIdle?(): void;
 }
 
 /**
@@ -149,6 +185,7 @@ export class ProcessSupervisor implements ProcessHandle {
       const reason = error instanceof Error ? error.message : String(error);
       throw new BackendUnavailable(
         `MCP server "${this.serverName}" could not be started: ${reason}${stderr ? ` (stderr: ${stderr})` : ''}`,
+        error instanceof InitializeRefused ? error.code : undefined,
       );
     }
   }
@@ -159,6 +196,7 @@ export class ProcessSupervisor implements ProcessHandle {
    */
   private initialize(proc: StdioProcess): Promise<Record<string, unknown>> {
     const id = this.options.allocateId();
+    const discover = this.options.handshake === 'discover';
     return new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(
         () => fail(new Error(`no answer to initialize within ${INITIALIZE_TIMEOUT_MS / 1000}s`)),
@@ -178,14 +216,16 @@ export class ProcessSupervisor implements ProcessHandle {
       this.handshake = {
         id,
         answer: (response) => {
-          if (response.error) return fail(new Error(`${response.error.message} (code ${response.error.code})`));
+          if (response.error) return fail(new InitializeRefused(response.error.code, response.error.message));
           if (!settle()) return;
-          proc.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+          if (!discover) proc.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
           resolve((response.result ?? {}) as Record<string, unknown>);
         },
       };
-      const params = { protocolVersion: LATEST_PROTOCOL_VERSION, ...backendClientFor(this.spec, this.options.opener?.()) };
-      if (!proc.send({ jsonrpc: '2.0', id, method: 'initialize', params })) fail(new Error('the process is not accepting input'));
+      const client = backendClientFor(this.spec, this.options.opener?.());
+      const params = { protocolVersion: LATEST_PROTOCOL_VERSION, ...client };
+      const opening = discover ? discoverRequest(id, client.capabilities) : { jsonrpc: '2.0' as const, id, method: 'initialize', params };
+      if (!proc.send(opening)) fail(new Error('the process is not accepting input'));
       proc.once('exit', (info) => fail(new Error(`the process exited (${exitReason(info)})`)));
     });
   }
@@ -194,8 +234,8 @@ export class ProcessSupervisor implements ProcessHandle {
     if (this.handshake && isResponse(message) && message.id === this.handshake.id) this.handshake.answer(message);
     else if (isResponse(message) && message.id !== null && this.listings.delete(message.id))
       // Arguments the gateway fills from the caller's secrets are not the model's to see.
-      this.listener.message(withSecretArgumentsHidden('tools/list', message, this.spec.secretArguments));
-    else this.listener.message(message);
+      this.listener.message(withSecretArgumentsHidden('tools/list', message, this.spec.secretArguments), this.options.originOf?.(message));
+    else this.listener.message(message, this.options.originOf?.(message));
   }
 
   private onExit(proc: StdioProcess, info: ExitInfo): void {

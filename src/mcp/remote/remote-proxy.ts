@@ -8,6 +8,7 @@ import { SESSION_IDLE_TIMEOUT_MS } from '../core/bridge.js';
 import { endStreamAt } from '../stream-deadline.js';
 import { ErrorCode, errorResponse } from '../jsonrpc.js';
 import { personalHeaders, type PersonalDependencies } from '../process/personal-spec.js';
+import { RemoteEras } from './remote-era.js';
 import { RemoteSessions, type RemoteSession } from './remote-sessions.js';
 
 /** The client's credentials and origin stay at the gateway. */
@@ -172,6 +173,8 @@ export function createRemoteProxies(config: GatewayConfig, logger: Logger, sessi
   }
   return {
     sessions,
+    /** Which remote servers speak the modern era themselves (their modern requests are proxied as they are). */
+    eras: new RemoteEras(config, logger),
     /** Proxies one request whose token, session and body the endpoint has already checked. */
     proxy(req: IncomingMessage, res: ServerResponse, serverName: string, call: RemoteCall): void {
       const proxy = proxies.get(serverName);

@@ -14,6 +14,7 @@ import type { MessageSink } from '../core/sink.js';
 import { ErrorCode, isRequest, LimitReached, type JsonRpcError, type JsonRpcMessage, type JsonRpcRequest } from '../jsonrpc.js';
 import { mcpError, sendJson, sendJsonRpcError } from '../json-rpc-errors.js';
 import { ListenStream } from './listen-stream.js';
+import { passThrough } from './native-modern.js';
 import { ModernCall } from './modern-call.js';
 import {
   checkMirroredHeaders,
@@ -96,6 +97,10 @@ export class ModernHttpWire {
     const { method } = request;
     if (REMOVED.has(method))
       throw mcpError(404, `Method not found: ${method} is not part of MCP ${meta.protocolVersion}`, ErrorCode.MethodNotFound);
+    // A stdio server that speaks this era itself gets the request as it was sent (native-modern.ts).
+    const { bridge } = this.options;
+    if (bridge.serves(exchange.serverName) && (await bridge.native.speaksModern(exchange.serverName)))
+      return passThrough(bridge.native, exchange, request, meta);
     if (method === 'server/discover') return this.discover(exchange, request, meta);
     if (method === 'subscriptions/listen') return this.listen(exchange, request, meta);
     if (method === 'tools/call') {

@@ -176,9 +176,11 @@ export class StreamableHttpTransport {
     const authorization = req.headers.authorization!;
     const stdio = this.bridge.serves(serverName);
     // The same URL serves both eras: a POST that describes itself in _meta needs no session.
-    const modern = stdio && !!posted && isModernPost(req.headers, posted.messages, posted.batch);
+    const modern = this.bridge.servesModern(serverName) && !!posted && isModernPost(req.headers, posted.messages, posted.batch);
     if (modern || !stdio) delete req.headers.authorization;
-    if (modern) return this.modern.post({ ...exchange, body: posted!.body, authorization }, posted!.messages[0]!);
+    // A remote server that speaks the modern era itself takes modern requests as they are (proxied below).
+    const proxied = modern && !stdio && !!this.options.remote && (await this.options.remote.eras.speaksModern(serverName));
+    if (modern && !proxied) return this.modern.post({ ...exchange, body: posted!.body, authorization }, posted!.messages[0]!);
     if (!stdio) {
       if (!this.options.remote) throw mcpError(404, `no MCP server named "${serverName}"`);
       return viaRemote(this.options.remote, exchange, posted);
