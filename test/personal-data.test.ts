@@ -122,3 +122,47 @@ describe('each person has their own data on per-user servers', () => {
     assert.match(output, /mcpServers\.memory\.env\.PERSON: \$\{user\.email\} names a person/);
   });
 });
+
+/** The same scenario with the real servers a newcomer would configure (the README's example). */
+describe('the real memory and filesystem servers, per user', () => {
+  const modules = resolve(packageRoot, 'node_modules/@modelcontextprotocol');
+  let gateway: GatewayProcess | undefined;
+  const tokens = new Map<string, string>();
+  after(async () => {
+    await gateway?.kill();
+  });
+
+  it("keeps Alice's knowledge graph and her files from Bob", async () => {
+    const config = await testConfigJson({
+      personalDataDir: mkdtempSync(join(tmpdir(), 'gw-people-')),
+      mcpServers: {
+        memory: {
+          command: process.execPath,
+          args: [join(modules, 'server-memory/dist/index.js')],
+          env: { MEMORY_FILE_PATH: '${user.dataDir}/memory.jsonl' },
+        },
+        files: { command: process.execPath, args: [join(modules, 'server-filesystem/dist/index.js'), '${user.dataDir}'] },
+      },
+    });
+    gateway = await spawnGateway(config);
+    const { url } = gateway;
+    const entity = { name: 'Launch', entityType: 'event', observations: ['Alice: the launch is on Friday'] };
+    const aliceMemory = await sessionOf(url, tokens, ALICE, 'memory');
+    await call(aliceMemory, 'create_entities', { entities: [entity] });
+    assert.match(await call(aliceMemory, 'read_graph'), /the launch is on Friday/);
+    const bobMemory = await sessionOf(url, tokens, BOB, 'memory');
+    assert.doesNotMatch(await call(bobMemory, 'read_graph'), /Launch/, "Bob's graph does not hold Alice's entity");
+
+    const folderOf = async (client: McpTestClient) => /\/\S+/.exec(await call(client, 'list_allowed_directories'))![0];
+    const aliceFiles = await sessionOf(url, tokens, ALICE, 'files');
+    const aliceFolder = await folderOf(aliceFiles);
+    await call(aliceFiles, 'write_file', { path: `${aliceFolder}/diary.txt`, content: 'private' });
+    const bobFiles = await sessionOf(url, tokens, BOB, 'files');
+    const bobFolder = await folderOf(bobFiles);
+    assert.notEqual(bobFolder, aliceFolder);
+    assert.doesNotMatch(await call(bobFiles, 'list_directory', { path: bobFolder }), /diary/);
+    const { result } = await bobFiles.request('tools/call', { name: 'read_text_file', arguments: { path: `${aliceFolder}/diary.txt` } });
+    assert.equal(result.isError, true, "Bob's server refuses a path outside his own folder");
+    assert.match(await call(aliceFiles, 'read_text_file', { path: `${aliceFolder}/diary.txt` }), /private/);
+  });
+});
