@@ -4,26 +4,12 @@ import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { packageRoot } from '../src/paths.js';
-import { startAccountGateway, type AccountGateway } from './helpers/account-gateway.js';
+import { signedInPage, startAccountGateway, type AccountGateway } from './helpers/account-gateway.js';
 import { ALICE, BOB, startTestGateway, testConfigJson } from './helpers/gateway.js';
 import { captureRedirect, launchChromium, saveScreenshot } from './helpers/chromium.js';
 import { authorizeUrl, exchangeCode, pkcePair, refresh, registerClient } from './helpers/oauth-client.js';
 
 const SCREENSHOTS = resolve(packageRoot, 'test-results', 'screenshots');
-
-/** Opens the account page in a fresh browser and signs in there with a password, the way a person would. */
-async function signedInPage(browser: Browser, url: string, user: { email: string; password: string }, path = '/account') {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${url}${path}`);
-  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-  assert.match((await page.textContent('main')) ?? '', /to see and change your account on this gateway/);
-  await page.getByLabel('Email').fill(user.email);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Your account' }).waitFor();
-  return { context, page };
-}
 
 const tokenField = (page: Page) => page.getByLabel('GitHub token');
 

@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import type { Browser } from 'playwright-core';
 import type { SecretSource } from '../../src/secrets/secret-source.js';
 import { demoServerCommand, startTestGateway, type TestGateway } from './gateway.js';
 
@@ -25,4 +27,18 @@ export async function startAccountGateway(): Promise<AccountGateway> {
     secrets: gw.running.gateway.secrets,
     subOf: async (email) => (await gw.running.store.get<string>(`account:email:${email}`))!,
   };
+}
+
+/** Opens the account page in a fresh browser and signs in there with a password, the way a person would. */
+export async function signedInPage(browser: Browser, url: string, user: { email: string; password: string }, path = '/account') {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${url}${path}`);
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  assert.match((await page.textContent('main')) ?? '', /to see and change your account on this gateway/);
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  return { context, page };
 }
