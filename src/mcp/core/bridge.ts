@@ -1,7 +1,6 @@
-/* eslint-disable max-lines -- session lifecycle and the caps that evict are one job, remote and modern pools included */
-// The MCP core's face to transports: open, find, admit and close sessions, within the limits on
-// sessions and processes. Over 300 lines with its comments (about 280 of code): session lifecycle
-// and the caps that evict are one job.
+// The MCP core's face to transports: open, find, admit and close sessions and the scopes of
+// modern-era requests, within the limits on sessions and processes (the rules that make room are
+// in eviction.ts). Over 300 lines with its comments, under 300 of code.
 import type { GatewayConfig, RemoteServerConfig } from '../../config/schema.js';
 import { clientInfoForLog } from '../../log/bound.js';
 import type { Logger } from '../../log/logger.js';
@@ -18,7 +17,7 @@ import {
   type JsonRpcResponse,
 } from '../jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../protocol.js';
-import { freeProcess, oldestIdle, type EvictionContext } from './eviction.js';
+import { makeRoom, type EvictionContext } from './eviction.js';
 import { NativePools } from './native-pools.js';
 import { ProcessPool, remotePoolSpec } from './process-pool.js';
 import { SecretGate, type PersonalDependencies } from './secret-gate.js';
@@ -58,6 +57,8 @@ export class McpBridge {
   private readonly sweeper: NodeJS.Timeout;
   private readonly processLimit: number;
   private readonly eviction: EvictionContext = {
+    pools: () => [...this.pools.values()],
+    processLimit: () => this.processLimit,
     sessionsOf: (serverName, sub) => this.byPerson.get(personKey(serverName, sub)) ?? [],
     isIdle: (session) => this.isIdle(session),
     evict: (session, limit) => this.evict(session, limit),
@@ -185,7 +186,7 @@ export class McpBridge {
   private openSession(serverName: string, owner: SessionOwner, sink: MessageSink, resumed?: ResumedSession) {
     const pool = this.pools.get(serverName)!;
     const session = new McpSession(owner, serverName, sink, this.sessionIdPrefix, false, resumed);
-    this.makeRoom(pool, session);
+    makeRoom(this.eviction, pool, session);
     const key = personKey(serverName, owner.sub);
     let mine = this.byPerson.get(key);
     if (!mine) this.byPerson.set(key, (mine = new Set()));
@@ -214,39 +215,6 @@ export class McpBridge {
   }
 
   /**
-   * Applies limits.sessionsPerPerson and the process caps (per server, then gateway-wide) before
-   * `session` opens. At a cap the person's own oldest idle session (or process) goes, then a
-   * process nobody has a session on; failing that, the caller gets LimitReached.
-   */
-  private makeRoom(pool: ProcessPool, session: McpSession): void {
-    const { sessionsPerPerson, processes } = pool.spec.limits;
-    const mine = session.stateless ? undefined : this.byPerson.get(personKey(pool.serverName, session.sub));
-    if (mine && mine.size >= sessionsPerPerson) {
-      const idle = oldestIdle(mine, (candidate) => this.isIdle(candidate));
-      if (!idle)
-        throw new LimitReached(
-          `you already have ${sessionsPerPerson} sessions open on MCP server "${pool.serverName}", all busy ` +
-            '(limits.sessionsPerPerson); end one or retry when one is idle',
-        );
-      this.evict(idle, 'limits.sessionsPerPerson');
-    }
-    if (!pool.needsProcess(session) || pool.remote) return;
-    while (pool.size >= processes) {
-      if (!freeProcess(this.eviction, [pool], session.sub))
-        throw new LimitReached(
-          `MCP server "${pool.serverName}" already runs ${processes} processes, all in use (its limits.processes); retry later`,
-        );
-    }
-    const all = [...this.pools.values()].filter((each) => !each.remote);
-    while (all.reduce((total, each) => total + each.size, 0) >= this.processLimit) {
-      if (!freeProcess(this.eviction, all, session.sub))
-        throw new LimitReached(
-          `the gateway already runs ${this.processLimit} MCP server processes, all in use (limits.processes); retry later`,
-        );
-    }
-  }
-
-  /**
    * The scope of one modern-era request (or subscription stream): a stateless session on the
    * process the server's isolation gives this person, started if need be within limits.processes.
    * It is no session: never findable, never counted by limits.sessionsPerPerson. Close it with
@@ -256,7 +224,7 @@ export class McpBridge {
     const pool = this.pools.get(serverName)!;
     const scope = new McpSession(owner, serverName, sink, this.sessionIdPrefix, true);
     scope.clientCapabilities = capabilities;
-    this.makeRoom(pool, scope);
+    makeRoom(this.eviction, pool, scope);
     const router = pool.acquire(scope);
     this.scopes.add(scope);
     try {
@@ -275,7 +243,7 @@ export class McpBridge {
 
   /** A subscription stream's scope wants resources/updated for these URIs (the process is subscribed for it). */
   watch(scope: McpSession, uris: string[]): void {
-    this.pools.get(scope.serverName)?.routerOf(scope)?.watch(scope, uris);
+    this.pools.get(scope.serverName)?.routerOf(scope)?.watchers.watch(scope, uris);
   }
 
   /** Open (registered) and neither answering a call nor holding a GET stream. */
@@ -329,7 +297,7 @@ export class McpBridge {
 
   /** A resumed session's resource subscriptions, made again on its (new) process. */
   resubscribe(session: McpSession, uris: string[]): void {
-    this.pools.get(session.serverName)?.routerOf(session)?.resubscribe(session, uris);
+    this.pools.get(session.serverName)?.routerOf(session)?.watchers.resubscribe(session, uris);
   }
 
   /** Ends a session; requests of it still waiting are answered with an error. */

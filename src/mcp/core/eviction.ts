@@ -1,8 +1,13 @@
+import { LimitReached } from '../jsonrpc.js';
 import type { ProcessPool } from './process-pool.js';
 import type { McpSession } from './session.js';
 
 /** What the eviction rules read of the bridge, and what they may do to it. */
 export interface EvictionContext {
+  /** Every server's pool of processes. */
+  pools(): ProcessPool[];
+  /** limits.processes: processes of all stdio servers at once. */
+  processLimit(): number;
   /** Every session (opening or open) of one person on one server. */
   sessionsOf(serverName: string, sub: string): Iterable<McpSession>;
   /** Open, and neither answering a call nor holding a stream. */
@@ -11,6 +16,39 @@ export interface EvictionContext {
   evict(session: McpSession, limit: string): void;
   /** A process nobody had a session on was stopped to make room. */
   processStopped(serverName: string, pid: number | undefined): void;
+}
+
+/**
+ * Applies limits.sessionsPerPerson and the process caps (per server, then gateway-wide) before
+ * `session` opens. At a cap the person's own oldest idle session (or process) goes, then a
+ * process nobody has a session on; failing that, LimitReached. A scope of the modern wire is no
+ * session: only the process caps apply to it.
+ */
+export function makeRoom(context: EvictionContext, pool: ProcessPool, session: McpSession): void {
+  const { sessionsPerPerson, processes } = pool.spec.limits;
+  const mine = session.stateless ? undefined : new Set(context.sessionsOf(pool.serverName, session.sub));
+  if (mine && mine.size >= sessionsPerPerson) {
+    const idle = oldestIdle(mine, (candidate) => context.isIdle(candidate));
+    if (!idle)
+      throw new LimitReached(
+        `you already have ${sessionsPerPerson} sessions open on MCP server "${pool.serverName}", all busy ` +
+          '(limits.sessionsPerPerson); end one or retry when one is idle',
+      );
+    context.evict(idle, 'limits.sessionsPerPerson');
+  }
+  if (!pool.needsProcess(session) || pool.remote) return;
+  while (pool.size >= processes) {
+    if (!freeProcess(context, [pool], session.sub))
+      throw new LimitReached(
+        `MCP server "${pool.serverName}" already runs ${processes} processes, all in use (its limits.processes); retry later`,
+      );
+  }
+  const all = context.pools().filter((each) => !each.remote);
+  const limit = context.processLimit();
+  while (all.reduce((total, each) => total + each.size, 0) >= limit) {
+    if (!freeProcess(context, all, session.sub))
+      throw new LimitReached(`the gateway already runs ${limit} MCP server processes, all in use (limits.processes); retry later`);
+  }
 }
 
 /** The idle session among `sessions` unused the longest. */

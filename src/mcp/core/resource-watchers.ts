@@ -24,6 +24,14 @@ export class ResourceWatchers {
     }
   }
 
+  /** A 2025 session resumed from its record subscribes again, as it had (the gateway asks for it). */
+  resubscribe(session: McpSession, uris: string[]): void {
+    for (const uri of uris) {
+      session.subscriptions.add(uri);
+      this.tell('resources/subscribe', uri);
+    }
+  }
+
   /** A stream ended: what it alone wanted is unsubscribed. */
   unwatch(session: McpSession): void {
     if (!session.stateless) return;

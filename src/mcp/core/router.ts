@@ -1,4 +1,3 @@
-/* eslint-disable max-lines -- one routing job both ways; backends that tell message origins are part of it */
 // Between one backend process and the sessions that share it: ids and progress tokens rewritten,
 // answers and server requests routed back, fair shares of in-flight slots. Over 300 lines with its
 // comments (about 290 of code); the call table and the process supervisor are their own files.
@@ -60,7 +59,7 @@ export class Router {
   private readonly calls = new CallTable<McpSession>((inFlight) => this.process.callsInFlight?.(inFlight));
   private readonly attribution = new Attribution<McpSession>();
   /** What the process is subscribed to on behalf of subscription streams. */
-  private readonly watchers: ResourceWatchers;
+  readonly watchers: ResourceWatchers;
   private readonly process: ProcessHandle;
   private readonly callTimeoutMs: number;
   idleSince = Date.now();
@@ -328,19 +327,6 @@ export class Router {
 
   attach(session: McpSession): void {
     this.sessions.add(session);
-  }
-
-  /** A subscription stream (modern wire) wants resources/updated for these URIs. */
-  watch(session: McpSession, uris: string[]): void {
-    this.watchers.watch(session, uris);
-  }
-
-  /** A session resumed from its record subscribes again, as it had (the gateway asks for it). */
-  resubscribe(session: McpSession, uris: string[]): void {
-    for (const uri of uris) {
-      session.subscriptions.add(uri);
-      this.tellProcess('resources/subscribe', uri);
-    }
   }
 
   /** A request of the gateway's own; its answer matches no call and is dropped. */
