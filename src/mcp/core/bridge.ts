@@ -227,6 +227,7 @@ export class McpBridge {
     makeRoom(this.eviction, pool, scope);
     const router = pool.acquire(scope);
     this.scopes.add(scope);
+    if (router.ready) return scope;
     try {
       await router.ensureStarted();
     } catch (error) {
@@ -302,7 +303,12 @@ export class McpBridge {
 
   /** Ends a session; requests of it still waiting are answered with an error. */
   closeSession(session: McpSession): void {
-    void this.endSession(session);
+    if (!session.stateless) return void this.endSession(session);
+    // A scope has no record and no place among sessions: it closes at once (the modern wire's hot path).
+    this.scopes.delete(session);
+    this.pools.get(session.serverName)?.release(session);
+    session.answerInFlight(ErrorCode.RequestTimeout, 'the request ended');
+    session.close();
   }
 
   /** closeSession, settled once the session's record is deleted too (it never rejects): a DELETE is answered then. */
@@ -359,13 +365,9 @@ export class McpBridge {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     this.secretGate?.close();
-    for (const session of this.sessions.values()) {
+    for (const session of [...this.sessions.values(), ...this.scopes]) {
       session.answerInFlight(ErrorCode.ServerUnavailable, 'the gateway is shutting down; retry the request');
       session.close();
-    }
-    for (const scope of this.scopes) {
-      scope.answerInFlight(ErrorCode.ServerUnavailable, 'the gateway is shutting down; retry the request');
-      scope.close();
     }
     this.sessions.clear();
     this.scopes.clear();

@@ -149,6 +149,7 @@ export class CallTable<S extends { readonly sub: string }> {
 
   /** Forgets the requests of the process matching `which` and returns them. */
   takeServerRequestsWhere(which: (request: ServerRequest<S>) => boolean): ServerRequest<S>[] {
+    if (this.serverRequests.size === 0) return [];
     const taken = [...this.serverRequests.values()].filter(which);
     for (const request of taken) this.serverRequests.delete(request.sessionFacingId);
     return taken;

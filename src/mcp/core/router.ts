@@ -85,6 +85,11 @@ export class Router {
       new StdioBackend(serverName, spec, logger, listener, { allocateId, restarted: hooks.processRestarted });
   }
 
+  /** The process is running and initialized: a call can be written to it now. */
+  get ready(): boolean {
+    return this.process.ready;
+  }
+
   get pid(): number | undefined {
     return this.process.pid;
   }

@@ -112,6 +112,7 @@ export class McpSession {
 
   /** Answers every request still waiting with an error, so no client is left hanging. */
   answerInFlight(code: number, message: string): void {
+    if (this.inFlight.size === 0) return;
     for (const id of [...this.inFlight]) this.answer({ jsonrpc: '2.0', id, error: { code, message } });
   }
 
