@@ -127,6 +127,21 @@ describe('the modern wire (MCP 2026-07-28) in front of a legacy stdio server', {
     }
   });
 
+  it('lets a browser client send the modern headers: the preflight names each Mcp-Param-* it asks for', async () => {
+    const preflight = await fetch(endpoint, {
+      method: 'OPTIONS',
+      headers: {
+        origin: new URL(gw.url).origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, mcp-method, mcp-name, mcp-param-region, x-unrelated',
+      },
+    });
+    assert.equal(preflight.status, 204);
+    const allowed = (preflight.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/,\s*/);
+    for (const name of ['mcp-method', 'mcp-name', 'mcp-protocol-version', 'mcp-param-region']) assert.ok(allowed.includes(name), name);
+    assert.ok(!allowed.includes('x-unrelated'));
+  });
+
   it('streams progress on the request itself, and log messages only when the request asks for them', async () => {
     const progressed = await alice.request('tools/call', {
       name: 'progress',

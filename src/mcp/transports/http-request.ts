@@ -93,13 +93,21 @@ export function unverifiedClaims(authorization: string | undefined): { client_id
   return { client_id: claims.client_id, sub: claims.sub, aud: claims.aud };
 }
 
-/** The answer to a CORS preflight of the MCP endpoint. */
-export const PREFLIGHT_HEADERS = {
-  'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
-  'Access-Control-Allow-Headers':
-    'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name, Mcp-Param-*',
-  'Access-Control-Max-Age': '600',
-};
+const ALLOWED_HEADERS = 'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name';
+
+/**
+ * The answer to a CORS preflight of the MCP endpoint. CORS has no wildcard for header names, so
+ * the Mcp-Param-* headers a browser client asks for (a tool's x-mcp-header parameters) are named.
+ */
+export function preflightHeaders(req: IncomingMessage): Record<string, string> {
+  const asked = (req.headers['access-control-request-headers'] ?? '').split(',').map((name) => name.trim().toLowerCase());
+  const params = asked.filter((name) => /^mcp-param-[a-z0-9_-]{1,64}$/.test(name)).slice(0, 32);
+  return {
+    'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
+    'Access-Control-Allow-Headers': [ALLOWED_HEADERS, ...params].join(', '),
+    'Access-Control-Max-Age': '600',
+  };
+}
 
 /** CORS headers for the caller's origin, on every answer. */
 export function corsHeaders(req: IncomingMessage): Record<string, string> {

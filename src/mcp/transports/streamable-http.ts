@@ -28,7 +28,7 @@ import { EventStream, PostResponse } from './http-streams.js';
 import {
   checkProtocolVersion,
   corsHeaders,
-  PREFLIGHT_HEADERS,
+  preflightHeaders,
   initializeRequest,
   refuseMisplacedInitialize,
   parseMessages,
@@ -137,7 +137,7 @@ export class StreamableHttpTransport {
     }
     if (!Object.hasOwn(config.mcpServers, serverName)) throw mcpError(404, `no MCP server named "${serverName}"`);
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { ...headers, ...PREFLIGHT_HEADERS }).end();
+      res.writeHead(204, { ...headers, ...preflightHeaders(req) }).end();
       return;
     }
     const token = await this.admission.authenticate(req, res, serverName, headers);
