@@ -31,6 +31,8 @@ const invalidState = (why: string) =>
  */
 export class ParkedCalls {
   private readonly parked = new Map<string, Parked>();
+  /** The id each parked call is under, so ending a call (every modern call ends here) needs no scan. */
+  private readonly idOf = new Map<ModernCall, string>();
   private readonly perPerson = new Map<string, number>();
 
   /** `idPrefix` names this replica, as session ids do. */
@@ -56,6 +58,7 @@ export class ParkedCalls {
     const id = `${this.idPrefix}${randomBytes(18).toString('base64url')}`;
     const expiresAt = Date.now() + ttlMs;
     this.parked.set(id, { call, binding, expiresAt });
+    this.idOf.set(call, id);
     this.perPerson.set(binding.sub, mine + 1);
     return `${id}.${expiresAt}.${this.sign(id, expiresAt, binding)}`;
   }
@@ -79,11 +82,13 @@ export class ParkedCalls {
 
   /** The call ended or is parked again: its old state is no longer good. */
   forget(call: ModernCall): void {
-    for (const [id, parked] of this.parked) if (parked.call === call) this.remove(id, parked);
+    const id = this.idOf.get(call);
+    if (id !== undefined) this.remove(id, this.parked.get(id)!);
   }
 
   private remove(id: string, parked: Parked): void {
     this.parked.delete(id);
+    this.idOf.delete(parked.call);
     const left = (this.perPerson.get(parked.binding.sub) ?? 1) - 1;
     if (left > 0) this.perPerson.set(parked.binding.sub, left);
     else this.perPerson.delete(parked.binding.sub);
